@@ -1,0 +1,78 @@
+# sdft-book: two commands for a newcomer.
+#   make book   run every notebook (papermill, profile $(PROFILE)) and build the HTML book
+#   make test   unit tests of sdft_lib + a smoke run of every notebook on the smallest profile
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PROFILE ?= toy
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+# Threads for torch: all cores for the book (one busy kernel at a time); tests pin one thread,
+# because two busy processes with all threads each made torch steps ~100x slower on 2 cores.
+THREADS ?= $(shell nproc 2>/dev/null || echo 1)
+export PATH := $(abspath $(BIN)):$(PATH)
+export TOKENIZERS_PARALLELISM := false
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
+LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
+STAMP     := book/executed/.profile-$(PROFILE)
+
+.PHONY: help install book notebooks test test-fast lock check-vllm-pins clean clean-runs
+help:
+	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
+	@echo "make test     unit tests + smoke run of every notebook"
+	@echo "make install  create $(VENV) with the pinned stack (done by both targets above)"
+	@echo "profiles: $$(ls params/*.yaml params/*/*.yaml 2>/dev/null | sed 's|params/||; s|\.yaml||' | tr '\n' ' ')"
+
+install: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+# A profile change re-executes every notebook; the stages inside reuse what they already built.
+$(STAMP):
+	@mkdir -p book/executed
+	@rm -f book/executed/.profile-*
+	@$(BIN)/python -c "from sdft_lib.config import load_config; load_config('$(PROFILE)')"
+	@touch $@
+
+book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(LIB) $(wildcard params/*.yaml) $(VENV)/.installed
+	@echo "== running $< (profile $(PROFILE))"
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(PROFILE) \
+	    --cwd . --kernel python3 --no-progress-bar --log-output --request-save-on-cell-execute
+	@mv $@.partial.ipynb $@
+
+notebooks: $(VENV)/.installed $(EXECUTED)
+
+book: notebooks
+	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md
+	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
+	@echo "The book: $(abspath _build/html/index.html)"
+
+test: $(VENV)/.installed
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra
+
+test-fast: $(VENV)/.installed
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
+
+# Rebuild constraints.txt from requirements.txt in a throw-away environment.
+lock:
+	rm -rf /tmp/sdft-lock && $(PYTHON) -m venv /tmp/sdft-lock
+	/tmp/sdft-lock/bin/pip install -q -r requirements.txt
+	/tmp/sdft-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' | sort -f > constraints.new
+	@echo "wrote constraints.new: review, then move it over constraints.txt"
+
+# The GPU extra must install beside the lock without changing any pin.
+check-vllm-pins: $(VENV)/.installed
+	$(BIN)/python -m pip install --dry-run --ignore-installed -c constraints.txt "vllm==0.32.0" | tail -1
+
+clean:
+	rm -rf _build book/executed
+clean-runs:
+	@echo "run artifacts live in runs/ (models, datasets, results): remove them by hand if you mean it"

@@ -1,0 +1,69 @@
+"""Text generation behind one small interface.
+
+``HFBackend`` (Hugging Face ``generate``) runs everywhere: batched, left-padded, length-sorted
+batches with the KV cache. A vLLM backend (GPU only) plugs in behind the same ``generate`` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import torch
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Explicit decoding parameters. The paper sampled (T=0.95, top_p=0.7, top_k=50, 512 tokens);
+    the teaching world decodes greedily so that its runs are deterministic."""
+
+    max_new_tokens: int = 512
+    do_sample: bool = False
+    temperature: float = 0.95
+    top_p: float = 0.7
+    top_k: int = 50
+
+    def hf_kwargs(self) -> dict:
+        kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}
+        if self.do_sample:
+            kw.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+        else:
+            kw.update(temperature=None, top_p=None, top_k=None)
+        return kw
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class HFBackend:
+    """Batched generation with ``model.generate``; prompts are plain strings (already templated)."""
+
+    name = "hf"
+
+    def __init__(self, model, tokenizer, batch_size: int = 32, progress: bool = False):
+        self.model, self.tokenizer, self.batch_size, self.progress = model, tokenizer, batch_size, progress
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], decoding: Decoding) -> list[str]:
+        tok = self.tokenizer
+        old_side = tok.padding_side
+        tok.padding_side = "left"
+        ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(ids[i]), reverse=True)
+        out: list[str | None] = [None] * len(prompts)
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        it = batches
+        if self.progress:
+            from tqdm.auto import tqdm
+            it = tqdm(batches, desc="generate", unit="batch")
+        try:
+            for b in it:
+                enc = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
+                enc = {k: v.to(self.model.device) for k, v in enc.items()}
+                gen = self.model.generate(**enc, **decoding.hf_kwargs(), pad_token_id=tok.pad_token_id)
+                new = gen[:, enc["input_ids"].shape[1]:]
+                for i, row in zip(b, new):
+                    out[i] = tok.decode(row, skip_special_tokens=True).strip()
+        finally:
+            tok.padding_side = old_side
+        return out  # type: ignore[return-value]

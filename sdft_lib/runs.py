@@ -1,0 +1,194 @@
+"""Run directories, atomic writes, manifests, and stages that are built once and then reused.
+
+Layout: ``runs/<profile>/<stage>/<artifact>/`` with a ``manifest.json`` in every artifact. An
+artifact is built in a hidden ``.<name>.partial`` folder beside its final place and renamed into
+place only when complete, so a reader never sees half an artifact; a build that was interrupted
+finds its partial folder again and may resume from what is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from .config import PROJECT_ROOT, ConfigError, RunConfig
+
+MANIFEST = "manifest.json"
+PACKAGES = ("torch", "transformers", "tokenizers", "peft", "trl", "accelerate", "datasets",
+            "lm_eval", "vllm", "papermill", "numpy", "sdft-book")
+
+
+class StaleArtifactError(RuntimeError):
+    """An artifact exists at the target path but was built from different inputs."""
+
+
+# ----------------------------------------------------------------------------------------
+# atomic writes
+# ----------------------------------------------------------------------------------------
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; on success rename it over ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------------
+# hashing and provenance
+# ----------------------------------------------------------------------------------------
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def key_hash(key: Mapping[str, Any], length: int = 10) -> str:
+    """A short stable hash of a JSON-able mapping (sorted keys)."""
+    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str | None:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("-dirty" if dirty else "")) if sha else None
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
+                            "cpu_count": os.cpu_count()}
+    try:
+        import torch
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.is_available()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return info
+
+
+def manifest(cfg: RunConfig | None, stage: str, key: Mapping[str, Any], inputs: Mapping[str, str],
+             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "key": dict(key),
+        "key_hash": key_hash({"key": key, "inputs": inputs}),
+        "params": cfg.to_dict() if cfg is not None else None,
+        "seed": cfg.seed if cfg is not None else None,
+        "inputs": dict(inputs),
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "hardware": hardware(),
+        "argv": sys.argv[:1],
+        **(dict(extra) if extra else {}),
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# artifacts: build once, reuse afterwards
+# ----------------------------------------------------------------------------------------
+def _guard_user_data(path: Path, cfg: RunConfig | None) -> None:
+    if cfg is None or not cfg.data_dir:
+        return
+    data = Path(cfg.data_dir).expanduser().resolve()
+    target = path.resolve()
+    if target == data or data in target.parents:
+        raise ConfigError(f"run_dir={str(cfg.run_path)!r} is not allowed: it lies inside data_dir, "
+                          "which is never written; choose another run_dir")
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
+               *, stage: str, cfg: RunConfig | None = None,
+               inputs: Mapping[str, str | os.PathLike] | None = None, log: Callable[[str], None] = print) -> Path:
+    """Return ``path`` holding the artifact for ``key``, building it only if it is not there.
+
+    ``build(work_dir)`` writes the artifact's files into ``work_dir`` and may return extra
+    manifest fields (metrics, timings). ``inputs`` are files whose SHA-256 joins the key.
+    If ``path`` holds an artifact built from another key, :class:`StaleArtifactError` is raised
+    rather than overwriting it.
+    """
+    path = Path(path)
+    _guard_user_data(path, cfg)
+    input_hashes = {name: file_sha256(p) for name, p in (inputs or {}).items()}
+    want = key_hash({"key": key, "inputs": input_hashes})
+    if is_complete(path):
+        have = read_json(path / MANIFEST).get("key_hash")
+        if have == want:
+            log(f"reusing {stage}: {path}")
+            return path
+        raise StaleArtifactError(
+            f"{path} was built with other parameters (key {have}, now {want}); pass a new run_dir, "
+            f"or delete that folder to rebuild it")
+    if path.exists():
+        raise StaleArtifactError(f"{path} exists but is not a finished {stage} artifact (no {MANIFEST}); "
+                                 "it is left untouched: move it away or pass a new run_dir")
+    work = path.parent / f".{path.name}.partial"
+    work.mkdir(parents=True, exist_ok=True)
+    stamp = work / ".key"
+    if stamp.is_file() and stamp.read_text().strip() != want:  # leftovers of another build
+        shutil.rmtree(work)
+        work.mkdir(parents=True)
+    stamp.write_text(want)
+    log(f"building {stage}: {path}")
+    t0 = time.time()
+    extra = dict(build(work) or {})
+    extra.setdefault("seconds", round(time.time() - t0, 2))
+    extra["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    stamp.unlink()
+    write_json(work / MANIFEST, manifest(cfg, stage, key, input_hashes, extra))
+    os.replace(work, path)
+    return path

@@ -1,0 +1,180 @@
+"""Build (once) and load the teaching world: its datasets and its seed chat model.
+
+``runs/<profile>/teaching_world/world-<hash>/``  the datasets, in the paper's JSON schema
+``runs/<profile>/teaching_world/seed-<hash>/``   the seed model (a Hugging Face model directory),
+                                                 its loss log and its per-skill evaluation
+
+Each folder is keyed by a hash of the parameters that shape it, so changing the world or the model
+builds a new folder and a rerun with the same parameters reuses the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..chat import render_chat_text, to_messages
+from ..config import RunConfig
+from ..runs import build_once, key_hash, read_json, write_json
+from .world import SKILLS, TASK, WorldSpec, build_world
+
+STAGE = "teaching_world"
+WORLD_FIELDS = ("seed", "world_train", "world_eval_size", "task_train_size", "task_eval_size")
+MODEL_FIELDS = ("vocab_size", "model_hidden", "model_layers", "model_heads", "model_ffn",
+                "model_dropout", "seed_epochs", "seed_batch_size", "seed_lr", "seed_warmup", "seed_bf16")
+
+
+def world_key(cfg: RunConfig) -> dict:
+    return {"world_version": 1, **{f: getattr(cfg, f) for f in WORLD_FIELDS}}
+
+
+def model_key(cfg: RunConfig) -> dict:
+    return {"model_version": 1, "world": world_key(cfg), **{f: getattr(cfg, f) for f in MODEL_FIELDS}}
+
+
+def world_path(cfg: RunConfig) -> Path:
+    return cfg.stage_path(STAGE) / f"world-{key_hash(world_key(cfg))}"
+
+
+def seed_model_path(cfg: RunConfig) -> Path:
+    return cfg.stage_path(STAGE) / f"seed-{key_hash(model_key(cfg))}"
+
+
+def write_records(path: Path, records: list[dict]) -> None:
+    write_json(path, records)
+
+
+def build_world_data(cfg: RunConfig, log=print) -> Path:
+    """Write the world's datasets (paper schema) and return their folder."""
+
+    def build(work: Path) -> dict:
+        w = build_world(WorldSpec(seed=cfg.seed, train_per_skill=cfg.world_train,
+                                  eval_per_skill=cfg.world_eval_size, task_train=cfg.task_train_size,
+                                  task_eval=cfg.task_eval_size))
+        write_records(work / "seed_train.json", w["seed_train"])
+        write_records(work / "task_train.json", w["task_train"])
+        write_records(work / "task_test.json", w["eval"][TASK])
+        for skill in SKILLS:
+            write_records(work / "eval" / f"{skill}.json", w["eval"][skill])
+        counts = {"seed_train": len(w["seed_train"]), "task_train": len(w["task_train"]),
+                  **{f"eval/{k}": len(v) for k, v in w["eval"].items()}}
+        return {"counts": counts}
+
+    return build_once(world_path(cfg), world_key(cfg), build, stage=f"{STAGE}/world", cfg=cfg, log=log)
+
+
+def load_records(path: str | Path) -> list[dict]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
+    """Held-out evaluation prompts per skill, the task's test set included (key ``multiply``)."""
+    sets = {s: load_records(world_dir / "eval" / f"{s}.json") for s in SKILLS}
+    sets[TASK] = load_records(world_dir / "task_test.json")
+    return sets
+
+
+def build_seed_model(cfg: RunConfig, log=print) -> Path:
+    """Train the seed chat model from scratch (once per config) and evaluate it on every skill."""
+    from .model import ModelSpec, build_model, train_from_scratch, train_tokenizer
+
+    world_dir = build_world_data(cfg, log=log)
+
+    def build(work: Path) -> dict:
+        t0 = time.time()
+        records = load_records(world_dir / "seed_train.json")
+        tok = train_tokenizer((render_chat_text(to_messages(r)) for r in records), cfg.vocab_size)
+        spec = ModelSpec(hidden=cfg.model_hidden, layers=cfg.model_layers, heads=cfg.model_heads,
+                         ffn=cfg.model_ffn, dropout=cfg.model_dropout)
+        model = build_model(tok, spec, cfg.seed)
+        t1 = time.time()
+
+        def progress(entry: dict, total: int) -> None:
+            if entry["step"] % max(1, total // 10) < 20 or entry["step"] == total:
+                log(f"  step {entry['step']:>5}/{total}  loss {entry['loss']:.3f}  {entry['seconds']:.0f}s")
+
+        train_log = train_from_scratch(
+            model, tok, records, epochs=cfg.seed_epochs, batch_size=cfg.seed_batch_size, lr=cfg.seed_lr,
+            warmup=cfg.seed_warmup, bf16=cfg.seed_bf16, seed=cfg.seed, progress=progress)
+        t2 = time.time()
+        model.save_pretrained(work, safe_serialization=True)
+        tok.save_pretrained(work)
+        write_json(work / "train_log.json", train_log)
+        n_params = sum(p.numel() for p in model.parameters())
+        scores, rows = evaluate_skills(model, tok, eval_sets(world_dir), cfg)
+        write_json(work / "eval_scores.json", scores)
+        write_json(work / "eval_outputs.json", rows)
+        t3 = time.time()
+        return {"parameters": n_params, "world": world_dir.name, "scores": scores,
+                "timings": {"tokenizer_and_init": round(t1 - t0, 1), "training": round(t2 - t1, 1),
+                            "evaluation": round(t3 - t2, 1)}}
+
+    return build_once(seed_model_path(cfg), model_key(cfg), build, stage=f"{STAGE}/seed", cfg=cfg, log=log)
+
+
+def evaluate_skills(model, tokenizer, sets: dict[str, list[dict]], cfg: RunConfig,
+                    max_new_tokens: int = 48) -> tuple[dict, list[dict]]:
+    """Greedy answers to every held-out prompt; per-skill lenient and strict accuracy (0-100)."""
+    from ..chat import render_prompt
+    from ..generation import Decoding, HFBackend
+    from .world import CHECKERS
+
+    backend = HFBackend(model, tokenizer, batch_size=max(cfg.gen_batch_size, 1))
+    scores, rows = {}, []
+    for skill, recs in sets.items():
+        outs = backend.generate([render_prompt(tokenizer, r) for r in recs],
+                                Decoding(max_new_tokens=max_new_tokens))
+        marks = [CHECKERS[skill](o, r["output"]) for o, r in zip(outs, recs)]
+        scores[skill] = {"n": len(recs),
+                         "lenient": round(100 * sum(m[0] for m in marks) / max(1, len(recs)), 2),
+                         "strict": round(100 * sum(m[1] for m in marks) / max(1, len(recs)), 2)}
+        rows += [{"skill": skill, "instruction": r["instruction"], "reference": r["output"],
+                  "response": o, "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, outs, marks)]
+    return scores, rows
+
+
+def load_seed_model(path: str | Path, device: str = "cpu", dtype=None):
+    """Load a saved seed model the way any Hugging Face chat model is loaded."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+    return model, tok
+
+
+def seed_summary(path: str | Path) -> dict:
+    return read_json(Path(path) / "manifest.json")
+
+
+def scores_frame(scores: dict):
+    """Per-skill scores as a table, non-target skills first, the task last."""
+    import pandas as pd
+
+    df = pd.DataFrame(scores).T.rename_axis("skill").reset_index()
+    df["role"] = ["target task" if s == TASK else "kept skill" for s in df["skill"]]
+    df = df.sort_values(["role", "skill"]).reset_index(drop=True)
+    return df[["skill", "role", "n", "lenient", "strict"]]
+
+
+def rewrite_probe(model, tokenizer, task_records: list[dict], cfg: RunConfig) -> dict:
+    """How well the seed rewrites the task's foreign-style answers in its own voice.
+
+    A rewrite passes the paper's check when its last integer equals the reference's; the stricter
+    second check also requires every ``a op b = c`` in it to be right.
+    """
+    from ..chat import render_prompt
+    from ..generation import Decoding, HFBackend
+    from .world import CHECKERS, DISTILL_SYSTEM, distill_user_message, working_is_correct
+
+    prompts = [render_prompt(tokenizer, {"system": DISTILL_SYSTEM, "input": "",
+                                         "instruction": distill_user_message(r["instruction"], r["output"])})
+               for r in task_records]
+    outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(prompts, Decoding(max_new_tokens=48))
+    final_ok = [CHECKERS[TASK](o, r["output"])[0] for o, r in zip(outs, task_records)]
+    working_ok = [f and working_is_correct(o) for f, o in zip(final_ok, outs)]
+    n = max(1, len(outs))
+    return {"n": len(outs), "final_answer_ok": round(100 * sum(final_ok) / n, 2),
+            "working_ok": round(100 * sum(working_ok) / n, 2),
+            "examples": [{"reference": r["output"], "rewrite": o, "final_answer_ok": f, "working_ok": w}
+                         for r, o, f, w in list(zip(task_records, outs, final_ok, working_ok))[:8]]}

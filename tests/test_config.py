@@ -1,0 +1,103 @@
+from pathlib import Path
+
+import pytest
+
+from sdft_lib.config import ConfigError, RunConfig, available_profiles, config_from_namespace, load_config
+
+
+def test_default_profile_loads_and_validates():
+    cfg = load_config("toy")
+    assert cfg.profile == "toy" and cfg.is_teaching
+    assert cfg.run_path.name == "toy"
+
+
+def test_smoke_profile_extends_toy():
+    toy, smoke = load_config("toy"), load_config("smoke")
+    assert smoke.model_hidden < toy.model_hidden
+    assert smoke.lora_r == toy.lora_r  # inherited, not restated
+
+
+def test_profiles_are_listed():
+    assert {"toy", "smoke"} <= set(available_profiles())
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"dataset": "gsm8kk"}, "dataset='gsm8kk' is not allowed: choose one of teaching, gsm8k"),
+    ({"lora_r": 0}, "lora_r=0 is not allowed: it must be an integer >= 1"),
+    ({"lora_r": -8}, "lora_r=-8 is not allowed"),
+    ({"model": "./no/such/model"}, "model='./no/such/model' is not allowed: that directory does not exist"),
+    ({"model": "not a model id"}, "model='not a model id' is not allowed"),
+    ({"dataset": "gsm8k", "data_dir": "/no/such/folder"}, "data_dir='/no/such/folder' is not allowed: that folder does not exist"),
+    ({"dataset": "alpaca", "data_dir": ""}, "data_dir='' is not allowed with dataset='alpaca'"),
+    ({"device": "tpu"}, "device='tpu' is not allowed: choose one of auto, cpu, cuda"),
+    ({"top_p": 0}, "top_p=0.0 is not allowed: it must be a number > 0.0 and <= 1.0"),
+    ({"lora_dropout": 1.5}, "lora_dropout=1.5 is not allowed"),
+    ({"finetune": "qlora"}, "finetune='qlora' is not allowed: choose one of lora, full"),
+    ({"world_train": {"poetry": 10}}, "world_train="),
+    ({"model_hidden": 130, "model_heads": 4}, "model_hidden=130 is not allowed: it must be a multiple of model_heads=4"),
+    ({"lora_rank": 8}, "'lora_rank' in the parameters is not a known parameter (did you mean 'lora_r'?)"),
+])
+def test_bad_values_raise_one_line_naming_the_parameter(overrides, needle):
+    with pytest.raises(ConfigError) as err:
+        load_config("toy", **overrides)
+    msg = str(err.value)
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"profile='nope' is not allowed: choose one of .*smoke.*toy"):
+        load_config("nope")
+
+
+def test_vllm_backend_without_gpu_is_refused():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=r"gen_backend='vllm' is not allowed on this machine: it has no CUDA GPU"):
+        load_config("toy", gen_backend="vllm")
+
+
+def test_overrides_win_and_strings_are_coerced():
+    cfg = load_config("toy", lora_r="16", learning_rate="2e-4", do_sample="true", lora_targets="q_proj, k_proj")
+    assert cfg.lora_r == 16 and cfg.learning_rate == 2e-4 and cfg.do_sample is True
+    assert cfg.lora_targets == ["q_proj", "k_proj"]
+
+
+def test_none_keeps_the_profile_value():
+    assert load_config("toy", seed=None).seed == load_config("toy").seed
+
+
+def test_existing_local_model_dir_is_accepted(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert load_config("toy", model=str(tmp_path)).model == str(tmp_path)
+    assert load_config("toy", model="meta-llama/Llama-2-7b-chat-hf").model.startswith("meta-llama")
+
+
+def test_profile_from_a_yaml_path(tmp_path):
+    p = tmp_path / "mine.yaml"
+    p.write_text("extends: smoke\nlora_r: 4\n")
+    cfg = load_config(str(p))
+    assert cfg.profile == "mine" and cfg.lora_r == 4 and cfg.model_hidden == load_config("smoke").model_hidden
+
+
+def test_profile_with_unknown_key_is_refused(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("lora_rank: 4\n")
+    with pytest.raises(ConfigError, match="'lora_rank' in bad.yaml is not a known parameter"):
+        load_config(str(p))
+
+
+def test_config_from_notebook_namespace_picks_fields_only():
+    ns = {"profile": "smoke", "seed": 3, "run_dir": None, "lora_r": 4, "pd": object(), "np": 1}
+    cfg = config_from_namespace(ns)
+    assert (cfg.profile, cfg.seed, cfg.lora_r) == ("smoke", 3, 4)
+
+
+def test_run_dir_default_and_explicit(tmp_path):
+    assert load_config("smoke", run_dir=str(tmp_path)).run_path == Path(tmp_path)
+    assert load_config("smoke").run_path.name == "smoke"
+
+
+def test_every_field_has_a_default():
+    RunConfig().validate()

@@ -1,0 +1,79 @@
+import torch
+
+from sdft_lib.generation import Decoding, HFBackend
+from sdft_lib.chat import render_prompt
+from sdft_lib.teaching_world.model import ModelSpec, build_model, collate, length_grouped_batches, train_from_scratch
+import random
+
+
+def tiny_model(tok, seed=0):
+    return build_model(tok, ModelSpec(hidden=32, layers=2, heads=2, ffn=64, max_len=256), seed)
+
+
+def test_tokenizer_keeps_digits_apart_and_has_a_chat_template(tiny_tokenizer):
+    toks = tiny_tokenizer.tokenize("12345")
+    assert [t.replace("Ġ", "") for t in toks] == list("12345")
+    msgs = [{"role": "user", "content": "Hi"}]
+    assert tiny_tokenizer.apply_chat_template(msgs, tokenize=False) == "<s>[INST] Hi [/INST]"
+
+
+def test_a_few_steps_reduce_the_loss(tiny_world, tiny_tokenizer):
+    torch.set_num_threads(1)
+    model = tiny_model(tiny_tokenizer)
+    log = train_from_scratch(model, tiny_tokenizer, tiny_world["seed_train"][:640], epochs=1, batch_size=16,
+                             lr=3e-3, warmup=2, bf16=False, seed=0, log_every=5)
+    assert log[-1]["loss"] < 0.7 * log[0]["loss"]
+
+
+def test_training_is_deterministic_for_a_seed(tiny_world, tiny_tokenizer):
+    runs = []
+    for _ in range(2):
+        model = tiny_model(tiny_tokenizer)
+        runs.append([e["loss"] for e in train_from_scratch(
+            model, tiny_tokenizer, tiny_world["seed_train"][:96], epochs=1, batch_size=16, lr=3e-3,
+            warmup=1, bf16=False, seed=0, log_every=1)])
+    assert runs[0] == runs[1]
+
+
+def test_saved_model_loads_with_auto_classes(tmp_path, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = tiny_model(tiny_tokenizer)
+    model.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    tok2 = AutoTokenizer.from_pretrained(tmp_path)
+    model2 = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert type(model2).__name__ == "LlamaForCausalLM"
+    assert tok2.chat_template == tiny_tokenizer.chat_template
+    ids = tok2("<s>[INST] Hi [/INST]", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, model2(ids).logits)
+
+
+def test_batched_generation_equals_one_at_a_time(tiny_world, tiny_tokenizer):
+    """The original code warned that batched multi-GPU inference garbled outputs: check ours."""
+    model = tiny_model(tiny_tokenizer)
+    train_from_scratch(model, tiny_tokenizer, tiny_world["seed_train"][:320], epochs=1, batch_size=16,
+                       lr=3e-3, warmup=2, bf16=False, seed=0)
+    recs = [r for rows in tiny_world["eval"].values() for r in rows[:2]]
+    prompts = [render_prompt(tiny_tokenizer, r) for r in recs]
+    dec = Decoding(max_new_tokens=12)
+    batched = HFBackend(model, tiny_tokenizer, batch_size=8).generate(prompts, dec)
+    single = HFBackend(model, tiny_tokenizer, batch_size=1).generate(prompts, dec)
+    assert batched == single
+    assert len({len(p) for p in prompts}) > 1  # the batch really was padded
+
+
+def test_length_grouped_batches_cover_every_example_once():
+    lengths = [random.Random(0).randint(1, 50) for _ in range(103)]
+    batches = length_grouped_batches(lengths, 8, random.Random(0), group=4)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(103))
+
+
+def test_collate_pads_right_and_masks_padding():
+    batch = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]

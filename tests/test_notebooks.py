@@ -1,0 +1,64 @@
+"""Smoke runs of every notebook through papermill on the smallest profile, and bad parameters."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+pytestmark = pytest.mark.slow
+
+
+def run(nb: Path, out: Path, **params):
+    import papermill as pm
+
+    return pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", cwd=str(ROOT),
+                               progress_bar=False, log_output=False)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.fixture(scope="module")
+def smoke_run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("smoke-run")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path):
+    out = tmp_path / nb.name
+    run(nb, out, profile="smoke", run_dir=str(smoke_run_dir))
+    executed = json.loads(out.read_text())
+    errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    assert executed["metadata"]["papermill"]["parameters"]["profile"] == "smoke"
+
+
+def test_rerun_reuses_finished_stages(smoke_run_dir, tmp_path):
+    """The second run of the first notebook finds its artifacts and builds nothing."""
+    nb = NOTEBOOKS[0]
+    out = tmp_path / nb.name
+    run(nb, out, profile="smoke", run_dir=str(smoke_run_dir))
+    text = out.read_text()
+    assert "reusing" in text and "building" not in text
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"profile": "no-such-profile"}, "profile='no-such-profile' is not allowed"),
+    ({"profile": "smoke", "dataset": "gsm9k"}, "dataset='gsm9k' is not allowed"),
+    ({"profile": "smoke", "lora_r": 0}, "lora_r=0 is not allowed"),
+    ({"profile": "smoke", "model": "./missing/model/dir"}, "model='./missing/model/dir' is not allowed"),
+])
+def test_bad_parameter_stops_the_notebook_in_its_first_cells(params, message, tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as err:
+        run(NOTEBOOKS[0], tmp_path / "bad.ipynb", run_dir=str(tmp_path / "run"), **params)
+    e = err.value
+    assert e.ename == "ConfigError" and message in e.evalue and "\n" not in e.evalue
+    assert e.exec_count <= 3  # parameters, injected parameters, then the config cell
+    assert not (tmp_path / "run").exists()  # nothing was built

@@ -1,0 +1,121 @@
+import json
+import os
+
+import pytest
+
+from sdft_lib.config import ConfigError, load_config
+from sdft_lib.runs import (StaleArtifactError, atomic_path, build_once, file_sha256, key_hash, read_json,
+                           write_json, write_text)
+
+
+def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):
+    p = write_json(tmp_path / "a" / "x.json", {"b": 1})
+    assert read_json(p) == {"b": 1}
+    assert os.listdir(tmp_path / "a") == ["x.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    p = write_text(tmp_path / "x.txt", "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(p) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert p.read_text() == "old"
+    assert os.listdir(tmp_path) == ["x.txt"]
+
+
+def test_key_hash_is_order_independent():
+    assert key_hash({"a": 1, "b": [1, 2]}) == key_hash({"b": [1, 2], "a": 1})
+    assert key_hash({"a": 1}) != key_hash({"a": 2})
+
+
+def test_build_once_builds_then_reuses(tmp_path):
+    calls = []
+
+    def build(work):
+        calls.append(work)
+        (work / "data.txt").write_text("hello")
+        return {"metric": 3}
+
+    cfg = load_config("smoke", run_dir=str(tmp_path / "run"))
+    target = cfg.stage_path("demo") / "thing"
+    p1 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg, log=lambda m: None)
+    p2 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg, log=lambda m: None)
+    assert p1 == p2 == target and len(calls) == 1
+    man = read_json(target / "manifest.json")
+    assert man["metric"] == 3 and man["stage"] == "demo" and man["params"]["profile"] == "smoke"
+    assert {"packages", "git_commit", "hardware", "inputs", "seed", "seconds"} <= set(man)
+    assert man["packages"]["torch"]
+    assert not list(target.parent.glob(".*partial"))
+
+
+def test_build_once_refuses_to_overwrite_other_parameters(tmp_path):
+    target = tmp_path / "thing"
+    build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
+    with pytest.raises(StaleArtifactError, match="was built with other parameters"):
+        build_once(target, {"k": 2}, lambda w: None, stage="demo", log=lambda m: None)
+    assert (target / "manifest.json").exists()
+
+
+def test_interrupted_build_leaves_no_artifact_and_resumes(tmp_path):
+    target = tmp_path / "thing"
+
+    def crash(work):
+        (work / "chunk-0.json").write_text("[1]")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_once(target, {"k": 1}, crash, stage="demo", log=lambda m: None)
+    assert not target.exists()
+
+    seen = []
+
+    def resume(work):
+        seen.append(sorted(p.name for p in work.iterdir()))
+        (work / "chunk-1.json").write_text("[2]")
+
+    build_once(target, {"k": 1}, resume, stage="demo", log=lambda m: None)
+    assert "chunk-0.json" in seen[0]  # the partial work was found again
+    assert sorted(p.name for p in target.iterdir()) == ["chunk-0.json", "chunk-1.json", "manifest.json"]
+
+
+def test_partial_work_from_other_parameters_is_discarded(tmp_path):
+    target = tmp_path / "thing"
+
+    def crash(work):
+        (work / "old").write_text("x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_once(target, {"k": 1}, crash, stage="demo", log=lambda m: None)
+    build_once(target, {"k": 2}, lambda w: None, stage="demo", log=lambda m: None)
+    assert not (target / "old").exists()
+
+
+def test_inputs_join_the_key(tmp_path):
+    f = tmp_path / "in.json"
+    f.write_text("[1]")
+    build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None)
+    man = read_json(tmp_path / "a" / "manifest.json")
+    assert man["inputs"]["data"] == file_sha256(f)
+    f.write_text("[2]")
+    with pytest.raises(StaleArtifactError):
+        build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None)
+
+
+def test_existing_folder_without_manifest_is_left_untouched(tmp_path):
+    target = tmp_path / "thing"
+    target.mkdir()
+    (target / "mine.txt").write_text("user file")
+    with pytest.raises(StaleArtifactError, match="left untouched"):
+        build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
+    assert (target / "mine.txt").read_text() == "user file"
+
+
+def test_nothing_is_written_inside_data_dir(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = load_config("smoke", data_dir=str(data), run_dir=str(data / "runs"))
+    with pytest.raises(ConfigError, match="lies inside data_dir"):
+        build_once(cfg.stage_path("demo") / "x", {"k": 1}, lambda w: None, stage="demo", cfg=cfg)
+    assert list(data.iterdir()) == []
