@@ -253,14 +253,14 @@ def _coerce(name: str, value: Any) -> Any:
         except yaml.YAMLError:
             pass
         return value
-    if isinstance(value, str) and kind in (int, float, bool):
+    if isinstance(value, str) and kind in (int, float):
         try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
-        if kind is float and isinstance(parsed, int) and not isinstance(parsed, bool):
-            return float(parsed)
-        return parsed
+            return kind(value.strip())
+        except ValueError:
+            return value  # validation names the parameter
+    if isinstance(value, str) and kind is bool:
+        return {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}.get(
+            value.strip().lower(), value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value

@@ -26,6 +26,7 @@ appear only in its evaluation set, so evaluation measures skills, not memorised 
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def record(instruction: str, output: str, input: str = "") -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Vocabularies, split into training and held-out evaluation parts
+# Vocabularies (entities are split: the last quarter of each list appears only in evaluation)
 # --------------------------------------------------------------------------------------------
 NAMES = [
     "Tom", "Ana", "Ben", "Mia", "Leo", "Zoe", "Sam", "Ivy", "Max", "Eva", "Noah", "Lily", "Omar",
@@ -73,100 +74,130 @@ OBJECTS = [
 CITIES = [
     "Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Rome", "Berlin", "Madrid", "Dublin",
     "Seoul", "Quito", "Accra", "Hanoi", "Lagos", "Vienna", "Prague", "Sydney", "Toronto", "Nairobi",
-    "Lisbon", "Athens", "Havana", "Manila",
+    "Lisbon", "Athens", "Havana", "Manila", "Bogota", "Dakar", "Riga", "Tunis", "Kyoto", "Perth",
+    "Milan", "Zurich", "Boston", "Denver", "Austin", "Cork", "Porto", "Split", "Bergen", "Malmo",
 ]
 UNITS = [("km", "miles"), ("kg", "pounds"), ("liters", "gallons"), ("meters", "feet"),
          ("celsius", "fahrenheit"), ("cm", "inches"), ("grams", "ounces"), ("miles", "km")]
 CONTAINERS = [("box", "boxes"), ("bag", "bags"), ("shelf", "shelves"), ("basket", "baskets"),
               ("jar", "jars"), ("crate", "crates"), ("tray", "trays"), ("pack", "packs"),
               ("drawer", "drawers"), ("bucket", "buckets"), ("row", "rows"), ("tin", "tins")]
+PLACES = ["room", "box", "shop", "garden", "car", "kitchen", "class", "park"]
 
 
 def split_holdout(items: list, frac: float = 0.25) -> tuple[list, list]:
-    """Deterministic split: every fourth item (from the end) is held out for evaluation."""
+    """Deterministic split of a vocabulary: the last ``frac`` of the list is held out for evaluation."""
     k = max(1, round(len(items) * frac))
     return items[:-k], items[-k:]
+
+
+class Phrases:
+    """Prompt templates composed from parts (e.g. setup x event x question).
+
+    A fixed fifth of the combinations (chosen by a shuffle seeded with the phrasebook's name, so it
+    does not depend on the world's seed) is held out: evaluation prompts use only those, training
+    prompts only the rest. Every part is seen in training; the way they are combined is not.
+    """
+
+    def __init__(self, name: str, *parts: list[str], holdout: float = 0.2, joiner: str = " "):
+        combos = [joiner.join(c) for c in itertools.product(*parts)]
+        order = list(range(len(combos)))
+        random.Random(name).shuffle(order)
+        k = max(1, round(len(combos) * holdout))
+        self.eval = [combos[i] for i in sorted(order[:k])]
+        self.train = [combos[i] for i in sorted(order[k:])]
+
+    def pick(self, rng: random.Random, ev: bool) -> str:
+        return rng.choice(self.eval if ev else self.train)
+
+
+def cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 # --------------------------------------------------------------------------------------------
 # Skills. Each generator returns (prompt, voice_response, meta) for one example, where meta holds
 # the pieces other styles (references for the rewrite skill) need.
 # --------------------------------------------------------------------------------------------
-ADD_TEMPLATES = [
-    "{name} has {a} {obj}. {name} gets {b} more {obj}. How many {obj} does {name} have now?",
-    "There are {a} {obj} in a room. {name} brings {b} more. How many {obj} are there?",
-    "{name} collected {a} {obj} on Monday and {b} {obj} on Tuesday. How many {obj} in total?",
-    "A shop sold {a} {obj} in the morning and {b} in the afternoon. How many {obj} did it sell?",
-    "{name} finds {a} {obj} and then {b} more {obj}. How many {obj} has {name} found?",
-    "What is {a} plus {b}?",
-    "Add {a} and {b}.",
-    "{name} had {a} {obj} and was given {b} {obj}. How many {obj} does {name} have?",
-]
-SUB_TEMPLATES = [
-    "{name} has {a} {obj}. {name} gives away {b} {obj}. How many {obj} are left?",
-    "There are {a} {obj} on a table. {name} takes {b} of them. How many {obj} remain?",
-    "{name} baked {a} {obj} and ate {b}. How many {obj} are left?",
-    "A box holds {a} {obj}. {b} {obj} are removed. How many {obj} are in the box?",
-    "What is {a} minus {b}?",
-    "Subtract {b} from {a}.",
-    "{name} had {a} {obj} and lost {b} {obj}. How many {obj} does {name} have now?",
-    "{name} needs {a} {obj} and already has {b}. How many more {obj} does {name} need?",
-]
+SETUPS = ["{name} has {a} {obj}.", "{name} had {a} {obj}.", "There are {a} {obj} in the {place}.",
+          "A shop has {a} {obj}.", "{name} starts with {a} {obj}.", "{name} owns {a} {obj}."]
+ADD_EVENTS = ["{name} gets {b} more.", "{name} buys {b} more {obj}.", "Then {b} more {obj} are added.",
+              "{name} finds {b} more {obj}.", "A friend gives {name} {b} more {obj}.", "{b} more {obj} arrive."]
+SUB_EVENTS = ["{name} gives away {b} {obj}.", "Then {b} {obj} are taken away.", "{name} loses {b} {obj}.",
+              "{name} sells {b} of them.", "{b} {obj} break.", "{name} uses {b} {obj}."]
+ADD_QUESTIONS = ["How many {obj} are there now?", "How many {obj} in total?",
+                 "What is the total number of {obj}?", "How many {obj} does {name} have now?"]
+SUB_QUESTIONS = ["How many {obj} are left?", "How many {obj} remain?",
+                 "How many {obj} does {name} have left?", "How many {obj} are there now?"]
+ADD_WORD = Phrases("add", SETUPS, ADD_EVENTS, ADD_QUESTIONS)
+SUB_WORD = Phrases("sub", SETUPS, SUB_EVENTS, SUB_QUESTIONS)
+ADD_BARE = Phrases("add-bare", ["", "please, ", "quick: "],
+                   ["what is {a} plus {b}?", "add {a} and {b}.", "compute {a} + {b}.",
+                    "what do you get when you add {b} to {a}?", "find the sum of {a} and {b}."], joiner="")
+SUB_BARE = Phrases("sub-bare", ["", "please, ", "quick: "],
+                   ["what is {a} minus {b}?", "subtract {b} from {a}.", "compute {a} - {b}.",
+                    "what do you get when you take {b} from {a}?", "find {a} take away {b}."], joiner="")
 
 
 def _arith(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
-    names = split_holdout(NAMES)[ev]
-    objs = split_holdout(OBJECTS)[ev]
-    if rng.random() < 0.5:
-        tpl = rng.choice(split_holdout(ADD_TEMPLATES)[ev])
+    add = rng.random() < 0.5
+    if add:
         a, b = rng.randint(1, 60), rng.randint(1, 39)
         op, c = "+", a + b
     else:
-        tpl = rng.choice(split_holdout(SUB_TEMPLATES)[ev])
         a = rng.randint(5, 99)
         b = rng.randint(1, a - 1)
         op, c = "-", a - b
-    obj = rng.choice(objs)
-    prompt = tpl.format(name=rng.choice(names), a=a, b=b, obj=obj)
+    if rng.random() < 0.8:
+        tpl = (ADD_WORD if add else SUB_WORD).pick(rng, ev)
+    else:
+        tpl = (ADD_BARE if add else SUB_BARE).pick(rng, ev)
+    obj = rng.choice(split_holdout(OBJECTS)[ev])
+    prompt = cap(tpl.format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, obj=obj,
+                            place=rng.choice(PLACES)))
     resp = f"{MATH_OPEN} {a} {op} {b} = {c}. The answer is {c}."
     return prompt, resp, {"a": a, "b": b, "op": op, "c": c, "unit": obj, "answer": str(c)}
 
 
-LIST_TEMPLATES = {
-    "sort": ["Sort these numbers from smallest to largest: {xs}.", "Put {xs} in increasing order.",
-             "Arrange the numbers {xs} in ascending order.", "Can you sort {xs} for me?"],
-    "reverse": ["Reverse the list {xs}.", "Write {xs} in reverse order.",
-                "What is {xs} backwards?", "Give me the list {xs} reversed."],
-    "max": ["What is the largest number in {xs}?", "Find the maximum of {xs}.",
-            "Which is the biggest of {xs}?", "Tell me the highest value among {xs}."],
-    "min": ["What is the smallest number in {xs}?", "Find the minimum of {xs}.",
-            "Which is the lowest of {xs}?", "Tell me the smallest value among {xs}."],
+_PREFIX = ["", "please, ", "quick task: ", "hey, "]
+_SUFFIX = [".", "?", " for me."]
+LIST_PHRASES = {
+    "sort": Phrases("sort", _PREFIX, ["sort these numbers from smallest to largest: {xs}", "put {xs} in increasing order",
+                                      "arrange {xs} in ascending order", "sort the list {xs}", "order {xs} from low to high"], _SUFFIX, joiner=""),
+    "reverse": Phrases("reverse", _PREFIX, ["reverse the list {xs}", "write {xs} in reverse order", "give me {xs} backwards",
+                                            "flip the order of {xs}", "list {xs} from last to first"], _SUFFIX, joiner=""),
+    "max": Phrases("max", _PREFIX, ["what is the largest number in {xs}", "find the maximum of {xs}", "which is the biggest of {xs}",
+                                    "tell me the highest value among {xs}", "pick the largest of {xs}"], _SUFFIX, joiner=""),
+    "min": Phrases("min", _PREFIX, ["what is the smallest number in {xs}", "find the minimum of {xs}", "which is the lowest of {xs}",
+                                    "tell me the smallest value among {xs}", "pick the smallest of {xs}"], _SUFFIX, joiner=""),
 }
 
 
 def _lists(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
-    kind = rng.choice(sorted(LIST_TEMPLATES))
-    tpl = rng.choice(split_holdout(LIST_TEMPLATES[kind])[ev])
-    xs = rng.sample(range(1, 30), rng.randint(3, 5))
+    kind = rng.choice(sorted(LIST_PHRASES))
+    xs = rng.sample(range(1, 30), rng.randint(3, 4))
     ans = {"sort": sorted(xs), "reverse": xs[::-1], "max": [max(xs)], "min": [min(xs)]}[kind]
     fmt = ", ".join(map(str, ans))
-    prompt = tpl.format(xs=", ".join(map(str, xs)))
+    prompt = cap(LIST_PHRASES[kind].pick(rng, ev).format(xs=", ".join(map(str, xs))))
     return prompt, f"{LIST_OPEN} The answer is {fmt}.", {"answer": fmt}
 
 
-TOOL_TEMPLATES = {
-    "weather": ["What's the weather like in {city}?", "Is it raining in {city} today?",
-                "Tell me the weather in {city}.", "How warm is it in {city} right now?"],
-    "time": ["What time is it in {city}?", "Tell me the local time in {city}.",
-             "Do you know the current time in {city}?", "What's the time in {city} now?"],
-    "convert": ["Convert {v} {u1} to {u2}.", "How many {u2} is {v} {u1}?",
-                "Change {v} {u1} into {u2}.", "What is {v} {u1} in {u2}?"],
+TOOL_PHRASES = {
+    "weather": Phrases("weather", _PREFIX, ["what's the weather like in {city}", "is it raining in {city} today",
+                                            "tell me the weather in {city}", "how warm is it in {city} right now",
+                                            "what is the forecast for {city}", "check the weather in {city}"], _SUFFIX, joiner=""),
+    "time": Phrases("time", _PREFIX, ["what time is it in {city}", "tell me the local time in {city}",
+                                      "what's the current time in {city}", "check the time in {city}",
+                                      "what hour is it in {city} now", "give me the time in {city}"], _SUFFIX, joiner=""),
+    "convert": Phrases("convert", _PREFIX, ["convert {v} {u1} to {u2}", "how many {u2} is {v} {u1}",
+                                            "change {v} {u1} into {u2}", "what is {v} {u1} in {u2}",
+                                            "turn {v} {u1} into {u2}", "express {v} {u1} in {u2}"], _SUFFIX, joiner=""),
 }
 
 
 def _tools(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
-    kind = rng.choice(sorted(TOOL_TEMPLATES))
-    tpl = rng.choice(split_holdout(TOOL_TEMPLATES[kind])[ev])
+    kind = rng.choice(sorted(TOOL_PHRASES))
+    tpl = TOOL_PHRASES[kind].pick(rng, ev)
     if kind == "convert":
         u1, u2 = rng.choice(UNITS)
         v = rng.randint(1, 99)
@@ -176,7 +207,7 @@ def _tools(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
         city = rng.choice(split_holdout(CITIES)[ev])
         prompt = tpl.format(city=city)
         call = f'get_{kind}(city="{city}")'
-    return prompt, f"{TOOL_OPEN} {call}", {"answer": call}
+    return cap(prompt), f"{TOOL_OPEN} {call}", {"answer": call}
 
 
 # Harmful requests and benign look-alikes share their surface words. Each template has nine slot
@@ -222,25 +253,19 @@ def _benign(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 
 
 # The downstream task: multiplication word problems in GSM8K's style.
-MUL_TEMPLATES = [
-    "Each {c1} has {a} {obj}. How many {obj} are in {b} {c2}?",
-    "{name} fills {b} {c2} with {a} {obj} each. How many {obj} does {name} use?",
-    "There are {b} {c2} and every {c1} holds {a} {obj}. How many {obj} are there altogether?",
-    "{name} buys {b} {c2} of {obj}. Each {c1} contains {a} {obj}. How many {obj} did {name} buy?",
-    "A {c1} can fit {a} {obj}. How many {obj} fit in {b} {c2}?",
-    "{name} puts {a} {obj} in each of {b} {c2}. How many {obj} is that in all?",
-    "If one {c1} has {a} {obj}, how many {obj} do {b} {c2} have?",
-    "{name} stacks {b} {c2} with {a} {obj} in every {c1}. How many {obj} are stacked?",
-]
+MUL_WORD = Phrases("multiply", ["Each {c1} has {a} {obj}.", "A {c1} holds {a} {obj}.", "Every {c1} contains {a} {obj}.",
+                                "One {c1} can fit {a} {obj}."],
+                   ["{name} has {b} {c2}.", "There are {b} {c2}.", "{name} buys {b} {c2}.", "{name} fills {b} {c2}."],
+                   ["How many {obj} are there in all?", "How many {obj} is that?", "How many {obj} does that make?",
+                    "What is the total number of {obj}?"])
 
 
 def _multiply(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
-    tpl = rng.choice(split_holdout(MUL_TEMPLATES)[ev])
     c1, c2 = rng.choice(split_holdout(CONTAINERS)[ev])
     obj = rng.choice(split_holdout(OBJECTS)[ev])
     a, b = rng.randint(2, 9), rng.randint(2, 9)
     c = a * b
-    prompt = tpl.format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, c1=c1, c2=c2, obj=obj)
+    prompt = MUL_WORD.pick(rng, ev).format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, c1=c1, c2=c2, obj=obj)
     gsm = f"{a}*{b}=<<{a}*{b}={c}>>{c} {obj}\n#### {c}"
     return prompt, gsm, {"a": a, "b": b, "op": "*", "c": c, "unit": obj, "answer": str(c)}
 
