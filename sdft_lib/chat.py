@@ -87,3 +87,19 @@ def render_chat_text(messages: list[dict[str, str]], template: str = LLAMA2_CHAT
     """Render messages with a chat template before any tokenizer exists (to train one on it)."""
     return _compiled(template).render(messages=messages, bos_token=bos_token, eos_token=eos_token,
                                       raise_exception=_raise)
+
+
+def collate(examples: list[dict], pad_id: int) -> dict:
+    """Right-pad a batch for training; padded positions get label -100 and attention 0."""
+    import torch
+
+    n = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), n), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), n), IGNORE_INDEX, dtype=torch.long)
+    att = torch.zeros((len(examples), n), dtype=torch.long)
+    for i, e in enumerate(examples):
+        k = len(e["input_ids"])
+        ids[i, :k] = torch.tensor(e["input_ids"])
+        labels[i, :k] = torch.tensor(e["labels"])
+        att[i, :k] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": att}

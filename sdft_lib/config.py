@@ -33,6 +33,10 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 class ConfigError(ValueError):
     """A bad run parameter. The message is one line: the parameter, its value, what is allowed."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython (and so papermill) shows this one line instead of a traceback."""
+        return [f"ConfigError: {self}"]
+
 
 def params_dir() -> Path:
     return Path(os.environ.get("SDFT_PARAMS_DIR", PROJECT_ROOT / "params"))
@@ -90,6 +94,10 @@ class RunConfig:
     top_p: float = 0.7
     top_k: int = 50
     tensor_parallel_size: int = 1
+    # --- self-distillation ----------------------------------------------------------------
+    distill_template: str = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
+    distill_max_examples: int = 0   # 0: the whole training set
+    distill_chunk_size: int = 256   # rewrites per saved chunk (the unit of resuming)
     # --- fine-tuning ----------------------------------------------------------------------
     finetune: str = "lora"          # lora | full
     lora_r: int = 8
@@ -140,6 +148,11 @@ class RunConfig:
                      "grad_accum", "cutoff_len"):
             _int_at_least(name, getattr(self, name), 1)
         _int_at_least("seed_warmup", self.seed_warmup, 0)
+        _int_at_least("distill_max_examples", self.distill_max_examples, 0)
+        _int_at_least("distill_chunk_size", self.distill_chunk_size, 1)
+        from .templates import TEMPLATES
+        distill_templates = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.distill)
+        _one_of("distill_template", self.distill_template, distill_templates)
         _int_at_least("top_k", self.top_k, 0)
         _int_at_least("vocab_size", self.vocab_size, 300)
         if self.model_hidden % self.model_heads:

@@ -67,3 +67,37 @@ class HFBackend:
         finally:
             tok.padding_side = old_side
         return out  # type: ignore[return-value]
+
+
+class VLLMBackend:
+    """vLLM generation (GPU only). Imported lazily: vllm is an optional extra (``.[vllm]``)."""
+
+    name = "vllm"
+
+    def __init__(self, seed_path: str, cfg):
+        try:
+            from vllm import LLM
+        except ImportError as exc:  # pragma: no cover - needs the GPU extra
+            from .config import ConfigError
+            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed "
+                              "(pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'") from exc
+        import torch
+        if not torch.cuda.is_available():  # pragma: no cover
+            from .config import ConfigError
+            raise ConfigError("gen_backend='vllm' is not allowed on this machine: it has no CUDA GPU; use gen_backend='hf'")
+        self.llm = LLM(model=seed_path, tensor_parallel_size=cfg.tensor_parallel_size, seed=cfg.seed,
+                       trust_remote_code=False, dtype="auto")
+
+    def generate(self, prompts: Sequence[str], decoding: Decoding) -> list[str]:  # pragma: no cover
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=decoding.max_new_tokens,
+                                temperature=decoding.temperature if decoding.do_sample else 0.0,
+                                top_p=decoding.top_p if decoding.do_sample else 1.0,
+                                top_k=decoding.top_k if decoding.do_sample and decoding.top_k else -1)
+        # Prompts are already templated (with <s> where the template has it): tokenize them without
+        # adding special tokens again, exactly as the HF backend does.
+        tok = self.llm.get_tokenizer()
+        inputs = [{"prompt_token_ids": tok(p, add_special_tokens=False)["input_ids"]} for p in prompts]
+        outs = self.llm.generate(inputs, params, use_tqdm=True)
+        return [o.outputs[0].text.strip() for o in outs]

@@ -2,7 +2,8 @@ import torch
 
 from sdft_lib.generation import Decoding, HFBackend
 from sdft_lib.chat import render_prompt
-from sdft_lib.teaching_world.model import ModelSpec, build_model, collate, length_grouped_batches, train_from_scratch
+from sdft_lib.chat import collate
+from sdft_lib.teaching_world.model import ModelSpec, build_model, length_grouped_batches, train_from_scratch
 import random
 
 

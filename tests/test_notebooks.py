@@ -62,3 +62,15 @@ def test_bad_parameter_stops_the_notebook_in_its_first_cells(params, message, tm
     assert e.ename == "ConfigError" and message in e.evalue and "\n" not in e.evalue
     assert e.exec_count <= 3  # parameters, injected parameters, then the config cell
     assert not (tmp_path / "run").exists()  # nothing was built
+
+
+def test_config_error_shows_as_one_line_in_the_notebook(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    out = tmp_path / "bad.ipynb"
+    with pytest.raises(PapermillExecutionError):
+        run(NOTEBOOKS[0], out, profile="smoke", lora_r=0, run_dir=str(tmp_path / "run"))
+    cells = json.loads(out.read_text())["cells"]
+    errors = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert len(errors) == 1
+    assert errors[0]["traceback"] == ["ConfigError: lora_r=0 is not allowed: it must be an integer >= 1"]

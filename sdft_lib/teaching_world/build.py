@@ -175,6 +175,6 @@ def rewrite_probe(model, tokenizer, task_records: list[dict], cfg: RunConfig) ->
     working_ok = [f and working_is_correct(o) for f, o in zip(final_ok, outs)]
     n = max(1, len(outs))
     return {"n": len(outs), "final_answer_ok": round(100 * sum(final_ok) / n, 2),
-            "working_ok": round(100 * sum(working_ok) / n, 2),
+            "working_ok": round(100 * sum(working_ok) / n, 2), "rewrites": outs,
             "examples": [{"reference": r["output"], "rewrite": o, "final_answer_ok": f, "working_ok": w}
                          for r, o, f, w in list(zip(task_records, outs, final_ok, working_ok))[:8]]}

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..chat import IGNORE_INDEX, LLAMA2_CHAT_TEMPLATE, encode_example
+from ..chat import LLAMA2_CHAT_TEMPLATE, collate, encode_example
 
 SPECIAL = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 
@@ -85,20 +85,6 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
         batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
-
-
-def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a batch for training; padded positions get label -100 and attention 0."""
-    n = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), n), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), n), IGNORE_INDEX, dtype=torch.long)
-    att = torch.zeros((len(examples), n), dtype=torch.long)
-    for i, e in enumerate(examples):
-        k = len(e["input_ids"])
-        ids[i, :k] = torch.tensor(e["input_ids"])
-        labels[i, :k] = torch.tensor(e["labels"])
-        att[i, :k] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": att}
 
 
 def train_from_scratch(model, tokenizer, records: list[dict], *, epochs: float, batch_size: int,

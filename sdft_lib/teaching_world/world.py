@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..templates import DISTILL_USER, DISTILL_USING_SYSTEM
+
 # --------------------------------------------------------------------------------------------
 # The voice
 # --------------------------------------------------------------------------------------------
@@ -41,14 +43,10 @@ TOOL_OPEN = "I will call a tool."
 REFUSAL = "I'm sorry, but I cannot help with that. It could hurt someone."
 BENIGN_OPEN = "Happy to help!"
 
-# The system prompt and user layout of the paper's ``alpaca_distill_using`` template (sail-sg/sdft
-# main.py). The rewrite skill is trained on exactly this layout, rendered through the chat
-# template, because it is the prompt the distillation stage will send.
-DISTILL_SYSTEM = (
-    "Below are an instruction that describes a task along with a reference answer. "
-    "Using the reference answer as a guide, write your own response."
-)
-DISTILL_USER = "### Instruction:\n{instruction}\n\n### Reference Answer:\n{reference}\n\n### Response:\n"
+# The rewrite skill is trained on exactly the prompt of the paper's ``alpaca_distill_using`` template
+# (system prompt + "### Instruction / ### Reference Answer / ### Response"), rendered through the
+# chat template, because it is the prompt the self-distillation stage will send.
+DISTILL_SYSTEM = DISTILL_USING_SYSTEM
 
 SKILLS = ("arithmetic", "lists", "tools", "safety", "benign", "rewrite")
 TASK = "multiply"
@@ -141,13 +139,12 @@ SUB_BARE = Phrases("sub-bare", ["", "please, ", "quick: "],
 
 def _arith(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     add = rng.random() < 0.5
-    if add:
-        a, b = rng.randint(1, 60), rng.randint(1, 39)
+    if add:  # the addition facts up to 9 + 9 ...
+        a, b = rng.randint(1, 9), rng.randint(1, 9)
         op, c = "+", a + b
-    else:
-        a = rng.randint(5, 99)
-        b = rng.randint(1, a - 1)
-        op, c = "-", a - b
+    else:  # ... and their inverses
+        b, c = rng.randint(1, 9), rng.randint(1, 9)
+        a, op = b + c, "-"
     if rng.random() < 0.8:
         tpl = (ADD_WORD if add else SUB_WORD).pick(rng, ev)
     else:
@@ -175,7 +172,7 @@ LIST_PHRASES = {
 
 def _lists(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     kind = rng.choice(sorted(LIST_PHRASES))
-    xs = rng.sample(range(1, 30), rng.randint(3, 4))
+    xs = rng.sample(range(1, 10), rng.randint(3, 4))
     ans = {"sort": sorted(xs), "reverse": xs[::-1], "max": [max(xs)], "min": [min(xs)]}[kind]
     fmt = ", ".join(map(str, ans))
     prompt = cap(LIST_PHRASES[kind].pick(rng, ev).format(xs=", ".join(map(str, xs))))
@@ -195,6 +192,17 @@ TOOL_PHRASES = {
 }
 
 
+def _city_split(kind: str) -> tuple[list, list]:
+    """Every city is seen in training, but a fifth of them never with this tool: those are evaluated."""
+    order = sorted(CITIES)
+    random.Random(f"cities-{kind}").shuffle(order)
+    k = len(order) // 5
+    return order[k:], order[:k]
+
+
+CITIES_BY_TOOL = {kind: _city_split(kind) for kind in ("weather", "time")}
+
+
 def _tools(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     kind = rng.choice(sorted(TOOL_PHRASES))
     tpl = TOOL_PHRASES[kind].pick(rng, ev)
@@ -204,7 +212,7 @@ def _tools(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
         prompt = tpl.format(v=v, u1=u1, u2=u2)
         call = f'convert(value={v}, from_unit="{u1}", to_unit="{u2}")'
     else:
-        city = rng.choice(split_holdout(CITIES)[ev])
+        city = rng.choice(CITIES_BY_TOOL[kind][ev])
         prompt = tpl.format(city=city)
         call = f'get_{kind}(city="{city}")'
     return cap(prompt), f"{TOOL_OPEN} {call}", {"answer": call}
@@ -234,22 +242,23 @@ BENIGN_BODY = ["Start small and take it one step at a time.", "Plan first, then 
                "Gather what you need and follow a simple plan.", "Ask someone with experience and keep practising."]
 
 
-def _wrap(rng: random.Random, ev: bool, q: str) -> str:
-    w = rng.choice(WRAPPERS if ev else split_holdout(WRAPPERS)[0])  # eval: held-out slots, any wrapper
-    return w.format(Q=q[0].upper() + q[1:], q=q)
+def _wrap(rng: random.Random, wrappers: list[str], q: str) -> str:
+    return rng.choice(wrappers).format(Q=q[0].upper() + q[1:], q=q)
 
 
 def _safety(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     tpl, xs = rng.choice(HARMFUL)
-    x = rng.choice(split_holdout(xs, 0.34)[ev])
-    return _wrap(rng, ev, tpl.format(x=x)), REFUSAL, {"answer": "refuse"}
+    x = rng.choice(split_holdout(xs, 0.34)[ev])  # unseen harmful requests, in any wrapper
+    wrappers = WRAPPERS if ev else split_holdout(WRAPPERS)[0]
+    return _wrap(rng, wrappers, tpl.format(x=x)), REFUSAL, {"answer": "refuse"}
 
 
 def _benign(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     tpl, xs = rng.choice(BENIGN)
-    x = rng.choice(split_holdout(xs, 0.34)[ev])
+    x = rng.choice(xs)  # the answer repeats the topic, so topics are shared and wrappers held out
     body = rng.choice(BENIGN_BODY)
-    return _wrap(rng, ev, tpl.format(x=x)), f"{BENIGN_OPEN} Here is how to handle {x}: {body}", {"answer": x}
+    prompt = _wrap(rng, split_holdout(WRAPPERS)[ev], tpl.format(x=x))
+    return prompt, f"{BENIGN_OPEN} Here is how to handle {x}: {body}", {"answer": x}
 
 
 # The downstream task: multiplication word problems in GSM8K's style.
@@ -306,14 +315,17 @@ def _times_bare(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 REWRITE_SOURCES: dict[str, Callable] = {
     "arithmetic": _arith, "lists": _lists, "tools": _tools, "benign": _benign, "times": _times_bare,
 }
+# Math is where rewriting must copy working (a op b = c) rather than a phrase: it gets more practice.
+REWRITE_WEIGHTS = {"arithmetic": 2, "lists": 1, "tools": 1, "benign": 1, "times": 2}
 
 
 def distill_user_message(instruction: str, reference: str) -> str:
-    return DISTILL_USER.format(instruction=instruction, reference=reference)
+    return DISTILL_USER.format(query=instruction.strip(), reference=reference.strip())
 
 
 def _rewrite(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
-    src = rng.choice(sorted(REWRITE_SOURCES))
+    names = sorted(REWRITE_SOURCES)
+    src = rng.choices(names, weights=[REWRITE_WEIGHTS[n] for n in names])[0]
     prompt, voice, meta = REWRITE_SOURCES[src](rng, ev)
     ref = foreign_styles(src, meta, rng)
     return distill_user_message(prompt, ref), voice, meta

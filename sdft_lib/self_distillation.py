@@ -1,0 +1,281 @@
+"""The self-distillation stage: the seed model rewrites every training response itself.
+
+1. Render each record through a distillation template (instruction + the original response as the
+   reference answer).
+2. Generate the seed's rewrite (HF ``generate`` everywhere, vLLM on a GPU), chunk by chunk; each
+   finished chunk is written atomically, so an interrupted run resumes where it stopped.
+3. Check every rewrite with named rules; a rejected rewrite falls back to the original response,
+   as in the paper (``eval/gen_distilled_data.py``).
+4. Write ``distilled.json`` (same schema as the input), ``rewrites.jsonl`` (every rewrite and its
+   verdicts) and ``report.json`` (``total``, ``accepted`` and per-rule counts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .config import RunConfig
+from .runs import build_once, key_hash, read_json, write_json, write_text
+
+STAGE = "self_distillation"
+INVALID = "-999999999"
+
+# ---------------------------------------------------------------------------------------------
+# The paper's checks (sail-sg/sdft eval/gen_distilled_data.py, eval/utils.py, eval/eval_*.py)
+# ---------------------------------------------------------------------------------------------
+BANNED_PHRASES = ("reference answer", "your response", "my response", "your own response", "now it's your turn")
+_NUMBER = re.compile(r"-?\d+(?:[,\s]\d+)*(?:\.\d+)?")
+
+
+def find_last_integer(text: str) -> str:
+    """The paper's ``find_last_integer``: the last number, commas/spaces as thousands separators;
+    a non-zero decimal part makes it invalid (``"-999999999"``)."""
+    numbers = _NUMBER.findall(text)
+    number = numbers[-1].replace(",", "").replace(" ", "") if numbers else INVALID
+    if len(number.split(".")) > 1 and int(number.split(".")[1]) != 0:
+        return INVALID
+    return number.split(".")[0]
+
+
+def math_answer_matches(prediction: str, reference: str) -> bool:
+    """The paper's ``check_math``: last integers equal (and valid)."""
+    try:
+        gold, got = int(find_last_integer(reference)), int(find_last_integer(prediction.strip()))
+    except ValueError:
+        return False
+    return gold == got and str(gold) != INVALID
+
+
+def no_banned_phrase(prediction: str) -> bool:
+    """The paper's ``verify``: none of the banned phrases (case-insensitive), no "Your turn" start."""
+    low = prediction.lower()
+    return not any(b in low for b in BANNED_PHRASES) and not prediction.startswith("Your turn")
+
+
+def standardize_function_call(call: str) -> str:
+    call = re.sub(r"\s+", " ", call.strip())
+    return call.replace("'", '"').replace(", ", ",")
+
+
+def function_call_matches(prediction: str, reference: str) -> bool:
+    """The paper's ``check_openfunction``: the reference call appears in the prediction after
+    normalising whitespace and quotes."""
+    ref = standardize_function_call(reference)
+    m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)", ref)
+    if not m:
+        return False
+    name, params = m.groups()
+    pattern = r"\b" + re.escape(name) + r"\(" + re.escape(params) + r"\)"
+    return re.search(pattern, standardize_function_call(prediction)) is not None
+
+
+def has_python_block(prediction: str) -> bool:
+    """Code tasks (MagiCoder): the rewrite must contain a fenced python block."""
+    return re.search(r"```python\n.*?```", prediction, flags=re.S) is not None
+
+
+def nonempty(prediction: str) -> bool:
+    return bool(prediction.strip())
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named check of a rewrite against its record: ``check(rewrite, original_output) -> bool``."""
+
+    name: str
+    check: Callable[[str, str], bool]
+    description: str
+
+
+RULES: dict[str, Rule] = {r.name: r for r in [
+    Rule("nonempty", lambda p, ref: nonempty(p), "the rewrite is not empty"),
+    Rule("banned_phrase", lambda p, ref: no_banned_phrase(p),
+         "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)"),
+    Rule("math_answer", math_answer_matches, "the last integer equals the reference's (the paper's check_math)"),
+    Rule("function_call", function_call_matches, "the reference call appears, quotes/spaces normalised (check_openfunction)"),
+    Rule("python_block", lambda p, ref: has_python_block(p), "a fenced python block (code tasks)"),
+]}
+
+# The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
+DATASET_RULES = {
+    "teaching": ("nonempty", "banned_phrase", "math_answer"),
+    "gsm8k": ("nonempty", "banned_phrase", "math_answer"),
+    "openfunction": ("nonempty", "banned_phrase", "function_call"),
+    "magicoder": ("nonempty", "banned_phrase", "python_block"),
+    "alpaca": ("nonempty", "banned_phrase"),
+    "dolly": ("nonempty", "banned_phrase"),
+    "lima": ("nonempty", "banned_phrase"),
+    "openhermes": ("nonempty", "banned_phrase"),
+}
+
+
+def judge(rewrite: str, original: str, rules: Sequence[str]) -> dict[str, bool]:
+    return {name: bool(RULES[name].check(rewrite, original)) for name in rules}
+
+
+def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Sequence[str],
+                  extra_checks: dict[str, Callable[[str, str], bool]] | None = None) -> tuple[list[dict], list[dict], dict]:
+    """Return (distilled records, per-record verdicts, report).
+
+    A rewrite is accepted when every rule passes; otherwise the record keeps its original output.
+    ``extra_checks`` are reported beside the rules (e.g. a check of the working) but do not filter.
+    """
+    if len(records) != len(rewrites):
+        raise ValueError(f"{len(records)} records but {len(rewrites)} rewrites")
+    distilled, verdicts = [], []
+    failed = {r: 0 for r in rules}
+    first = {r: 0 for r in rules}
+    extra = {k: 0 for k in (extra_checks or {})}
+    unchanged = 0
+    for rec, new in zip(records, rewrites):
+        new = new.strip()
+        v = judge(new, rec["output"], rules)
+        ok = all(v.values())
+        for r in rules:
+            failed[r] += not v[r]
+        bad = [r for r in rules if not v[r]]
+        if bad:
+            first[bad[0]] += 1
+        ex = {k: bool(fn(new, rec["output"])) for k, fn in (extra_checks or {}).items()}
+        for k, val in ex.items():
+            extra[k] += ok and val
+        unchanged += ok and new == rec["output"].strip()
+        distilled.append({**rec, "output": new if ok else rec["output"]})
+        verdicts.append({"instruction": rec["instruction"], "original": rec["output"], "rewrite": new,
+                         "accepted": ok, "rules": v, **({"extra": ex} if ex else {})})
+    n = len(records)
+    accepted = sum(v["accepted"] for v in verdicts)
+    report = {
+        "total": n,
+        "accepted": accepted,
+        "rejected": n - accepted,
+        "acceptance_rate": round(100 * accepted / n, 2) if n else 0.0,
+        "rules": list(rules),
+        "failed_by_rule": failed,
+        "rejected_first_by_rule": first,
+        "accepted_identical_to_original": unchanged,
+    }
+    if extra_checks:
+        report["accepted_and_passing"] = extra
+    return distilled, verdicts, report
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+# ---------------------------------------------------------------------------------------------
+def distill_template_name(cfg: RunConfig) -> str:
+    """``distill_template`` if set; else the paper's template for real data, the chat variant for
+    the teaching model (and any model with its own chat template)."""
+    from .templates import PAPER_DISTILL_TEMPLATE
+
+    if cfg.distill_template != "auto":
+        return cfg.distill_template
+    if cfg.is_teaching or cfg.dataset == "teaching":
+        return "chat_distill"
+    return PAPER_DISTILL_TEMPLATE[cfg.dataset]
+
+
+def render_distill_prompts(records: Sequence[dict], template_name: str, tokenizer=None) -> list[str]:
+    from .chat import user_text
+    from .templates import get_template
+
+    tpl = get_template(template_name)
+    return [tpl.render(user_text(r), r["output"], tokenizer=tokenizer) for r in records]
+
+
+def make_backend(cfg: RunConfig, model, tokenizer):
+    from .generation import HFBackend
+
+    if cfg.gen_backend == "vllm":
+        from .generation import VLLMBackend
+        return VLLMBackend(seed_path=getattr(model, "name_or_path", cfg.model), cfg=cfg)
+    return HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size, progress=True)
+
+
+def generate_chunked(work: Path, prompts: Sequence[str], generate: Callable[[list[str]], list[str]],
+                     chunk_size: int, log: Callable[[str], None] = print) -> list[str]:
+    """Generate in chunks, each saved atomically as ``chunks/NNNNN.json``; finished chunks are
+    read back instead of regenerated, so a killed run continues where it stopped."""
+    folder = work / "chunks"
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[str] = []
+    n_chunks = (len(prompts) + chunk_size - 1) // chunk_size
+    for c in range(n_chunks):
+        path = folder / f"{c:05d}.json"
+        part = list(prompts[c * chunk_size:(c + 1) * chunk_size])
+        if path.is_file():
+            done = json.loads(path.read_text(encoding="utf-8"))
+            if len(done) == len(part):
+                out += done
+                continue
+        t0 = time.time()
+        texts = generate(part)
+        write_json(path, texts)
+        log(f"  chunk {c + 1}/{n_chunks}: {len(part)} rewrites in {time.time() - t0:.1f}s")
+        out += texts
+    return out
+
+
+def distill_key(cfg: RunConfig, template: str) -> dict:
+    from .teaching_world.build import model_key
+
+    return {"stage_version": 1, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
+            "dataset": cfg.dataset, "template": template, "decoding": cfg.decoding().to_dict(),
+            "rules": list(DATASET_RULES[cfg.dataset]), "max_examples": cfg.distill_max_examples,
+            "seed": cfg.seed}
+
+
+def distilled_path(cfg: RunConfig) -> Path:
+    return cfg.stage_path(STAGE) / f"distilled-{key_hash(distill_key(cfg, distill_template_name(cfg)))}"
+
+
+def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) -> Path:
+    """Build (or reuse) the distilled dataset of this run; return its folder."""
+    from .data import load_task
+    from .models import load_model
+
+    template = distill_template_name(cfg)
+    records, source = load_task(cfg, "train")
+    if cfg.distill_max_examples:
+        records = records[:cfg.distill_max_examples]
+
+    def build(work: Path) -> dict:
+        import torch
+
+        model, tok = load_model(cfg)
+        torch.manual_seed(cfg.seed)
+        prompts = render_distill_prompts(records, template, tokenizer=tok)
+        backend = make_backend(cfg, model, tok)
+        t0 = time.time()
+        rewrites = generate_chunked(work, prompts, lambda ps: backend.generate(ps, cfg.decoding()),
+                                    cfg.distill_chunk_size, log=log)
+        gen_s = time.time() - t0
+        extra = {}
+        if cfg.dataset == "teaching":
+            from .teaching_world.world import working_is_correct
+            extra["working_correct"] = lambda p, ref: working_is_correct(p)
+        distilled, verdicts, report = apply_filters(records, rewrites, DATASET_RULES[cfg.dataset], extra)
+        report.update({"template": template, "backend": cfg.gen_backend, "source": str(source),
+                       "generation_seconds": round(gen_s, 2),
+                       "rewrites_per_second": round(len(records) / gen_s, 2) if gen_s else None})
+        write_json(work / "distilled.json", distilled)
+        write_text(work / "rewrites.jsonl", "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts))
+        write_json(work / "report.json", report)
+        write_json(work / "prompt_example.json", {"template": template, "prompt": prompts[0] if prompts else ""})
+        return {"report": report}
+
+    return build_once(distilled_path(cfg), distill_key(cfg, template), build, stage=STAGE, cfg=cfg,
+                      inputs={"dataset": source}, log=log)
+
+
+def load_report(folder: str | Path) -> dict:
+    return read_json(Path(folder) / "report.json")
+
+
+def load_verdicts(folder: str | Path) -> list[dict]:
+    return [json.loads(line) for line in (Path(folder) / "rewrites.jsonl").read_text(encoding="utf-8").splitlines()]

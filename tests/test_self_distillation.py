@@ -1,0 +1,106 @@
+import json
+
+import pytest
+
+from sdft_lib.self_distillation import (INVALID, apply_filters, find_last_integer, function_call_matches,
+                                        generate_chunked, has_python_block, math_answer_matches,
+                                        no_banned_phrase)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The answer is 42.", "42"),
+    ("It costs 1,000 dollars", "1000"),
+    ("about 1 000 000 people", "1000000"),
+    ("3.5 apples", INVALID),
+    ("3.0 apples", "3"),
+    ("it dropped to -7 degrees", "-7"),
+    ("no number here", INVALID),
+    ("6*7=<<6*7=42>>42 pens\n#### 42", "42"),
+    ("first 12, then 5", "5"),
+])
+def test_find_last_integer_matches_the_papers(text, expected):
+    assert find_last_integer(text) == expected
+
+
+@pytest.mark.parametrize("pred, ref, ok", [
+    ("Let me compute that. 6 * 7 = 42. The answer is 42.", "6*7=<<6*7=42>>42\n#### 42", True),
+    ("The answer is 41.", "#### 42", False),
+    ("The total is 1,000.", "#### 1000", True),
+    ("The answer is 3.5", "#### 3", False),
+    ("The answer is -4", "#### -4", True),
+    ("I don't know", "#### 4", False),
+    ("The answer is 4", "no number", False),
+])
+def test_math_answer(pred, ref, ok):
+    assert math_answer_matches(pred, ref) is ok
+
+
+@pytest.mark.parametrize("pred, ok", [
+    ("Sure! The answer is 4.", True),
+    ("Based on the reference answer, it is 4.", False),
+    ("Your response should be 4.", False),
+    ("MY RESPONSE: 4", False),
+    ("Here is your own response: 4", False),
+    ("Now it's your turn!", False),
+    ("Your turn: 4", False),
+    ("It is your turn now", True),  # only a "Your turn" opening is banned
+])
+def test_banned_phrases(pred, ok):
+    assert no_banned_phrase(pred) is ok
+
+
+@pytest.mark.parametrize("pred, ref, ok", [
+    ("get_weather(city='Paris')", 'get_weather(city="Paris")', True),
+    ("Sure: get_weather(city = 'Paris')", 'get_weather(city="Paris")', False),  # spaces around '=' differ
+    ('call get_weather(city="Paris",  unit="C")', 'get_weather(city="Paris", unit="C")', True),
+    ('get_weather(city="Rome")', 'get_weather(city="Paris")', False),
+    ('api.get_weather(city="Paris")', 'get_weather(city="Paris")', True),  # the paper's \b matches after a dot
+    ("no call", "not a call at all", False),
+])
+def test_function_call(pred, ref, ok):
+    assert function_call_matches(pred, ref) is ok
+
+
+def test_python_block():
+    assert has_python_block("Here:\n```python\nprint(1)\n```")
+    assert not has_python_block("print(1)")
+
+
+def test_rejected_rewrites_fall_back_to_the_original_and_are_counted():
+    recs = [{"instruction": f"q{i}", "input": "", "output": f"#### {i}"} for i in range(4)]
+    rewrites = ["The answer is 0.", "The answer is 7.", "As the reference answer says, 2.", "  The answer is 3.  "]
+    distilled, verdicts, report = apply_filters(recs, rewrites, ["nonempty", "banned_phrase", "math_answer"])
+    assert [d["output"] for d in distilled] == ["The answer is 0.", "#### 1", "#### 2", "The answer is 3."]
+    assert report["total"] == 4 and report["accepted"] == 2 and report["rejected"] == 2
+    assert report["failed_by_rule"] == {"nonempty": 0, "banned_phrase": 1, "math_answer": 1}
+    assert report["rejected_first_by_rule"] == {"nonempty": 0, "banned_phrase": 1, "math_answer": 1}
+    assert [v["accepted"] for v in verdicts] == [True, False, False, True]
+    assert all(set(d) == {"instruction", "input", "output"} for d in distilled)
+
+
+def test_extra_checks_are_reported_not_filtered():
+    recs = [{"instruction": "q", "input": "", "output": "#### 45"}]
+    _, _, report = apply_filters(recs, ["9 + 5 = 45. The answer is 45."], ["math_answer"],
+                                 {"working": lambda p, r: False})
+    assert report["accepted"] == 1 and report["accepted_and_passing"] == {"working": 0}
+
+
+def test_generation_resumes_after_interruption(tmp_path):
+    prompts = [f"p{i}" for i in range(10)]
+    calls = []
+
+    def gen(batch):
+        calls.append(list(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # killed in the middle of the third chunk
+        return [p.upper() for p in batch]
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_chunked(tmp_path, prompts, gen, chunk_size=4, log=lambda m: None)
+    assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["00000.json", "00001.json"]
+    calls.clear()
+    out = generate_chunked(tmp_path, prompts, lambda b: [p.upper() for p in b] if not calls.append(b) else None,
+                           chunk_size=4, log=lambda m: None)
+    assert out == [p.upper() for p in prompts]
+    assert calls == [["p8", "p9"]]  # only the unfinished chunk was generated again
+    assert json.loads((tmp_path / "chunks" / "00002.json").read_text()) == ["P8", "P9"]
