@@ -101,3 +101,20 @@ class VLLMBackend:
         inputs = [{"prompt_token_ids": tok(p, add_special_tokens=False)["input_ids"]} for p in prompts]
         outs = self.llm.generate(inputs, params, use_tqdm=True)
         return [o.outputs[0].text.strip() for o in outs]
+
+
+def throughput(model, tokenizer, prompts: Sequence[str], decoding: Decoding, batch_size: int) -> dict:
+    """Generate ``prompts`` with one batch size; return responses/s and new tokens/s.
+
+    Used to compare the batched backend with batch size 1 (the original code's setting).
+    """
+    import time
+
+    backend = HFBackend(model, tokenizer, batch_size=batch_size)
+    t0 = time.perf_counter()
+    outs = backend.generate(prompts, decoding)
+    secs = time.perf_counter() - t0
+    new_tokens = sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outs)
+    return {"batch_size": batch_size, "prompts": len(prompts), "seconds": round(secs, 3),
+            "responses_per_s": round(len(prompts) / secs, 2), "new_tokens_per_s": round(new_tokens / secs, 1),
+            "outputs": outs}

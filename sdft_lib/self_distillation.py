@@ -279,3 +279,28 @@ def load_report(folder: str | Path) -> dict:
 
 def load_verdicts(folder: str | Path) -> list[dict]:
     return [json.loads(line) for line in (Path(folder) / "rewrites.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
+    """How the paper's own released distilled sets differ from their originals, and what our filter
+    says about them. None when the files are not in ``data_dir``."""
+    from .data import PAPER_DISTILLED, PAPER_FILES, read_records
+
+    data_dir = Path(data_dir).expanduser()
+    rows = []
+    for dataset, rel in PAPER_DISTILLED.items():
+        orig_path, dist_path = data_dir / PAPER_FILES[dataset][0], data_dir / rel
+        if not (orig_path.is_file() and dist_path.is_file()):
+            return None
+        orig, dist = read_records(orig_path), read_records(dist_path)
+        _, verdicts, _ = apply_filters(orig, [d["output"] for d in dist], DATASET_RULES[dataset])
+        changed = [o["output"].strip() != d["output"].strip() for o, d in zip(orig, dist)]
+        rows.append({
+            "dataset": dataset,
+            "records": len(orig),
+            "rewritten": sum(changed),
+            "rewritten_%": round(100 * sum(changed) / len(orig), 1),
+            "rewrites_passing_our_filter": sum(v["accepted"] for v, c in zip(verdicts, changed) if c),
+            "filter_rules": ", ".join(DATASET_RULES[dataset]),
+        })
+    return rows
