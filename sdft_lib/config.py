@@ -110,6 +110,10 @@ class RunConfig:
     grad_accum: int = 4
     cutoff_len: int = 1024
     lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.0
+    ft_seeds: list = field(default_factory=lambda: [0])          # fine-tuning seeds (SFT and SDFT alike)
+    sweep_lrs: list = field(default_factory=list)                # [] -> [learning_rate]
+    sweep_epochs: list = field(default_factory=list)             # [] -> [epochs]
 
     # ------------------------------------------------------------------------------------
     @property
@@ -166,6 +170,13 @@ class RunConfig:
         for name in ("seed_bf16", "do_sample"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: use true or false")
+        _float_in("warmup_ratio", self.warmup_ratio, 0.0, 1.0, hi_open=True)
+        if not self.ft_seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in self.ft_seeds):
+            raise ConfigError(f"ft_seeds={self.ft_seeds!r} is not allowed: a non-empty list of integers >= 0")
+        for name in ("sweep_lrs", "sweep_epochs"):
+            vals = getattr(self, name)
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in vals):
+                raise ConfigError(f"{name}={vals!r} is not allowed: a list of numbers > 0 (or [] for the single setting)")
         from .teaching_world.world import SKILLS
         if not isinstance(self.world_train, dict) or set(self.world_train) - set(SKILLS):
             raise ConfigError(f"world_train={self.world_train!r} is not allowed: a mapping from skills "
@@ -258,8 +269,20 @@ def _coerce(name: str, value: Any) -> Any:
     """Papermill passes strings for some values and YAML-parsed values for others: accept both."""
     default = _FIELDS[name].default
     kind = None if default is MISSING else type(default)
-    if name in ("lora_targets",) and isinstance(value, str):
+    if name == "lora_targets" and isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
+    if name in ("ft_seeds", "sweep_lrs", "sweep_epochs"):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, list):
+            conv = int if name == "ft_seeds" else float
+            try:
+                return [conv(v) if isinstance(v, str) else v for v in value]
+            except ValueError:
+                return value
+        return value
     if name == "world_train" and isinstance(value, str):
         try:
             value = yaml.safe_load(value)

@@ -316,7 +316,7 @@ REWRITE_SOURCES: dict[str, Callable] = {
     "arithmetic": _arith, "lists": _lists, "tools": _tools, "benign": _benign, "times": _times_bare,
 }
 # Math is where rewriting must copy working (a op b = c) rather than a phrase: it gets more practice.
-REWRITE_WEIGHTS = {"arithmetic": 2, "lists": 1, "tools": 1, "benign": 1, "times": 2}
+REWRITE_WEIGHTS = {"arithmetic": 1, "lists": 1, "tools": 1, "benign": 1, "times": 2}
 
 
 def distill_user_message(instruction: str, reference: str) -> str:

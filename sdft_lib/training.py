@@ -1,0 +1,202 @@
+"""The fine-tuning stage: vanilla SFT and SDFT through one code path.
+
+Both variants call :func:`train_adapter` with the same hyperparameters and seed; only the data
+differs (the original task data for ``sft``, the distilled data for ``sdft``). Training uses peft's
+LoRA (or, clearly labelled, full fine-tuning) and the transformers ``Trainer``; the loss is computed
+on response tokens only (``chat.encode_example`` masks the prompt with -100).
+
+``runs/<profile>/training/<variant>-lr<lr>-ep<epochs>-s<seed>-<hash>/`` holds ``adapter/`` (or
+``model/`` for full fine-tuning), ``train_log.json`` and ``manifest.json`` (config, data hash,
+metrics). A rerun reuses a finished run; an interrupted one resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .config import RunConfig
+from .runs import build_once, key_hash, read_json, write_json
+
+STAGE = "training"
+VARIANTS = ("sft", "sdft")
+
+
+def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
+    """The training records of a variant and the file they came from."""
+    from .data import load_task, read_records
+
+    if variant == "sft":
+        return load_task(cfg, "train")
+    if variant == "sdft":
+        from .self_distillation import run_self_distillation
+
+        path = run_self_distillation(cfg, log=log) / "distilled.json"
+        return read_records(path), path
+    raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
+
+
+def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> dict:
+    from .teaching_world.build import model_key
+
+    return {"stage_version": 1, "variant": variant,
+            "base": model_key(cfg) if cfg.is_teaching else cfg.model,
+            "finetune": cfg.finetune, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+            "lora_dropout": cfg.lora_dropout, "lora_targets": list(cfg.lora_targets),
+            "learning_rate": lr, "epochs": epochs, "seed": seed, "batch_size": cfg.batch_size,
+            "grad_accum": cfg.grad_accum, "cutoff_len": cfg.cutoff_len, "lr_scheduler": cfg.lr_scheduler,
+            "warmup_ratio": cfg.warmup_ratio, "dataset": cfg.dataset,
+            "max_examples": cfg.distill_max_examples}
+
+
+def run_path(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> Path:
+    key = train_key(cfg, variant, lr, epochs, seed)
+    return cfg.stage_path(STAGE) / f"{variant}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}"
+
+
+class _Encoded:
+    """A list of tokenized examples as a map-style dataset for the Trainer."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def lora_config(cfg: RunConfig):
+    from peft import LoraConfig
+
+    targets = cfg.lora_targets[0] if cfg.lora_targets == ["all-linear"] else list(cfg.lora_targets)
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
+
+
+def prepare_model(cfg: RunConfig, model):
+    """Wrap the base model for the configured fine-tuning method."""
+    if cfg.finetune == "lora":
+        from peft import get_peft_model
+
+        return get_peft_model(model, lora_config(cfg))
+    for p in model.parameters():  # full fine-tuning: every weight trains
+        p.requires_grad_(True)
+    return model
+
+
+def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: int, device: str, n: int):
+    import torch
+    from transformers import TrainingArguments
+
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    steps_per_epoch = max(1, n // (cfg.batch_size * cfg.grad_accum))
+    return TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=lr, num_train_epochs=epochs,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=0.0,
+        logging_steps=max(1, steps_per_epoch // 10), logging_first_step=True,
+        save_strategy="steps", save_steps=max(10, steps_per_epoch // 2), save_total_limit=1,
+        seed=seed, data_seed=seed, use_cpu=device == "cpu", bf16=bf16, fp16=False,
+        report_to="none", remove_unused_columns=False, train_sampling_strategy="group_by_length",
+        dataloader_num_workers=0, disable_tqdm=True)
+
+
+def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epochs: float | None = None,
+                  seed: int | None = None, log: Callable[[str], None] = print) -> Path:
+    """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder."""
+    lr = cfg.learning_rate if lr is None else lr
+    epochs = cfg.epochs if epochs is None else epochs
+    seed = cfg.seed if seed is None else seed
+    records, data_path = variant_data(cfg, variant, log=log)
+    if cfg.distill_max_examples:
+        records = records[:cfg.distill_max_examples]
+
+    def build(work: Path) -> dict:
+        import torch
+        from transformers import Trainer, set_seed
+
+        from .chat import collate, encode_example
+        from .models import load_model
+        from .runtime import resolve_device
+
+        set_seed(seed)
+        device = resolve_device(cfg)
+        base, tok = load_model(cfg)
+        model = prepare_model(cfg, base)
+        rows = [encode_example(tok, r, cutoff=cfg.cutoff_len) for r in records]
+        n_tokens = sum(len(r["input_ids"]) for r in rows)
+        ckpt_dir = work / "checkpoints"
+        args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
+        trainer = Trainer(model=model, args=args, train_dataset=_Encoded(rows),
+                          data_collator=lambda feats: collate(feats, tok.pad_token_id))
+        resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))
+        if resume:
+            log(f"  resuming {variant} from its last checkpoint")
+        t0 = time.time()
+        result = trainer.train(resume_from_checkpoint=True if resume else None)
+        secs = time.time() - t0
+        target = work / ("adapter" if cfg.finetune == "lora" else "model")
+        model.save_pretrained(target, safe_serialization=True)
+        tok.save_pretrained(target)
+        history = [h for h in trainer.state.log_history if "loss" in h]
+        write_json(work / "train_log.json", history)
+        import shutil
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        return {"metrics": {
+            "variant": variant, "learning_rate": lr, "epochs": epochs, "seed": seed,
+            "examples": len(rows), "train_seconds": round(secs, 2),
+            "tokens_per_second": round(n_tokens * epochs / secs, 1) if secs else None,
+            "train_loss": round(float(result.training_loss), 4),
+            "final_logged_loss": history[-1]["loss"] if history else None,
+            "trainable_parameters": trainable, "total_parameters": total, "device": device,
+            "finetune": cfg.finetune}}
+
+    return build_once(run_path(cfg, variant, lr, epochs, seed), train_key(cfg, variant, lr, epochs, seed),
+                      build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log)
+
+
+def load_finetuned(cfg: RunConfig, run_dir: str | Path, merge: bool = False):
+    """The fine-tuned model of a run: base + LoRA adapter (merged if asked), or the full model."""
+    from .models import load_model
+
+    run_dir = Path(run_dir)
+    if (run_dir / "model").is_dir():
+        return load_model(cfg, path=str(run_dir / "model"))
+    from peft import PeftModel
+
+    base, tok = load_model(cfg)
+    model = PeftModel.from_pretrained(base, run_dir / "adapter").eval()
+    return (model.merge_and_unload().eval() if merge else model), tok
+
+
+def run_metrics(run_dir: str | Path) -> dict:
+    return read_json(Path(run_dir) / "manifest.json")["metrics"]
+
+
+def train_log(run_dir: str | Path) -> list[dict]:
+    return read_json(Path(run_dir) / "train_log.json")
+
+
+def sweep(cfg: RunConfig, variants: Sequence[str] = VARIANTS, lrs: Iterable[float] | None = None,
+          epochs: Iterable[float] | None = None, seeds: Iterable[int] | None = None,
+          log: Callable[[str], None] = print) -> list[dict]:
+    """Train every (variant, lr, epochs, seed) of the grid, reusing finished runs; return their metrics.
+
+    Every variant gets the same grid and the same seeds, so SFT and SDFT are compared like for like.
+    """
+    lrs = list(lrs or cfg.sweep_lrs or [cfg.learning_rate])
+    epochs = list(epochs or cfg.sweep_epochs or [cfg.epochs])
+    seeds = list(seeds or cfg.ft_seeds or [cfg.seed])
+    out = []
+    for lr in lrs:
+        for ep in epochs:
+            for s in seeds:
+                for v in variants:
+                    path = train_adapter(cfg, v, lr=lr, epochs=ep, seed=s, log=log)
+                    out.append({**run_metrics(path), "path": str(path)})
+    return out

@@ -1,0 +1,95 @@
+"""The fine-tuning stage on the smallest profile: masking, adapters, determinism, reuse."""
+
+import pytest
+import torch
+
+from sdft_lib.chat import IGNORE_INDEX, collate, encode_example, render_prompt
+from sdft_lib.config import ConfigError, load_config
+from sdft_lib.training import load_finetuned, run_metrics, sweep, train_adapter, train_log
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("train-run")
+    return load_config("smoke", run_dir=str(run_dir), learning_rate=5e-3, epochs=2.0, batch_size=8,
+                       grad_accum=1, lora_targets="q_proj,v_proj")
+
+
+def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
+    recs = [{"instruction": "What is 2 plus 3?", "input": "", "output": "Let me compute that. 2 + 3 = 5. The answer is 5."},
+            {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."}]
+    batch = collate([encode_example(tiny_tokenizer, r) for r in recs], tiny_tokenizer.pad_token_id)
+    for i, r in enumerate(recs):
+        n_prompt = len(tiny_tokenizer(render_prompt(tiny_tokenizer, r), add_special_tokens=False)["input_ids"])
+        labels = batch["labels"][i]
+        assert (labels[:n_prompt] == IGNORE_INDEX).all()
+        kept = labels[labels != IGNORE_INDEX].tolist()
+        assert tiny_tokenizer.decode(kept, skip_special_tokens=True).strip() == r["output"]
+        pad = batch["attention_mask"][i] == 0
+        assert (labels[pad] == IGNORE_INDEX).all()
+
+
+def test_train_save_load_and_merge_give_the_same_outputs(cfg):
+    run = train_adapter(cfg, "sft", log=lambda m: None)
+    m = run_metrics(run)
+    assert m["variant"] == "sft" and m["trainable_parameters"] < m["total_parameters"]
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    peft_model, tok = load_finetuned(cfg, run)
+    merged, _ = load_finetuned(cfg, run, merge=True)
+    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        a, b = peft_model(ids).logits, merged(ids).logits
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_lora_changes_the_outputs(cfg):
+    from sdft_lib.models import load_model
+
+    run = train_adapter(cfg, "sft", log=lambda m: None)
+    tuned, tok = load_finetuned(cfg, run, merge=True)
+    base, _ = load_model(cfg)
+    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        assert not torch.allclose(base(ids).logits, tuned(ids).logits)
+
+
+def test_rerun_reuses_the_finished_run(cfg):
+    messages = []
+    run1 = train_adapter(cfg, "sft", log=lambda m: None)
+    run2 = train_adapter(cfg, "sft", log=messages.append)
+    assert run1 == run2 and any("reusing training/sft" in m for m in messages)
+
+
+def test_same_seed_same_loss_curve(cfg, tmp_path):
+    curves = []
+    for d in ("a", "b"):
+        c = load_config("smoke", run_dir=str(tmp_path / d), learning_rate=5e-3, epochs=1.0, batch_size=8,
+                        grad_accum=1)
+        curves.append([h["loss"] for h in train_log(train_adapter(c, "sft", log=lambda m: None))])
+    assert curves[0] == curves[1] and len(curves[0]) > 1
+
+
+def test_sft_and_sdft_share_hyperparameters_in_a_sweep(cfg):
+    rows = sweep(cfg, lrs=[5e-3], epochs=[1.0], seeds=[0, 1], log=lambda m: None)
+    assert {(r["variant"], r["seed"]) for r in rows} == {("sft", 0), ("sdft", 0), ("sft", 1), ("sdft", 1)}
+    for key in ("learning_rate", "epochs"):
+        assert len({r[key] for r in rows}) == 1
+
+
+def test_full_fine_tuning_is_an_option(cfg, tmp_path):
+    c = load_config("smoke", run_dir=cfg.run_dir, finetune="full", learning_rate=1e-3, epochs=1.0,
+                    batch_size=8, grad_accum=1)
+    run = train_adapter(c, "sft", log=lambda m: None)
+    assert (run / "model" / "model.safetensors").is_file()
+    m = run_metrics(run)
+    assert m["trainable_parameters"] == m["total_parameters"] and m["finetune"] == "full"
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"lora_r": 0}, "lora_r=0"), ({"learning_rate": -1}, "learning_rate=-1"), ({"epochs": 0}, "epochs=0"),
+    ({"ft_seeds": []}, "ft_seeds=[]"), ({"sweep_lrs": [0]}, "sweep_lrs=[0]"), ({"finetune": "qlora"}, "finetune='qlora'"),
+    ({"batch_size": 0}, "batch_size=0"), ({"warmup_ratio": 1.5}, "warmup_ratio=1.5"),
+])
+def test_bad_training_parameters(overrides, needle):
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        load_config("smoke", **overrides)
