@@ -69,21 +69,21 @@ class RunConfig:
     data_dir: str = ""              # folder with the paper's JSON files (read only, never written)
     # --- the teaching world (used when model == "teaching-world") ---------------------------
     world_train: dict = field(default_factory=lambda: {
-        "arithmetic": 12000, "lists": 10000, "tools": 6000, "safety": 3000, "benign": 3000,
-        "rewrite": 12000})
+        "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,
+        "rewrite": 10000})
     world_eval_size: int = 300      # held-out prompts per skill (fewer where the world has fewer)
     task_train_size: int = 1500
     task_eval_size: int = 300
     vocab_size: int = 600
-    model_hidden: int = 128
+    model_hidden: int = 96
     model_layers: int = 4
     model_heads: int = 4
-    model_ffn: int = 512
+    model_ffn: int = 384
     model_dropout: float = 0.0
-    seed_epochs: float = 1.0
-    seed_batch_size: int = 64
-    seed_lr: float = 2e-3
-    seed_warmup: int = 30
+    seed_epochs: float = 2.5
+    seed_batch_size: int = 32
+    seed_lr: float = 3e-3
+    seed_warmup: int = 50
     seed_bf16: bool = False         # bf16 autocast for seed training on CPU
     # --- generation (self-distillation, evaluation) ---------------------------------------
     gen_backend: str = "hf"         # hf | vllm

@@ -20,65 +20,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import RunConfig
+from .metrics import function_call_matches, has_python_block, math_answer_matches, no_banned_phrase
 from .runs import build_once, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
-INVALID = "-999999999"
-
-# ---------------------------------------------------------------------------------------------
-# The paper's checks (sail-sg/sdft eval/gen_distilled_data.py, eval/utils.py, eval/eval_*.py)
-# ---------------------------------------------------------------------------------------------
-BANNED_PHRASES = ("reference answer", "your response", "my response", "your own response", "now it's your turn")
-_NUMBER = re.compile(r"-?\d+(?:[,\s]\d+)*(?:\.\d+)?")
-
-
-def find_last_integer(text: str) -> str:
-    """The paper's ``find_last_integer``: the last number, commas/spaces as thousands separators;
-    a non-zero decimal part makes it invalid (``"-999999999"``)."""
-    numbers = _NUMBER.findall(text)
-    number = numbers[-1].replace(",", "").replace(" ", "") if numbers else INVALID
-    if len(number.split(".")) > 1 and int(number.split(".")[1]) != 0:
-        return INVALID
-    return number.split(".")[0]
-
-
-def math_answer_matches(prediction: str, reference: str) -> bool:
-    """The paper's ``check_math``: last integers equal (and valid)."""
-    try:
-        gold, got = int(find_last_integer(reference)), int(find_last_integer(prediction.strip()))
-    except ValueError:
-        return False
-    return gold == got and str(gold) != INVALID
-
-
-def no_banned_phrase(prediction: str) -> bool:
-    """The paper's ``verify``: none of the banned phrases (case-insensitive), no "Your turn" start."""
-    low = prediction.lower()
-    return not any(b in low for b in BANNED_PHRASES) and not prediction.startswith("Your turn")
-
-
-def standardize_function_call(call: str) -> str:
-    call = re.sub(r"\s+", " ", call.strip())
-    return call.replace("'", '"').replace(", ", ",")
-
-
-def function_call_matches(prediction: str, reference: str) -> bool:
-    """The paper's ``check_openfunction``: the reference call appears in the prediction after
-    normalising whitespace and quotes."""
-    ref = standardize_function_call(reference)
-    m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)", ref)
-    if not m:
-        return False
-    name, params = m.groups()
-    pattern = r"\b" + re.escape(name) + r"\(" + re.escape(params) + r"\)"
-    return re.search(pattern, standardize_function_call(prediction)) is not None
-
-
-def has_python_block(prediction: str) -> bool:
-    """Code tasks (MagiCoder): the rewrite must contain a fenced python block."""
-    return re.search(r"```python\n.*?```", prediction, flags=re.S) is not None
-
-
 def nonempty(prediction: str) -> bool:
     return bool(prediction.strip())
 

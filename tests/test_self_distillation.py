@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from sdft_lib.self_distillation import (INVALID, apply_filters, find_last_integer, function_call_matches,
-                                        generate_chunked, has_python_block, math_answer_matches,
-                                        no_banned_phrase)
+from sdft_lib.metrics import (INVALID, find_last_integer, function_call_matches, has_python_block,
+                              math_answer_matches, no_banned_phrase)
+from sdft_lib.self_distillation import apply_filters, generate_chunked
 
 
 @pytest.mark.parametrize("text, expected", [
