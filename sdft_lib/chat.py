@@ -49,20 +49,29 @@ def render_prompt(tokenizer: Any, rec: dict) -> str:
                                          add_generation_prompt=True)
 
 
-def encode_example(tokenizer: Any, rec: dict, cutoff: int | None = None) -> dict[str, list[int]]:
+def encode_example(tokenizer: Any, rec: dict, cutoff: int | None = None, template: str = "chat") -> dict[str, list[int]]:
     """Token ids of prompt + response, with labels masked (``-100``) on every prompt token.
 
     The loss is computed on the response (and its end-of-sequence token) only, as in the paper's
-    LLaMA-Factory recipe.
+    LLaMA-Factory recipe. ``template="chat"`` renders through the tokenizer's chat template; a
+    paper template name (``alpaca``, ``gsm8k``, ...) renders the prompt as the paper did and appends
+    the response's tokens and EOS, as LLaMA-Factory does.
     """
-    prompt = render_prompt(tokenizer, rec)
-    full = tokenizer.apply_chat_template(to_messages(rec), tokenize=False)
-    if not full.startswith(prompt):
-        raise ValueError("chat template renders the prompt differently inside the full conversation")
-    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    r_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
-    if not full.rstrip().endswith(tokenizer.eos_token or "\0"):
-        r_ids = r_ids + [tokenizer.eos_token_id]
+    if template == "chat":
+        prompt = render_prompt(tokenizer, rec)
+        full = tokenizer.apply_chat_template(to_messages(rec), tokenize=False)
+        if not full.startswith(prompt):
+            raise ValueError("chat template renders the prompt differently inside the full conversation")
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        r_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+        if not full.rstrip().endswith(tokenizer.eos_token or "\0"):
+            r_ids = r_ids + [tokenizer.eos_token_id]
+    else:
+        from .templates import get_template
+
+        prompt = get_template(template).render(user_text(rec))
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        r_ids = tokenizer(rec["output"].strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     ids = p_ids + r_ids
     labels = [IGNORE_INDEX] * len(p_ids) + r_ids
     if cutoff is not None:

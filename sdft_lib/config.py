@@ -47,9 +47,10 @@ def runs_root() -> Path:
 
 
 def available_profiles() -> list[str]:
+    """Runnable profiles; files whose name starts with "_" are bases that others extend."""
     d = params_dir()
-    return sorted(p.stem for p in d.glob("*.yaml")) + sorted(
-        f"{p.parent.name}/{p.stem}" for p in d.glob("*/*.yaml"))
+    return sorted(p.stem for p in d.glob("*.yaml") if not p.stem.startswith("_")) + sorted(
+        f"{p.parent.name}/{p.stem}" for p in d.glob("*/*.yaml") if not p.stem.startswith("_"))
 
 
 @dataclass
@@ -111,6 +112,7 @@ class RunConfig:
     cutoff_len: int = 1024
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.0
+    train_template: str = "chat"    # chat: the tokenizer's chat template; or a paper template (alpaca, gsm8k)
     ft_seeds: list = field(default_factory=lambda: [0])          # fine-tuning seeds (SFT and SDFT alike)
     sweep_lrs: list = field(default_factory=list)                # [] -> [learning_rate]
     sweep_epochs: list = field(default_factory=list)             # [] -> [epochs]
@@ -157,6 +159,8 @@ class RunConfig:
         from .templates import TEMPLATES
         distill_templates = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.distill)
         _one_of("distill_template", self.distill_template, distill_templates)
+        _one_of("train_template", self.train_template,
+                tuple(n for n, t in TEMPLATES.items() if not t.distill))
         _int_at_least("top_k", self.top_k, 0)
         _int_at_least("vocab_size", self.vocab_size, 300)
         if self.model_hidden % self.model_heads:

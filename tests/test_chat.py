@@ -29,3 +29,15 @@ def test_encode_cutoff(tiny_tokenizer):
     rec = {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."}
     ex = encode_example(tiny_tokenizer, rec, cutoff=5)
     assert len(ex["input_ids"]) == len(ex["labels"]) == 5
+
+
+def test_encode_with_a_paper_template_masks_the_papers_prompt(tiny_tokenizer):
+    from sdft_lib.templates import get_template
+
+    rec = {"instruction": "What is 2 plus 3?", "input": "", "output": "#### 5"}
+    ex = encode_example(tiny_tokenizer, rec, template="gsm8k")
+    prompt = get_template("gsm8k").render(rec["instruction"])
+    n = len(tiny_tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert ex["labels"][:n] == [IGNORE_INDEX] * n
+    assert ex["input_ids"][-1] == tiny_tokenizer.eos_token_id
+    assert tiny_tokenizer.decode(ex["input_ids"][n:], skip_special_tokens=True).strip() == "#### 5"

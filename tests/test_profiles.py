@@ -1,0 +1,29 @@
+"""Every shipped profile validates (paper profiles with the paper's data folder when present)."""
+
+from pathlib import Path
+
+import pytest
+
+from sdft_lib.config import ConfigError, available_profiles, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "sdft-paper-data"
+
+
+@pytest.mark.parametrize("name", available_profiles())
+def test_profile_validates(name):
+    if name.startswith("paper/"):
+        with pytest.raises(ConfigError, match="data_dir='data' is not allowed: that folder does not exist"):
+            load_config(name)  # offline and without the data: a plain instruction, nothing else
+        if not DATA.is_dir():
+            pytest.skip("paper data not available")
+        cfg = load_config(name, data_dir=str(DATA))
+        assert cfg.model == "meta-llama/Llama-2-7b-chat-hf" and cfg.lora_r == 8 and cfg.lora_targets == ["q_proj", "v_proj"]
+        assert cfg.epochs == (5.0 if cfg.dataset in ("gsm8k", "openfunction") else 2.0)
+    else:
+        load_config(name)
+
+
+def test_paper_profiles_cover_every_dataset():
+    assert {n.split("/")[1] for n in available_profiles() if n.startswith("paper/")} >= {
+        "gsm8k", "openfunction", "alpaca", "dolly", "lima", "magicoder", "openhermes"}
