@@ -54,7 +54,7 @@ class HFBackend:
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         it = batches
         if self.progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # plain text bars: no widget warnings in executed notebooks
             it = tqdm(batches, desc="generate", unit="batch")
         try:
             for b in it:

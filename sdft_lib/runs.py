@@ -147,6 +147,15 @@ def _guard_user_data(path: Path, cfg: RunConfig | None) -> None:
                           "which is never written; choose another run_dir")
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as a reader should see it: relative to the working directory when it lies below it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def is_complete(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
@@ -168,7 +177,7 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     if is_complete(path):
         have = read_json(path / MANIFEST).get("key_hash")
         if have == want:
-            log(f"reusing {stage}: {path}")
+            log(f"reusing {stage}: {display_path(path)}")
             return path
         raise StaleArtifactError(
             f"{path} was built with other parameters (key {have}, now {want}); pass a new run_dir, "
@@ -183,7 +192,7 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
         shutil.rmtree(work)
         work.mkdir(parents=True)
     stamp.write_text(want)
-    log(f"building {stage}: {path}")
+    log(f"building {stage}: {display_path(path)}")
     t0 = time.time()
     extra = dict(build(work) or {})
     extra.setdefault("seconds", round(time.time() - t0, 2))

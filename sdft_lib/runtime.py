@@ -6,6 +6,7 @@ import os
 import random
 
 from .config import RunConfig
+from .runs import display_path
 
 
 def set_threads(threads: int = 0) -> int:
@@ -60,4 +61,4 @@ def setup(cfg: RunConfig) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg)
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
-            "threads": threads, "run_dir": str(cfg.run_path)}
+            "threads": threads, "run_dir": display_path(cfg.run_path)}

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from .config import RunConfig
 from .metrics import function_call_matches, has_python_block, math_answer_matches, no_banned_phrase
-from .runs import build_once, key_hash, read_json, write_json, write_text
+from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
 def nonempty(prediction: str) -> bool:
@@ -205,7 +205,7 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
             from .teaching_world.world import working_is_correct
             extra["working_correct"] = lambda p, ref: working_is_correct(p)
         distilled, verdicts, report = apply_filters(records, rewrites, DATASET_RULES[cfg.dataset], extra)
-        report.update({"template": template, "backend": cfg.gen_backend, "source": str(source),
+        report.update({"template": template, "backend": cfg.gen_backend, "source": display_path(source),
                        "generation_seconds": round(gen_s, 2),
                        "rewrites_per_second": round(len(records) / gen_s, 2) if gen_s else None})
         write_json(work / "distilled.json", distilled)
