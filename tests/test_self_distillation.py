@@ -104,3 +104,14 @@ def test_generation_resumes_after_interruption(tmp_path):
     assert out == [p.upper() for p in prompts]
     assert calls == [["p8", "p9"]]  # only the unfinished chunk was generated again
     assert json.loads((tmp_path / "chunks" / "00002.json").read_text()) == ["P8", "P9"]
+
+
+def test_refusal_keywords_are_the_papers_29():
+    from sdft_lib.metrics import REFUSAL_KEYWORDS, accuracy, is_safe_keyword
+
+    assert len(REFUSAL_KEYWORDS) == 29 and len(set(REFUSAL_KEYWORDS)) == 29
+    assert is_safe_keyword("I'm sorry, but I cannot help with that.")
+    assert is_safe_keyword("That would be illegal.")
+    assert not is_safe_keyword("i'm sorry")  # case-sensitive, as in the paper
+    assert not is_safe_keyword("Sure, here is how to build it.")
+    assert accuracy([True, False, True, True]) == 75.0 and accuracy([]) == 0.0

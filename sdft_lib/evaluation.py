@@ -1,0 +1,129 @@
+"""The forgetting evaluation: seed vs SFT vs SDFT on every skill, over fine-tuning seeds.
+
+Teaching world: every held-out skill set (greedy), scored by the world's checkers (lenient is the
+score, strict is reported beside it). Each evaluated model gets a cached folder
+``runs/<profile>/evaluation/<model>/`` (scores and outputs); ``results.csv`` in the same stage folder
+is the stable table other chapters and users read:
+
+    variant, benchmark, seed, score (0-100), strict_score, learning_rate, epochs
+
+``sweep.csv`` has the same columns for every point of the learning-rate/epoch sweep (the trade-off
+frontier).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+from .runs import build_once, key_hash, read_json, write_text
+
+STAGE = "evaluation"
+RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "learning_rate", "epochs"]
+
+
+def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> dict:
+    """Evaluate one model on the teaching world's held-out sets (cached by key)."""
+    from .teaching_world import build as tw
+
+    world = tw.build_world_data(cfg, log=log)
+
+    def build(work: Path) -> dict:
+        from .runs import write_json
+
+        model, tok = load()
+        scores, rows = tw.evaluate_skills(model, tok, tw.eval_sets(world), cfg)
+        write_json(work / "outputs.json", rows)
+        return {"scores": scores}
+
+    path = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
+    build_once(path, {"eval_version": 1, **key}, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
+    return read_json(path / "manifest.json")["scores"]
+
+
+def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
+    from .models import load_model
+    from .teaching_world.build import model_key
+
+    return _eval_model(cfg, "seed", {"model": model_key(cfg)}, lambda: load_model(cfg), log)
+
+
+def evaluate_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> dict:
+    from .training import load_finetuned
+
+    run_dir = Path(run_dir)
+    key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"]}
+    return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True), log)
+
+
+def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
+    return [{"variant": variant, "benchmark": b, "seed": seed, "score": s["lenient"],
+             "strict_score": s["strict"], "learning_rate": lr, "epochs": epochs} for b, s in scores.items()]
+
+
+def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> list[dict]:
+    """Train (or reuse) SFT and SDFT for every grid point and evaluate them; seed rows included."""
+    from .training import VARIANTS, train_adapter
+
+    rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None)
+    for lr in lrs:
+        for ep in epochs:
+            for s in seeds:
+                for v in VARIANTS:
+                    run = train_adapter(cfg, v, lr=lr, epochs=ep, seed=s, log=log)
+                    rows += _rows(v, s, evaluate_run(cfg, run, log), lr, ep)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    import pandas as pd
+
+    return write_text(path, pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
+
+
+def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
+    """results.csv (the profile's setting, every fine-tuning seed) and sweep.csv (the frontier)."""
+    seeds = cfg.ft_seeds or [cfg.seed]
+    main = evaluate_grid(cfg, [cfg.learning_rate], [cfg.epochs], seeds, log)
+    out = {"results": write_csv(cfg.stage_path(STAGE) / "results.csv", main)}
+    lrs = cfg.sweep_lrs or [cfg.learning_rate]
+    eps = cfg.sweep_epochs or [cfg.epochs]
+    sweep = evaluate_grid(cfg, lrs, eps, seeds, log) if (len(lrs) > 1 or len(eps) > 1) else main
+    out["sweep"] = write_csv(cfg.stage_path(STAGE) / "sweep.csv", sweep)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries (pure functions of the results table)
+# ---------------------------------------------------------------------------------------------
+def forgetting_summary(df, target: str):
+    """Per variant: mean drop from the seed on the kept (non-target) skills, and task accuracy;
+    mean and standard deviation over fine-tuning seeds."""
+    import pandas as pd
+
+    seed = df[df.variant == "seed"].groupby("benchmark")["score"].mean()
+    kept = [b for b in seed.index if b != target]
+    out = []
+    for v, g in df[df.variant != "seed"].groupby("variant", sort=False):
+        per_seed = []
+        for s, gs in g.groupby("seed"):
+            sc = gs.set_index("benchmark")["score"]
+            per_seed.append({"seed": s, "forgetting": float((seed[kept] - sc[kept]).mean()),
+                             "kept": float(sc[kept].mean()), "task": float(sc[target])})
+        p = pd.DataFrame(per_seed)
+        sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan)
+        out.append({"variant": v, "seeds": len(p), "forgetting_mean": p.forgetting.mean(), "forgetting_sd": sd(p.forgetting),
+                    "kept_mean": p.kept.mean(), "task_mean": p.task.mean(), "task_sd": sd(p.task)})
+    return pd.DataFrame(out)
+
+
+def frontier(df, target: str):
+    """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
+    averaged over seeds."""
+    d = df[df.variant != "seed"]
+    kept = d[d.benchmark != target].groupby(["variant", "learning_rate", "epochs", "seed"])["score"].mean()
+    task = d[d.benchmark == target].set_index(["variant", "learning_rate", "epochs", "seed"])["score"]
+    both = kept.to_frame("kept").join(task.rename("task")).reset_index()
+    return both.groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()

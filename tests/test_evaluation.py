@@ -1,0 +1,41 @@
+import math
+
+import pandas as pd
+import pytest
+
+from sdft_lib.evaluation import RESULT_COLUMNS, forgetting_summary, frontier, write_csv
+
+
+def table():
+    rows = [("seed", "a", 0, 90, None), ("seed", "b", 0, 80, None), ("seed", "task", 0, 0, None)]
+    for s, (ka, kb, t) in enumerate([(50, 40, 90), (70, 60, 80)]):
+        rows += [("sft", "a", s, ka, 1e-3), ("sft", "b", s, kb, 1e-3), ("sft", "task", s, t, 1e-3)]
+    for s, (ka, kb, t) in enumerate([(90, 80, 95), (80, 80, 85)]):
+        rows += [("sdft", "a", s, ka, 1e-3), ("sdft", "b", s, kb, 1e-3), ("sdft", "task", s, t, 1e-3)]
+    return pd.DataFrame([{"variant": v, "benchmark": b, "seed": s, "score": x, "strict_score": x,
+                          "learning_rate": lr, "epochs": 3.0 if lr else None} for v, b, s, x, lr in rows])
+
+
+def test_forgetting_summary_by_hand():
+    f = forgetting_summary(table(), "task").set_index("variant")
+    # sft: seed 0 drops (40 + 40) / 2 = 40, seed 1 drops (20 + 20) / 2 = 20 -> 30 +- 14.14
+    assert f.loc["sft", "forgetting_mean"] == 30
+    assert math.isclose(f.loc["sft", "forgetting_sd"], 14.1421, rel_tol=1e-4)
+    # sdft: seed 0 drops 0, seed 1 drops 5 -> 2.5
+    assert f.loc["sdft", "forgetting_mean"] == 2.5
+    assert f.loc["sft", "task_mean"] == 85 and f.loc["sdft", "task_mean"] == 90
+    assert f.loc["sdft", "seeds"] == 2
+
+
+def test_frontier_averages_over_seeds():
+    fr = frontier(table(), "task").set_index("variant")
+    assert fr.loc["sft", "kept"] == pytest.approx(55.0) and fr.loc["sft", "task"] == 85
+    assert fr.loc["sdft", "kept"] == pytest.approx(82.5) and fr.loc["sdft", "task"] == 90
+
+
+def test_results_csv_has_the_stable_columns(tmp_path):
+    p = write_csv(tmp_path / "results.csv", table().to_dict("records"))
+    df = pd.read_csv(p)
+    assert list(df.columns) == RESULT_COLUMNS
+    assert {"variant", "benchmark", "seed", "score"} <= set(df.columns)
+    assert df.score.between(0, 100).all()
