@@ -29,6 +29,9 @@ PACKAGES = ("torch", "transformers", "tokenizers", "peft", "trl", "accelerate", 
             "lm_eval", "vllm", "papermill", "numpy", "sdft-book")
 
 
+_ANNOUNCED: set[str] = set()
+
+
 class StaleArtifactError(RuntimeError):
     """An artifact exists at the target path but was built from different inputs."""
 
@@ -177,7 +180,9 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     if is_complete(path):
         have = read_json(path / MANIFEST).get("key_hash")
         if have == want:
-            log(f"reusing {stage}: {display_path(path)}")
+            if str(path) not in _ANNOUNCED:  # say it once per artifact, not at every lookup
+                _ANNOUNCED.add(str(path))
+                log(f"reusing {stage}: {display_path(path)}")
             return path
         raise StaleArtifactError(
             f"{path} was built with other parameters (key {have}, now {want}); pass a new run_dir, "

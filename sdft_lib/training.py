@@ -116,7 +116,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
 
     def build(work: Path) -> dict:
         import torch
-        from transformers import Trainer, set_seed
+        from transformers import PrinterCallback, Trainer, set_seed
 
         from .chat import collate, encode_example
         from .models import load_model
@@ -132,6 +132,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
         trainer = Trainer(model=model, args=args, train_dataset=_Encoded(rows),
                           data_collator=lambda feats: collate(feats, tok.pad_token_id))
+        trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
         resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))
         if resume:
             log(f"  resuming {variant} from its last checkpoint")
