@@ -53,11 +53,15 @@ def seed_everything(seed: int) -> None:
 def setup(cfg: RunConfig) -> dict:
     """Apply threads and seed; return a summary (device, dtype, threads) for the notebook to show."""
     threads = set_threads(cfg.threads)
-    try:  # weight-loading progress bars only clutter executed notebooks
-        from transformers.utils import logging as hf_logging
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    import warnings
+
+    with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        try:  # weight-loading progress bars only clutter executed notebooks
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
     seed_everything(cfg.seed)
     device = resolve_device(cfg)
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
