@@ -105,8 +105,13 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
 
 
 def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epochs: float | None = None,
-                  seed: int | None = None, log: Callable[[str], None] = print) -> Path:
-    """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder."""
+                  seed: int | None = None, log: Callable[[str], None] = print,
+                  callbacks: Sequence | None = None, save_steps: int | None = None) -> Path:
+    """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder.
+
+    ``callbacks`` are extra transformers ``TrainerCallback``s; ``save_steps`` overrides how often a
+    checkpoint is written (by default twice an epoch), which is what an interrupted run resumes from.
+    """
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
@@ -130,9 +135,13 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         n_tokens = sum(len(r["input_ids"]) for r in rows)
         ckpt_dir = work / "checkpoints"
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
+        if save_steps:
+            args.save_steps = save_steps
         trainer = Trainer(model=model, args=args, train_dataset=_Encoded(rows),
                           data_collator=lambda feats: collate(feats, tok.pad_token_id))
         trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
+        for cb in callbacks or ():
+            trainer.add_callback(cb)
         resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))
         if resume:
             log(f"  resuming {variant} from its last checkpoint")

@@ -36,6 +36,10 @@ def test_profiles_are_listed():
     ({"world_train": {"poetry": 10}}, "world_train="),
     ({"model_hidden": 130, "model_heads": 4}, "model_hidden=130 is not allowed: it must be a multiple of model_heads=4"),
     ({"lora_rank": 8}, "'lora_rank' in the parameters is not a known parameter (did you mean 'lora_r'?)"),
+    ({"distill_template": "alpaca"}, "distill_template='alpaca' is not allowed: choose one of auto, alpaca_distill_refer"),
+    ({"train_template": "gsm8k_distill"}, "train_template='gsm8k_distill' is not allowed"),
+    ({"distill_chunk_size": 0}, "distill_chunk_size=0 is not allowed"),
+    ({"ft_seeds": [-1]}, "ft_seeds=[-1] is not allowed"),
 ])
 def test_bad_values_raise_one_line_naming_the_parameter(overrides, needle):
     with pytest.raises(ConfigError) as err:

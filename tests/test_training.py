@@ -93,3 +93,30 @@ def test_full_fine_tuning_is_an_option(cfg, tmp_path):
 def test_bad_training_parameters(overrides, needle):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         load_config("smoke", **overrides)
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 7:
+                raise KeyboardInterrupt
+
+    c = load_config("smoke", run_dir=str(tmp_path), learning_rate=5e-3, epochs=2.0, batch_size=8, grad_accum=1)
+    with pytest.raises(KeyboardInterrupt):
+        train_adapter(c, "sft", log=lambda m: None, callbacks=[Kill()], save_steps=5)
+    partial = list((tmp_path / "training").glob(".*.partial"))
+    assert len(partial) == 1 and (partial[0] / "checkpoints" / "checkpoint-5").is_dir()
+    class Record(TrainerCallback):
+        steps = []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.steps.append(state.global_step)
+
+    messages = []
+    run = train_adapter(c, "sft", log=messages.append, callbacks=[Record()], save_steps=5)
+    assert any("resuming sft" in m for m in messages)
+    assert Record.steps == [6, 7, 8, 9, 10]  # only the steps after the checkpoint were trained
+    assert [h["step"] for h in train_log(run)] == list(range(1, 11))  # the log is whole
+    assert not (run / "checkpoints").exists()
