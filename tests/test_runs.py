@@ -29,6 +29,15 @@ def test_key_hash_is_order_independent():
     assert key_hash({"a": 1}) != key_hash({"a": 2})
 
 
+def test_reuse_is_announced_once_per_artifact(tmp_path):
+    target = tmp_path / "thing"
+    build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
+    said = []
+    for _ in range(3):
+        build_once(target, {"k": 1}, lambda w: None, stage="demo", log=said.append)
+    assert said == [f"reusing demo: {target}"]
+
+
 def test_build_once_builds_then_reuses(tmp_path):
     calls = []
 

@@ -56,8 +56,10 @@ def test_lora_changes_the_outputs(cfg):
 def test_rerun_reuses_the_finished_run(cfg):
     messages = []
     run1 = train_adapter(cfg, "sft", log=lambda m: None)
+    before = (run1 / "manifest.json").stat().st_mtime_ns
     run2 = train_adapter(cfg, "sft", log=messages.append)
-    assert run1 == run2 and any("reusing training/sft" in m for m in messages)
+    assert run1 == run2 and not any("building" in m for m in messages)
+    assert (run2 / "manifest.json").stat().st_mtime_ns == before
 
 
 def test_same_seed_same_loss_curve(cfg, tmp_path):
