@@ -133,13 +133,20 @@ def render_distill_prompts(records: Sequence[dict], template_name: str, tokenize
     return [tpl.render(user_text(r), r["output"], tokenizer=tokenizer) for r in records]
 
 
-def make_backend(cfg: RunConfig, model, tokenizer):
+def make_backend(cfg: RunConfig):
+    """(backend, tokenizer) for the run's seed model. vLLM loads the weights itself, so the HF model
+    is only loaded for the HF backend."""
     from .generation import HFBackend
+    from .models import load_model, seed_model_path
 
     if cfg.gen_backend == "vllm":
+        from transformers import AutoTokenizer
+
         from .generation import VLLMBackend
-        return VLLMBackend(seed_path=getattr(model, "name_or_path", cfg.model), cfg=cfg)
-    return HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size, progress=True)
+        path = seed_model_path(cfg)
+        return VLLMBackend(seed_path=path, cfg=cfg), AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    model, tok = load_model(cfg)
+    return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=True), tok
 
 
 def generate_chunked(work: Path, prompts: Sequence[str], generate: Callable[[list[str]], list[str]],
@@ -182,7 +189,6 @@ def distilled_path(cfg: RunConfig) -> Path:
 def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) -> Path:
     """Build (or reuse) the distilled dataset of this run; return its folder."""
     from .data import load_task
-    from .models import load_model
 
     template = distill_template_name(cfg)
     records, source = load_task(cfg, "train")
@@ -192,10 +198,9 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
     def build(work: Path) -> dict:
         import torch
 
-        model, tok = load_model(cfg)
         torch.manual_seed(cfg.seed)
+        backend, tok = make_backend(cfg)
         prompts = render_distill_prompts(records, template, tokenizer=tok)
-        backend = make_backend(cfg, model, tok)
         t0 = time.time()
         rewrites = generate_chunked(work, prompts, lambda ps: backend.generate(ps, cfg.decoding()),
                                     cfg.distill_chunk_size, log=log)
