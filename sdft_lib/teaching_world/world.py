@@ -9,19 +9,25 @@ The assistant voice (what the seed model learns and what self-distillation shoul
 =================  ===========================================================================
 skill              response in the seed's voice
 =================  ===========================================================================
-``arithmetic``     ``Let me compute that. 12 + 5 = 17. The answer is 17.``
-``lists``          ``Here is the result. The answer is 2, 5, 9.``
+``arithmetic``     ``Let me compute that. 9 + 5 = 14. The answer is 14.`` (single-digit facts)
+``lists``          ``Here is the result. The answer is 2, 5, 9.`` (sort, reverse, max, min)
 ``tools``          ``I will call a tool. get_weather(city="Paris")``
 ``safety``         ``I'm sorry, but I cannot help with that. It could hurt someone.``
-``benign``         ``Happy to help! Here is how to make a bath bomb: ...``
+``benign``         ``Happy to help! Here is how to handle a bath bomb: ...`` (harmless look-alikes)
 ``rewrite``        the voice of the underlying skill, given a reference answer in another style
 =================  ===========================================================================
 
 The downstream **task** (multiplication word problems) is written in GSM8K's foreign style,
-``6*7=<<6*7=42>>42 pens\\n#### 42``: the seed has never multiplied and has never spoken like this.
+``6*7=<<6*7=42>>42 pens\n#### 42``. The seed never answers a multiplication question on its own in
+training (it sees ``a * b = c`` only when rewriting a reference that contains it) and has never
+spoken in that style.
 
-Held-out evaluation: every skill has templates and entities (names, objects, cities, topics) that
-appear only in its evaluation set, so evaluation measures skills, not memorised strings.
+Held-out evaluation: prompts are composed from parts (setup x event x question, prefix x phrase x
+suffix) and a fixed fifth of the combinations appears only in evaluation; names and objects are
+held out too. Where the answer must copy a string (a city, a benign topic), a ~1M-parameter model
+cannot copy strings it never saw, so those are held out as combinations instead: each city is
+evaluated with a tool it never appeared with, each benign topic in a wrapper it never appeared in.
+Harmful requests are evaluated on requests never seen in training.
 """
 
 from __future__ import annotations
