@@ -10,12 +10,12 @@ builds a new folder and a rerun with the same parameters reuses the old one.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from ..chat import render_chat_text, to_messages
 from ..config import RunConfig
+from ..data import read_records as load_records  # noqa: F401  (re-exported for the notebooks)
 from ..runs import build_once, key_hash, read_json, write_json
 from .world import SKILLS, TASK, WorldSpec, build_world
 
@@ -41,10 +41,6 @@ def seed_model_path(cfg: RunConfig) -> Path:
     return cfg.stage_path(STAGE) / f"seed-{key_hash(model_key(cfg))}"
 
 
-def write_records(path: Path, records: list[dict]) -> None:
-    write_json(path, records)
-
-
 def build_world_data(cfg: RunConfig, log=print) -> Path:
     """Write the world's datasets (paper schema) and return their folder."""
 
@@ -52,20 +48,16 @@ def build_world_data(cfg: RunConfig, log=print) -> Path:
         w = build_world(WorldSpec(seed=cfg.seed, train_per_skill=cfg.world_train,
                                   eval_per_skill=cfg.world_eval_size, task_train=cfg.task_train_size,
                                   task_eval=cfg.task_eval_size))
-        write_records(work / "seed_train.json", w["seed_train"])
-        write_records(work / "task_train.json", w["task_train"])
-        write_records(work / "task_test.json", w["eval"][TASK])
+        write_json(work / "seed_train.json", w["seed_train"])
+        write_json(work / "task_train.json", w["task_train"])
+        write_json(work / "task_test.json", w["eval"][TASK])
         for skill in SKILLS:
-            write_records(work / "eval" / f"{skill}.json", w["eval"][skill])
+            write_json(work / "eval" / f"{skill}.json", w["eval"][skill])
         counts = {"seed_train": len(w["seed_train"]), "task_train": len(w["task_train"]),
                   **{f"eval/{k}": len(v) for k, v in w["eval"].items()}}
         return {"counts": counts}
 
     return build_once(world_path(cfg), world_key(cfg), build, stage=f"{STAGE}/world", cfg=cfg, log=log)
-
-
-def load_records(path: str | Path) -> list[dict]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
