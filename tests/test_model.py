@@ -80,3 +80,26 @@ def test_collate_pads_right_and_masks_padding():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_the_built_seed_directory_loads_with_auto_classes(tmp_path):
+    """The folder build_seed_model writes is an ordinary Hugging Face model directory."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sdft_lib.config import load_config
+    from sdft_lib.runs import read_json
+    from sdft_lib.teaching_world.build import build_seed_model
+
+    cfg = load_config("smoke", run_dir=str(tmp_path))
+    seed_dir = build_seed_model(cfg, log=lambda m: None)
+    assert (seed_dir / "model.safetensors").is_file() and (seed_dir / "manifest.json").is_file()
+    tok = AutoTokenizer.from_pretrained(seed_dir)
+    model = AutoModelForCausalLM.from_pretrained(seed_dir)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Sort 3, 1, 2."}], tokenize=False,
+                                     add_generation_prompt=True)
+    ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert out.shape[1] > ids["input_ids"].shape[1]
+    scores = read_json(seed_dir / "eval_scores.json")
+    assert set(scores) == {"arithmetic", "lists", "tools", "safety", "benign", "rewrite", "multiply"}
