@@ -68,6 +68,7 @@ class RunConfig:
     model: str = TEACHING_MODEL     # "teaching-world", a Hugging Face id, or a local directory
     dataset: str = "teaching"       # one of DATASETS
     data_dir: str = ""              # folder with the paper's JSON files (read only, never written)
+    embedding_model: str = ""       # local sentence-transformers model for similarity; "" -> bag-of-words
     # --- the teaching world (used when model == "teaching-world") ---------------------------
     world_train: dict = field(default_factory=lambda: {
         "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,

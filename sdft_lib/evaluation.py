@@ -24,8 +24,8 @@ STAGE = "evaluation"
 RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "learning_rate", "epochs"]
 
 
-def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> dict:
-    """Evaluate one model on the teaching world's held-out sets (cached by key)."""
+def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
+    """Evaluate one model on the teaching world's held-out sets (cached by key); return its folder."""
     from .teaching_world import build as tw
 
     world = tw.build_world_data(cfg, log=log)
@@ -40,22 +40,39 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
 
     path = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
     build_once(path, {"eval_version": 1, **key}, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
-    return read_json(path / "manifest.json")["scores"]
+    return path
 
 
-def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
+def _seed_eval(cfg: RunConfig, log: Callable) -> Path:
     from .models import load_model
     from .teaching_world.build import model_key
 
     return _eval_model(cfg, "seed", {"model": model_key(cfg)}, lambda: load_model(cfg), log)
 
 
-def evaluate_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> dict:
+def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
     from .training import load_finetuned
 
     run_dir = Path(run_dir)
     key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"]}
     return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True), log)
+
+
+def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
+    return read_json(_seed_eval(cfg, log) / "manifest.json")["scores"]
+
+
+def evaluate_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> dict:
+    return read_json(_run_eval(cfg, run_dir, log) / "manifest.json")["scores"]
+
+
+def outputs_for_seed(cfg: RunConfig, log: Callable = print) -> list[dict]:
+    """Every held-out prompt with the seed's answer and verdicts (evaluated once, then cached)."""
+    return read_json(_seed_eval(cfg, log) / "outputs.json")
+
+
+def outputs_for_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> list[dict]:
+    return read_json(_run_eval(cfg, run_dir, log) / "outputs.json")
 
 
 def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:

@@ -1,0 +1,139 @@
+"""The distribution gap, measured: likelihood under the seed, output drift, and the paper's data.
+
+* NLL of three response sets under the seed model: the dataset's originals, the distilled rewrites,
+  and the seed's own free answers (``likelihood.response_nll``).
+* Output drift after fine-tuning (the paper's ``eval_similarity``): on the *other* skills' held-out
+  prompts, how similar is a fine-tuned model's answer to the seed's? ROUGE-L, unigram F1, exact
+  match, and an embedding cosine. Sentence-transformers is used when it and a local model are
+  available; otherwise a bag-of-words cosine (no download) stands in, and the method is reported.
+* The paper's released rewrites (Alpaca, OpenFunctions) against their originals.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(a: str, b: str) -> float:
+    """ROUGE-L F1 between two texts (longest common subsequence of tokens), 0..1."""
+    ta, tb = tokens(a), tokens(b)
+    if not ta or not tb:
+        return float(ta == tb)
+    lcs = _lcs(ta, tb)
+    if lcs == 0:
+        return 0.0
+    p, r = lcs / len(tb), lcs / len(ta)
+    return 2 * p * r / (p + r)
+
+
+def unigram_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (multiset), 0..1."""
+    ca, cb = Counter(tokens(a)), Counter(tokens(b))
+    if not ca or not cb:
+        return float(ca == cb)
+    common = sum((ca & cb).values())
+    if common == 0:
+        return 0.0
+    p, r = common / sum(cb.values()), common / sum(ca.values())
+    return 2 * p * r / (p + r)
+
+
+def exact_match(a: str, b: str) -> float:
+    return float(a.strip() == b.strip())
+
+
+def bow_cosine(a: str, b: str) -> float:
+    """Cosine similarity of bag-of-words count vectors: the no-download stand-in for embeddings."""
+    ca, cb = Counter(tokens(a)), Counter(tokens(b))
+    dot = sum(ca[t] * cb[t] for t in ca)
+    na, nb = math.sqrt(sum(v * v for v in ca.values())), math.sqrt(sum(v * v for v in cb.values()))
+    return dot / (na * nb) if na and nb else float(na == nb)
+
+
+def embedding_similarity(a: Sequence[str], b: Sequence[str], model: str | None = None) -> tuple[list[float], str]:
+    """Cosine similarity of sentence embeddings when sentence-transformers and ``model`` (a local
+    path or a cached name) are available; otherwise the bag-of-words cosine. Returns (scores, method)."""
+    if model:
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            st = SentenceTransformer(model, local_files_only=True)
+            ea = st.encode(list(a), normalize_embeddings=True)
+            eb = st.encode(list(b), normalize_embeddings=True)
+            return [float((x * y).sum()) for x, y in zip(ea, eb)], f"sentence-transformers:{model}"
+        except Exception:  # not installed, or the model is not on this machine
+            pass
+    return [bow_cosine(x, y) for x, y in zip(a, b)], "bag-of-words cosine (no embedding model)"
+
+
+def similarity_rows(reference: Sequence[str], other: Sequence[str], model: str | None = None) -> list[dict]:
+    """Per pair: rouge_l, unigram_f1, exact_match, embedding cosine (method named in each row)."""
+    emb, method = embedding_similarity(reference, other, model)
+    return [{"rouge_l": rouge_l(x, y), "unigram_f1": unigram_f1(x, y), "exact_match": exact_match(x, y),
+             "embedding_cosine": e, "embedding_method": method} for x, y, e in zip(reference, other, emb)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The teaching world's three response sets
+# ---------------------------------------------------------------------------------------------
+def own_answers(model, tokenizer, records: Sequence[dict], cfg) -> list[dict]:
+    """The seed's own greedy answers to the records' prompts (no reference shown)."""
+    from .chat import render_prompt
+    from .generation import HFBackend
+
+    outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(
+        [render_prompt(tokenizer, r) for r in records], cfg.decoding())
+    return [{**r, "output": o} for r, o in zip(records, outs)]
+
+
+def drift(cfg, run_dir: Path, target: str, model: str | None = None) -> list[dict]:
+    """Similarity of a fine-tuned model's answers to the seed's, on the kept skills' prompts."""
+    from .evaluation import outputs_for_run, outputs_for_seed
+
+    seed = {(o["skill"], o["instruction"]): o["response"] for o in outputs_for_seed(cfg)}
+    tuned = [o for o in outputs_for_run(cfg, run_dir) if o["skill"] != target]
+    ref = [seed[(o["skill"], o["instruction"])] for o in tuned]
+    rows = similarity_rows(ref, [o["response"] for o in tuned], model)
+    return [{"skill": o["skill"], **r} for o, r in zip(tuned, rows)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's released rewrites
+# ---------------------------------------------------------------------------------------------
+def paper_rewrites(data_dir: str | Path) -> list[dict] | None:
+    """One row per record of the paper's distilled Alpaca and OpenFunctions sets: whether it was
+    replaced, lengths (words) before and after, ROUGE-L and bag-of-words cosine to the original.
+    None when the files are absent."""
+    from .data import PAPER_DISTILLED, PAPER_FILES, read_records
+
+    data_dir = Path(data_dir).expanduser()
+    rows = []
+    for dataset, rel in PAPER_DISTILLED.items():
+        orig_p, dist_p = data_dir / PAPER_FILES[dataset][0], data_dir / rel
+        if not (orig_p.is_file() and dist_p.is_file()):
+            return None
+        for o, d in zip(read_records(orig_p), read_records(dist_p)):
+            a, b = o["output"].strip(), d["output"].strip()
+            rows.append({"dataset": dataset, "replaced": a != b, "words_original": len(a.split()),
+                         "words_distilled": len(b.split()), "rouge_l": rouge_l(a, b), "bow_cosine": bow_cosine(a, b)})
+    return rows
