@@ -83,3 +83,16 @@ def load_task(cfg: RunConfig, split: str = "train") -> tuple[list[dict], Path]:
     else:
         path = paper_file(cfg, cfg.dataset, split)
     return read_records(path), path
+
+
+def paper_distilled_pairs(data_dir: str | Path) -> dict[str, tuple[list[dict], list[dict]]] | None:
+    """``{dataset: (original records, the paper's distilled records)}`` for the distilled sets the
+    paper released; None when any of the files is missing from ``data_dir``."""
+    data_dir = Path(data_dir).expanduser()
+    pairs = {}
+    for dataset, rel in PAPER_DISTILLED.items():
+        orig, dist = data_dir / PAPER_FILES[dataset][0], data_dir / rel
+        if not (orig.is_file() and dist.is_file()):
+            return None
+        pairs[dataset] = (read_records(orig), read_records(dist))
+    return pairs

@@ -124,15 +124,14 @@ def paper_rewrites(data_dir: str | Path) -> list[dict] | None:
     """One row per record of the paper's distilled Alpaca and OpenFunctions sets: whether it was
     replaced, lengths (words) before and after, ROUGE-L and bag-of-words cosine to the original.
     None when the files are absent."""
-    from .data import PAPER_DISTILLED, PAPER_FILES, read_records
+    from .data import paper_distilled_pairs
 
-    data_dir = Path(data_dir).expanduser()
+    pairs = paper_distilled_pairs(data_dir)
+    if pairs is None:
+        return None
     rows = []
-    for dataset, rel in PAPER_DISTILLED.items():
-        orig_p, dist_p = data_dir / PAPER_FILES[dataset][0], data_dir / rel
-        if not (orig_p.is_file() and dist_p.is_file()):
-            return None
-        for o, d in zip(read_records(orig_p), read_records(dist_p)):
+    for dataset, (orig, dist) in pairs.items():
+        for o, d in zip(orig, dist):
             a, b = o["output"].strip(), d["output"].strip()
             rows.append({"dataset": dataset, "replaced": a != b, "words_original": len(a.split()),
                          "words_distilled": len(b.split()), "rouge_l": rouge_l(a, b), "bow_cosine": bow_cosine(a, b)})

@@ -234,15 +234,13 @@ def load_verdicts(folder: str | Path) -> list[dict]:
 def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
     """How the paper's own released distilled sets differ from their originals, and what our filter
     says about them. None when the files are not in ``data_dir``."""
-    from .data import PAPER_DISTILLED, PAPER_FILES, read_records
+    from .data import paper_distilled_pairs
 
-    data_dir = Path(data_dir).expanduser()
+    pairs = paper_distilled_pairs(data_dir)
+    if pairs is None:
+        return None
     rows = []
-    for dataset, rel in PAPER_DISTILLED.items():
-        orig_path, dist_path = data_dir / PAPER_FILES[dataset][0], data_dir / rel
-        if not (orig_path.is_file() and dist_path.is_file()):
-            return None
-        orig, dist = read_records(orig_path), read_records(dist_path)
+    for dataset, (orig, dist) in pairs.items():
         _, verdicts, _ = apply_filters(orig, [d["output"] for d in dist], DATASET_RULES[dataset])
         changed = [o["output"].strip() != d["output"].strip() for o, d in zip(orig, dist)]
         rows.append({

@@ -75,3 +75,17 @@ def test_our_filter_on_the_papers_openfunction_rewrites():
           f"{accepted_changed} of those ({report['accepted']} of all)")
     assert 0 < len(changed) < len(orig)
     assert accepted_changed / len(changed) > 0.95
+
+
+def test_paper_summaries_from_the_shared_pair_reader(tmp_path):
+    from sdft_lib.data import paper_distilled_pairs
+    from sdft_lib.distribution_gap import paper_rewrites
+    from sdft_lib.self_distillation import paper_distilled_summary
+
+    pairs = paper_distilled_pairs(DATA)
+    assert set(pairs) == {"alpaca", "openfunction"}
+    summary = {r["dataset"]: r for r in paper_distilled_summary(DATA)}
+    assert summary["openfunction"]["rewritten"] == 236 and summary["openfunction"]["records"] == 2211
+    rows = paper_rewrites(DATA)
+    assert sum(r["replaced"] for r in rows if r["dataset"] == "openfunction") == 236
+    assert paper_distilled_pairs(tmp_path) is None and paper_rewrites(tmp_path) is None
