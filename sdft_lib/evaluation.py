@@ -82,15 +82,12 @@ def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
 
 def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> list[dict]:
     """Train (or reuse) SFT and SDFT for every grid point and evaluate them; seed rows included."""
-    from .training import VARIANTS, train_adapter
+    from .training import sweep
 
     rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None)
-    for lr in lrs:
-        for ep in epochs:
-            for s in seeds:
-                for v in VARIANTS:
-                    run = train_adapter(cfg, v, lr=lr, epochs=ep, seed=s, log=log)
-                    rows += _rows(v, s, evaluate_run(cfg, run, log), lr, ep)
+    for m in sweep(cfg, lrs=lrs, epochs=epochs, seeds=seeds, log=log):
+        rows += _rows(m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log),
+                      m["learning_rate"], m["epochs"])
     return rows
 
 
@@ -115,32 +112,37 @@ def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
 # ---------------------------------------------------------------------------------------------
 # Summaries (pure functions of the results table)
 # ---------------------------------------------------------------------------------------------
-def forgetting_summary(df, target: str):
-    """Per variant: mean drop from the seed on the kept (non-target) skills, and task accuracy;
-    mean and standard deviation over fine-tuning seeds."""
+def per_run(df, target: str):
+    """One row per fine-tuning run (variant, learning rate, epochs, seed): ``forgetting`` (mean drop
+    from the seed on the kept, non-target skills), ``kept`` (their mean score) and ``task``."""
     import pandas as pd
 
     seed = df[df.variant == "seed"].groupby("benchmark")["score"].mean()
     kept = [b for b in seed.index if b != target]
+    rows = []
+    keys = ["variant", "learning_rate", "epochs", "seed"]
+    for key, g in df[df.variant != "seed"].groupby(keys, sort=False):
+        sc = g.set_index("benchmark")["score"]
+        rows.append({**dict(zip(keys, key)), "forgetting": float((seed[kept] - sc[kept]).mean()),
+                     "kept": float(sc[kept].mean()), "task": float(sc[target])})
+    return pd.DataFrame(rows)
+
+
+def forgetting_summary(df, target: str):
+    """Per variant: mean and standard deviation over fine-tuning seeds of the forgetting, the kept
+    skills' score and the task accuracy (for a table of one setting, such as results.csv)."""
+    import pandas as pd
+
+    sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan)
     out = []
-    for v, g in df[df.variant != "seed"].groupby("variant", sort=False):
-        per_seed = []
-        for s, gs in g.groupby("seed"):
-            sc = gs.set_index("benchmark")["score"]
-            per_seed.append({"seed": s, "forgetting": float((seed[kept] - sc[kept]).mean()),
-                             "kept": float(sc[kept].mean()), "task": float(sc[target])})
-        p = pd.DataFrame(per_seed)
-        sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan)
-        out.append({"variant": v, "seeds": len(p), "forgetting_mean": p.forgetting.mean(), "forgetting_sd": sd(p.forgetting),
-                    "kept_mean": p.kept.mean(), "task_mean": p.task.mean(), "task_sd": sd(p.task)})
+    for v, p in per_run(df, target).groupby("variant", sort=False):
+        out.append({"variant": v, "seeds": len(p), "forgetting_mean": p.forgetting.mean(),
+                    "forgetting_sd": sd(p.forgetting), "kept_mean": p.kept.mean(),
+                    "task_mean": p.task.mean(), "task_sd": sd(p.task)})
     return pd.DataFrame(out)
 
 
 def frontier(df, target: str):
     """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
     averaged over seeds."""
-    d = df[df.variant != "seed"]
-    kept = d[d.benchmark != target].groupby(["variant", "learning_rate", "epochs", "seed"])["score"].mean()
-    task = d[d.benchmark == target].set_index(["variant", "learning_rate", "epochs", "seed"])["score"]
-    both = kept.to_frame("kept").join(task.rename("task")).reset_index()
-    return both.groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()
+    return per_run(df, target).groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()

@@ -13,7 +13,7 @@ from .config import ConfigError, RunConfig
 from .runtime import resolve_device, resolve_dtype
 
 
-def seed_model_path(cfg: RunConfig) -> str:
+def seed_weights(cfg: RunConfig) -> str:
     """Where the seed model's weights are: the teaching model's build folder, or cfg.model."""
     if cfg.is_teaching:
         from .teaching_world.build import build_seed_model
@@ -26,7 +26,7 @@ def load_model(cfg: RunConfig, path: str | None = None):
     """Return (model, tokenizer) on the run's device, in eval mode, left-padding tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = path or seed_model_path(cfg)
+    path = path or seed_weights(cfg)
     device = resolve_device(cfg)
     dtype = resolve_dtype(cfg, device)
     try:

@@ -137,13 +137,13 @@ def make_backend(cfg: RunConfig):
     """(backend, tokenizer) for the run's seed model. vLLM loads the weights itself, so the HF model
     is only loaded for the HF backend."""
     from .generation import HFBackend
-    from .models import load_model, seed_model_path
+    from .models import load_model, seed_weights
 
     if cfg.gen_backend == "vllm":
         from transformers import AutoTokenizer
 
         from .generation import VLLMBackend
-        path = seed_model_path(cfg)
+        path = seed_weights(cfg)
         return VLLMBackend(seed_path=path, cfg=cfg), AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     model, tok = load_model(cfg)
     return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=True), tok

@@ -39,3 +39,12 @@ def test_results_csv_has_the_stable_columns(tmp_path):
     assert list(df.columns) == RESULT_COLUMNS
     assert {"variant", "benchmark", "seed", "score"} <= set(df.columns)
     assert df.score.between(0, 100).all()
+
+
+def test_per_run_rows_by_hand():
+    from sdft_lib.evaluation import per_run
+
+    r = per_run(table(), "task").set_index(["variant", "seed"])
+    assert r.loc[("sft", 0), "forgetting"] == 40 and r.loc[("sft", 1), "forgetting"] == 20
+    assert r.loc[("sdft", 1), "kept"] == 80 and r.loc[("sdft", 0), "task"] == 95
+    assert len(r) == 4
