@@ -117,6 +117,14 @@ class RunConfig:
     ft_seeds: list = field(default_factory=lambda: [0])          # fine-tuning seeds (SFT and SDFT alike)
     sweep_lrs: list = field(default_factory=list)                # [] -> [learning_rate]
     sweep_epochs: list = field(default_factory=list)             # [] -> [epochs]
+    # --- evaluation -----------------------------------------------------------------------
+    eval_variants: list = field(default_factory=lambda: ["seed", "sft", "sdft"])  # which models to evaluate
+    eval_benchmarks: list = field(default_factory=list)  # [] -> the world's skills, or the paper's suite
+    eval_limit: int = 0             # 0: every prompt of each benchmark; else the first N
+    humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
+    allow_code_execution: bool = False  # run model-written code (sandboxed subprocess): opt in
+    lm_eval_tasks: list = field(default_factory=list)    # lm-evaluation-harness tasks (mmlu, ...)
+    lm_eval_limit: int = 0          # 0: whole tasks; else N documents per task
 
     # ------------------------------------------------------------------------------------
     @property
@@ -129,6 +137,11 @@ class RunConfig:
     @property
     def is_teaching(self) -> bool:
         return self.model == TEACHING_MODEL
+
+    @property
+    def model_label(self) -> str:
+        """A short name for the seed model (hub id or folder name)."""
+        return self.model if not self.model.startswith(("/", ".", "~")) else Path(self.model).name
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -172,7 +185,7 @@ class RunConfig:
         _float_in("top_p", self.top_p, 0.0, 1.0, lo_open=True)
         for name in ("seed_lr", "learning_rate", "temperature", "seed_epochs", "epochs"):
             _float_in(name, getattr(self, name), 0.0, None, lo_open=True)
-        for name in ("seed_bf16", "do_sample"):
+        for name in ("seed_bf16", "do_sample", "allow_code_execution"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: use true or false")
         _float_in("warmup_ratio", self.warmup_ratio, 0.0, 1.0, hi_open=True)
@@ -191,6 +204,9 @@ class RunConfig:
         if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
             raise ConfigError(f"lora_targets={self.lora_targets!r} is not allowed: a non-empty list of "
                               "module names such as q_proj,v_proj (or all-linear)")
+        _int_at_least("eval_limit", self.eval_limit, 0)
+        _int_at_least("lm_eval_limit", self.lm_eval_limit, 0)
+        self._validate_eval()
         self._validate_model()
         self._validate_data()
         self._validate_hardware()
@@ -213,6 +229,33 @@ class RunConfig:
         elif not _HUB_ID.match(m):
             raise ConfigError(f"model={m!r} is not allowed: give '{TEACHING_MODEL}', a Hugging Face id "
                               "like meta-llama/Llama-2-7b-chat-hf, or an existing model directory")
+
+    def _validate_eval(self) -> None:
+        from .paper_eval import BENCHMARKS
+        if not isinstance(self.eval_benchmarks, list):
+            raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed: a list drawn from "
+                              f"{', '.join(BENCHMARKS)}")
+        for b in self.eval_benchmarks:
+            _one_of("eval_benchmarks", b, BENCHMARKS)
+        if not isinstance(self.eval_variants, list) or not self.eval_variants:
+            raise ConfigError(f"eval_variants={self.eval_variants!r} is not allowed: a non-empty list drawn "
+                              "from seed, sft, sdft")
+        for v in self.eval_variants:
+            _one_of("eval_variants", v, ("seed", "sft", "sdft"))
+        if self.eval_benchmarks and self.is_teaching:
+            raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed with "
+                              f"model='{TEACHING_MODEL}': the teaching world is scored on its own skills; "
+                              "give a saved model directory to run the paper's suite")
+        if "humaneval" in self.eval_benchmarks:
+            if not self.humaneval_file or not Path(self.humaneval_file).expanduser().is_file():
+                raise ConfigError(f"humaneval_file={self.humaneval_file!r} is not allowed with benchmark "
+                                  "humaneval: give the HumanEval problems file (JSON lines)")
+            if self.allow_code_execution is not True:
+                raise ConfigError("allow_code_execution=False is not allowed with benchmark humaneval: "
+                                  "it runs model-written code; pass -p allow_code_execution true to opt in")
+        if not isinstance(self.lm_eval_tasks, list) or not all(isinstance(t, str) and t for t in self.lm_eval_tasks):
+            raise ConfigError(f"lm_eval_tasks={self.lm_eval_tasks!r} is not allowed: a list of task names "
+                              "such as mmlu,truthfulqa (or [] for none)")
 
     def _validate_data(self) -> None:
         if self.dataset != "teaching" and not self.data_dir:
@@ -274,7 +317,7 @@ def _coerce(name: str, value: Any) -> Any:
     """Papermill passes strings for some values and YAML-parsed values for others: accept both."""
     default = _FIELDS[name].default
     kind = None if default is MISSING else type(default)
-    if name == "lora_targets" and isinstance(value, str):
+    if name in ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants") and isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
     if name in ("ft_seeds", "sweep_lrs", "sweep_epochs"):
         if isinstance(value, str):

@@ -25,29 +25,50 @@ RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "lear
 
 
 def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
-    """Evaluate one model on the teaching world's held-out sets (cached by key); return its folder."""
-    from .teaching_world import build as tw
+    """Evaluate one model (cached by key); return its folder.
 
-    world = tw.build_world_data(cfg, log=log)
+    The teaching model is scored on the world's held-out skill sets; any other model on the paper's
+    suite (:mod:`sdft_lib.paper_eval`), which also writes the AlpacaEval export.
+    """
+    from .runs import write_json
+
+    folder = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
+    if cfg.is_teaching:
+        from .teaching_world import build as tw
+
+        world = tw.build_world_data(cfg, log=log)
+        key = {"eval_version": 1, **key}
+
+        def evaluate(model, tok, work):
+            return tw.evaluate_skills(model, tok, tw.eval_sets(world), cfg)
+    else:
+        from .paper_eval import DEFAULT_BENCHMARKS, evaluate_suite
+
+        key = {"eval_version": 1, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
+               "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens,
+               "template": cfg.train_template, "humaneval_file": cfg.humaneval_file, **key}
+
+        def evaluate(model, tok, work):
+            return evaluate_suite(model, tok, cfg, work, log=log)
 
     def build(work: Path) -> dict:
-        from .runs import write_json
-
         model, tok = load()
-        scores, rows = tw.evaluate_skills(model, tok, tw.eval_sets(world), cfg)
+        scores, rows = evaluate(model, tok, work)
         write_json(work / "outputs.json", rows)
         return {"scores": scores}
 
-    path = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
-    build_once(path, {"eval_version": 1, **key}, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
-    return path
+    if not cfg.is_teaching:  # the suite's settings are part of the folder name too
+        folder = folder.with_name(f"{name}-{key_hash(key, 8)}")
+    build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
+    return folder
 
 
 def _seed_eval(cfg: RunConfig, log: Callable) -> Path:
     from .models import load_model
     from .teaching_world.build import model_key
 
-    return _eval_model(cfg, "seed", {"model": model_key(cfg)}, lambda: load_model(cfg), log)
+    key = {"model": model_key(cfg) if cfg.is_teaching else cfg.model}
+    return _eval_model(cfg, "seed", key, lambda: load_model(cfg), log)
 
 
 def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
@@ -84,8 +105,9 @@ def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> 
     """Train (or reuse) SFT and SDFT for every grid point and evaluate them; seed rows included."""
     from .training import sweep
 
-    rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None)
-    for m in sweep(cfg, lrs=lrs, epochs=epochs, seeds=seeds, log=log):
+    rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None) if "seed" in cfg.eval_variants else []
+    variants = [v for v in cfg.eval_variants if v != "seed"]
+    for m in (sweep(cfg, variants=variants, lrs=lrs, epochs=epochs, seeds=seeds, log=log) if variants else []):
         rows += _rows(m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log),
                       m["learning_rate"], m["epochs"])
     return rows

@@ -59,6 +59,33 @@ def function_call_matches(prediction: str, reference: str) -> bool:
     return re.search(pattern, standardize_function_call(prediction)) is not None
 
 
+def function_call_score(prediction: str, reference: str) -> float:
+    """The authors' later OpenFunctions scorer (sail-sg/sdft, ``reproduce`` branch, announced in
+    issue #12): 1 when :func:`function_call_matches`; 0.5 when the arguments match *by position*
+    (``f("rose")`` for ``f(common_name="rose")``); else 0.
+
+    Ported with its quirks, so the numbers compare with the authors' re-run: the positional check
+    looks between the prediction's first ``(`` and first ``)``, does not check the function name,
+    and accepts an argument when the reference value appears anywhere inside it.
+    """
+    if function_call_matches(prediction, reference):
+        return 1.0
+    ref = standardize_function_call(reference)
+    m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)", ref)
+    if not m:
+        return 0.0
+    ans = standardize_function_call(prediction)
+    inside = ans[max(ans.find("(") + 1, 0):ans.find(")")]
+    ref_args, ans_args = m.group(2).split(","), inside.split(",")
+    if len(ref_args) != len(ans_args):
+        return 0.0
+    for r, a in zip(ref_args, ans_args):
+        parts = r.split("=")
+        if len(parts) < 2 or parts[1] not in a:
+            return 0.0
+    return 0.5
+
+
 def has_python_block(prediction: str) -> bool:
     """Code tasks (MagiCoder): the rewrite must contain a fenced python block."""
     return re.search(r"```python\n.*?```", prediction, flags=re.S) is not None

@@ -12,14 +12,19 @@ DATA = ROOT.parent / "shared" / "datasets" / "sdft-paper-data"
 
 @pytest.mark.parametrize("name", available_profiles())
 def test_profile_validates(name):
-    if name.startswith("paper/"):
+    from sdft_lib.config import read_profile
+
+    if read_profile(name)[1].get("dataset", "teaching") != "teaching":
         with pytest.raises(ConfigError, match="data_dir='data' is not allowed: that folder does not exist"):
             load_config(name)  # offline and without the data: a plain instruction, nothing else
         if not DATA.is_dir():
             pytest.skip("paper data not available")
         cfg = load_config(name, data_dir=str(DATA))
-        assert cfg.model == "meta-llama/Llama-2-7b-chat-hf" and cfg.lora_r == 8 and cfg.lora_targets == ["q_proj", "v_proj"]
-        assert cfg.epochs == (5.0 if cfg.dataset in ("gsm8k", "openfunction") else 2.0)
+        if name.startswith("paper/"):
+            assert cfg.model == "meta-llama/Llama-2-7b-chat-hf" and cfg.lora_r == 8
+            assert cfg.lora_targets == ["q_proj", "v_proj"]
+        if name.startswith("paper/") and name != "paper/seed":
+            assert cfg.epochs == (5.0 if cfg.dataset in ("gsm8k", "openfunction") else 2.0)
     else:
         load_config(name)
 

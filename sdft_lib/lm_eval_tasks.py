@@ -1,0 +1,154 @@
+"""lm-evaluation-harness, through its Python API.
+
+* The teaching world's skills become **custom lm-eval tasks**: one JSON-lines file and one task YAML
+  per skill, written into the run folder (they name the data file by its absolute path, so they are
+  generated, never committed). Each skill is a ``generate_until`` task scored by ``exact_match`` on
+  the whole answer (the world's *strict* score); arithmetic is also a ``multiple_choice`` task (the
+  right answer against three with a wrong number, scored by log-likelihood).
+* Real models run the standard tasks the paper used (``mmlu, truthfulqa, ai2_arc, hellaswag,
+  winogrande``), chosen by the run parameter ``lm_eval_tasks``; they need lm-eval's datasets, which
+  are downloaded from the Hugging Face Hub the first time (online only).
+
+Either way the model is lm-eval's ``HFLM``: the saved base model plus, for a fine-tuned run, its
+peft adapter (``peft=``), exactly as ``lm_eval --model hf --model_args pretrained=...,peft=...``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .runs import write_text
+
+PREFIX = "tw_"
+_STRIP = [r"^\s+", r"\s+$"]
+
+
+def _task_yaml(name: str, data: Path, kind: str, max_gen_toks: int) -> dict:
+    base = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
+            "test_split": "test", "doc_to_text": "{{prompt}}", "metadata": {"version": 1.0}}
+    if kind == "generate":
+        return {**base, "output_type": "generate_until", "doc_to_target": "{{target}}",
+                "generation_kwargs": {"until": ["</s>"], "max_gen_toks": max_gen_toks, "do_sample": False},
+                "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
+                                 "regexes_to_ignore": _STRIP}]}
+    return {**base, "output_type": "multiple_choice", "doc_to_choice": "{{choices}}",
+            "doc_to_target": "{{gold}}", "target_delimiter": " ",
+            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+
+
+def _distractors(answer: str, reference: str, rng: random.Random, k: int = 3) -> list[str]:
+    """The reference with its final number swapped for nearby wrong ones."""
+    n = int(answer)
+    pool = [v for v in {n + 1, n - 1, n + 2, n + 10, max(0, n - 10), n * 2} if v != n and v >= 0]
+    rng.shuffle(pool)
+    out = []
+    for v in pool:
+        w = re.sub(rf"(?<!\d){n}(?!\d)", str(v), reference)
+        if w != reference and w not in out:
+            out.append(w)
+    return out[:k]
+
+
+def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokenizer,
+                         max_gen_toks: int = 48, seed: int = 0) -> list[str]:
+    """Write one lm-eval task per skill (and ``tw_arithmetic_mc``) into ``folder``; return the names.
+
+    The prompt is the record rendered through the tokenizer's chat template, the same string the
+    book's own evaluation feeds the model, so lm-eval and ``evaluation`` score the same answers.
+    """
+    from .chat import render_prompt
+    from .metrics import find_last_integer
+
+    folder = Path(folder)
+    names = []
+    for skill, recs in sets.items():
+        docs = [{"prompt": render_prompt(tokenizer, r), "target": r["output"].strip()} for r in recs]
+        data = write_text(folder / f"{skill}.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
+        name = f"{PREFIX}{skill}"
+        write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "generate", max_gen_toks)))
+        names.append(name)
+    if "arithmetic" in sets:  # (answers without a final number are left out of this task)
+        rng = random.Random(seed)
+        docs = []
+        for r in sets["arithmetic"]:
+            ans = find_last_integer(r["output"])
+            if not ans.lstrip("-").isdigit() or int(ans) < 0:
+                continue
+            wrong = _distractors(ans, r["output"].strip(), rng)
+            if len(wrong) < 3:
+                continue
+            choices = wrong + [r["output"].strip()]
+            rng.shuffle(choices)
+            docs.append({"prompt": render_prompt(tokenizer, r), "choices": choices,
+                         "gold": choices.index(r["output"].strip())})
+        if not docs:
+            return names
+        data = write_text(folder / "arithmetic_mc.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
+        name = f"{PREFIX}arithmetic_mc"
+        write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "mc", max_gen_toks)))
+        names.append(name)
+    return names
+
+
+def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path | None = None,
+                include_path: str | Path | None = None, limit: int | None = None, device: str = "cpu",
+                batch_size: int = 16, dtype: str = "float32") -> dict[str, dict[str, float]]:
+    """Evaluate ``tasks`` with lm-eval's HFLM (base model + optional peft adapter).
+
+    Returns ``{task: {metric: value}}`` with values as lm-eval reports them (fractions, 0-1).
+    """
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    lm = HFLM(pretrained=str(model_path), peft=str(adapter) if adapter else None, device=device,
+              batch_size=batch_size, dtype=dtype, trust_remote_code=False)
+    manager = TaskManager(include_path=str(include_path) if include_path else None)
+    out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
+                                  log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+    results = {}
+    for task, metrics in out["results"].items():
+        results[task] = {k.split(",")[0]: float(v) for k, v in metrics.items()
+                         if "," in k and "stderr" not in k and isinstance(v, (int, float))}
+    return results
+
+
+def lm_eval_rows(results: dict[str, dict[str, float]], variant: str, seed: int | None) -> list[dict]:
+    """Tidy rows (variant, benchmark, seed, metric, score 0-100) from :func:`run_lm_eval`."""
+    rows = []
+    for task, metrics in results.items():
+        for metric, value in metrics.items():
+            rows.append({"variant": variant, "benchmark": task, "seed": seed, "metric": metric,
+                         "score": round(100 * value, 2)})
+    return rows
+
+
+def evaluate_with_lm_eval(cfg, model_dir: str | Path, adapter: str | Path | None, tasks: list[str],
+                          include_path: str | Path | None, name: str, log: Callable = print) -> dict:
+    """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/``."""
+    from .runs import build_once, key_hash, read_json, write_json
+    from .runtime import resolve_device
+
+    key = {"lm_eval_version": 1, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
+           "tasks": list(tasks), "limit": cfg.lm_eval_limit,
+           "adapter_key": read_json(Path(adapter).parent / "manifest.json")["key_hash"] if adapter else None}
+    if include_path:
+        key["task_files"] = sorted(p.name for p in Path(include_path).glob("*.yaml"))
+    path = cfg.stage_path("evaluation") / f"lm_eval-{name}-{key_hash(key, 8)}"
+
+    def build(work: Path) -> dict:
+        device = resolve_device(cfg)
+        res = run_lm_eval(model_dir, tasks, adapter=adapter, include_path=include_path,
+                          limit=cfg.lm_eval_limit, device=device, batch_size=cfg.gen_batch_size,
+                          dtype="bfloat16" if device == "cuda" else "float32")
+        write_json(work / "results.json", res)
+        return {"results": res}
+
+    build_once(path, key, build, stage=f"evaluation/lm_eval-{name}", cfg=cfg, log=log)
+    return read_json(path / "results.json")

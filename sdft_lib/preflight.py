@@ -1,0 +1,123 @@
+"""Dry runs and the paper's data files.
+
+``dry_run(cfg)`` checks everything a run needs without loading a model: the configuration, the
+training data's schema, the distillation and training templates (rendered on the first record), the
+filters, and every evaluation file. Use it before renting a GPU::
+
+    python -m sdft_lib.preflight paper/gsm8k -p data_dir ~/sdft-data
+
+``fetch_paper_data(dest)`` downloads the paper's data files from sail-sg/sdft on demand (online
+only) and records their SHA-256 in ``dest/checksums.json``; offline it fails with one line that says
+what to download and where to put it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .config import ConfigError, RunConfig, load_config
+
+PAPER_DATA_URL = "https://raw.githubusercontent.com/sail-sg/sdft/main/data/"
+
+
+def dry_run(cfg: RunConfig) -> dict:
+    """Validate a run end to end without a model; return what was checked (raises ConfigError)."""
+    from .chat import user_text
+    from .data import load_task
+    from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
+    from .self_distillation import DATASET_RULES, distill_template_name
+    from .templates import get_template
+
+    report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset}
+    if cfg.dataset == "teaching":
+        report["note"] = "the teaching world builds its own data; nothing to check on disk"
+        return report
+    records, path = load_task(cfg, "train")
+    bad = [i for i, r in enumerate(records) if not str(r["instruction"]).strip() or not str(r["output"]).strip()]
+    if not records or bad:
+        raise ConfigError(f"dataset={cfg.dataset!r} is not usable: {path.name} has {len(records)} records, "
+                          f"{len(bad)} with an empty instruction or output (first: #{bad[0] if bad else '-'})")
+    report["train_examples"] = len(records)
+    report["train_file"] = path.name
+    distill = distill_template_name(cfg)
+    tpl = get_template(distill)
+    report["distill_template"] = distill
+    report["filters"] = list(DATASET_RULES[cfg.dataset])
+    if not tpl.chat:  # chat templates need the model's tokenizer: rendered at run time
+        report["distill_prompt_example"] = tpl.render(user_text(records[0]), records[0]["output"])
+    if cfg.train_template != "chat":
+        report["train_prompt_example"] = get_template(cfg.train_template).render(user_text(records[0]))
+    report["train_template"] = cfg.train_template
+    report["benchmarks"] = {}
+    for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
+        report["benchmarks"][name] = len(load_benchmark(cfg, name))
+    report["lora"] = {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "targets": cfg.lora_targets}
+    steps = len(records) * cfg.epochs / (cfg.batch_size * cfg.grad_accum)
+    report["optimizer_steps"] = int(steps)
+    return report
+
+
+def paper_data_files() -> list[str]:
+    """Every file of sail-sg/sdft's data/ folder the pipeline reads (relative paths)."""
+    from .data import PAPER_DISTILLED, PAPER_EVAL_FILES, PAPER_FILES
+
+    files = [f for pair in PAPER_FILES.values() for f in pair if f]
+    return sorted(set(files) | set(PAPER_DISTILLED.values()) | set(PAPER_EVAL_FILES.values()))
+
+
+def fetch_paper_data(dest: str | Path, files: list[str] | None = None, base_url: str = PAPER_DATA_URL,
+                     timeout: float = 30.0) -> dict[str, str]:
+    """Download the paper's data files into ``dest`` (skipping those present); return their SHA-256.
+
+    The checksums are written to ``dest/checksums.json`` and, through ``data_dir``, land in every
+    stage manifest that reads them.
+    """
+    from .runs import atomic_path, file_sha256, write_json
+
+    dest = Path(dest).expanduser()
+    sums = {}
+    for rel in files or paper_data_files():
+        target = dest / rel
+        if not target.is_file():
+            try:
+                with urllib.request.urlopen(base_url + rel, timeout=timeout) as resp, atomic_path(target) as tmp:
+                    Path(tmp).write_bytes(resp.read())
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise ConfigError(
+                    f"data_dir={str(dest)!r} could not be filled: {rel} did not download ({reason}); offline, "
+                    f"download sail-sg/sdft's data/ folder (https://github.com/sail-sg/sdft/tree/main/data) "
+                    f"on a connected machine and copy it to {dest}") from None
+        sums[rel] = file_sha256(target)
+    write_json(dest / "checksums.json", sums)
+    return sums
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sdft_lib.preflight", description=__doc__.split("\n\n")[0])
+    ap.add_argument("profile", help="a profile name (params/...) or a YAML file")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="override a parameter, as with papermill")
+    ap.add_argument("--fetch-data", action="store_true", help="download the paper's data into data_dir first")
+    args = ap.parse_args(argv)
+    overrides = dict(args.p)
+    try:
+        if args.fetch_data:
+            from .config import read_profile
+            data_dir = overrides.get("data_dir") or read_profile(args.profile)[1].get("data_dir", "data")
+            fetch_paper_data(data_dir)
+        report = dry_run(load_config(args.profile, **overrides))
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        return 2
+    import json
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The paper's scorers, the sandboxed code runner and the reference numbers."""
+
+import pytest
+
+from sdft_lib.code_exec import CodeExecutionNotAllowed, extract_code, humaneval_program, pass_at_1, run_program
+from sdft_lib.config import ConfigError, load_config
+from sdft_lib.metrics import function_call_matches, function_call_score
+from sdft_lib.reference import REFERENCE_ROWS, reference_frame, reference_score
+
+REF = 'plant.get_scientific_name(common_name="rose")'
+
+
+@pytest.mark.parametrize("pred, strict, score", [
+    ('plant.get_scientific_name(common_name="rose")', True, 1.0),
+    ("Sure: plant.get_scientific_name(common_name='rose')", True, 1.0),     # quotes normalised
+    ('plant.get_scientific_name("rose")', False, 0.5),                        # positional: half credit
+    ('plant.get_scientific_name("tulip")', False, 0.0),
+    ('plant.get_scientific_name(common_name="rose", extra=1)', False, 0.0),  # argument count differs
+    ("I cannot answer that.", False, 0.0),
+])
+def test_openfunction_scorers(pred, strict, score):
+    assert function_call_matches(pred, REF) is strict
+    assert function_call_score(pred, REF) == score
+
+
+def test_positional_scorer_keeps_the_authors_quirks():
+    # it does not check the function name (as in the reproduce branch's scorer)
+    assert function_call_score('other.name("rose")', REF) == 0.5
+    two = 'flight.book(origin="LA", passengers=2)'
+    assert function_call_score('flight.book("LA", 2)', two) == 0.5
+    assert function_call_score('flight.book(2, "LA")', two) == 0.0
+
+
+def test_code_execution_needs_opt_in():
+    with pytest.raises(CodeExecutionNotAllowed, match="allow_code_execution"):
+        run_program("print(1)", allow=False)
+    with pytest.raises(CodeExecutionNotAllowed):
+        pass_at_1([{"prompt": "", "test": "", "entry_point": "f"}], ["def f(): pass"], allow=False)
+
+
+def test_code_execution_verdicts(tmp_path):
+    assert run_program("assert 1 + 1 == 2", allow=True)["status"] == "passed"
+    bad = run_program("assert 1 + 1 == 3", allow=True)
+    assert bad["status"] == "failed" and "AssertionError" in bad["detail"]
+    assert run_program("while True: pass", allow=True, timeout=1)["status"] == "timeout"
+    net = run_program("import socket\ns = socket.socket()\n", allow=True)
+    assert net["status"] == "failed" and "network" in net["detail"]
+    # the program runs in its own empty folder, not the caller's working directory
+    assert run_program("import os\nassert os.listdir('.') == []", allow=True)["status"] == "passed"
+
+
+def test_humaneval_pass_at_1():
+    problem = {"task_id": "t/0", "prompt": "def add(a, b):\n", "entry_point": "add",
+               "test": "def check(f):\n    assert f(2, 3) == 5\n"}
+    assert extract_code("Here:\n```python\nx = 1\n```\nbye") == "x = 1\n"
+    assert "check(add)" in humaneval_program(problem, "    return a + b\n")
+    score, rows = pass_at_1([problem, problem, problem],
+                            ["    return a + b\n", "```python\ndef add(a, b):\n    return a - b\n```",
+                             "```python\ndef add(a, b):\n    return b + a\n```"], allow=True)
+    assert score == pytest.approx(200 / 3) and [r["status"] for r in rows] == ["passed", "failed", "passed"]
+
+
+def test_humaneval_benchmark_is_refused_without_opt_in(tmp_path):
+    f = tmp_path / "he.jsonl"
+    f.write_text('{"task_id": "t", "prompt": "def f():\\n", "test": "", "entry_point": "f"}\n')
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="allow_code_execution=False is not allowed with benchmark humaneval"):
+        load_config("toy", model=str(model), eval_benchmarks="humaneval", humaneval_file=str(f))
+    with pytest.raises(ConfigError, match="humaneval_file=''"):
+        load_config("toy", model=str(model), eval_benchmarks="humaneval", allow_code_execution=True)
+    with pytest.raises(ConfigError, match="eval_benchmarks='gsm9k' is not allowed: choose one of"):
+        load_config("toy", model=str(model), eval_benchmarks="gsm9k")
+    with pytest.raises(ConfigError, match="teaching world is scored on its own skills"):
+        load_config("toy", eval_benchmarks="gsm8k")
+    cfg = load_config("toy", model=str(model), eval_benchmarks="humaneval,gsm8k", humaneval_file=str(f),
+                      allow_code_execution="true")
+    assert cfg.eval_benchmarks == ["humaneval", "gsm8k"] and cfg.allow_code_execution is True
+
+
+def test_reference_numbers_have_sources():
+    assert reference_score("gsm8k") == 28.81 and reference_score("openfunction", "sft", "gsm8k") == 20.09
+    assert all(r["where"].startswith(("https://github.com/sail-sg/sdft/issues/", "Yang et al.")) for r in REFERENCE_ROWS)
+    assert set(reference_frame("rerun").benchmark) >= {"mmlu", "truthfulqa", "ai2_arc", "hellaswag", "winogrande",
+                                                        "advbench_raw", "advbench_jailbreak", "humaneval"}
+    assert (reference_frame().score.between(0, 100)).all()
