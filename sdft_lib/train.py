@@ -1,0 +1,54 @@
+"""Command line for the training stage, for ``accelerate launch`` (multi-GPU) or plain ``python``::
+
+    python -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data            # one GPU
+    accelerate launch --config_file configs/accelerate/fsdp.yaml \\
+        -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data               # several GPUs
+
+Trains SFT and SDFT (the distilled set is built first if it is missing) for every fine-tuning seed
+of the profile, through :func:`sdft_lib.training.sweep`. Under several processes, distillation runs
+on the main process only; build it first with one GPU (the notebooks or ``--distill-only``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sdft_lib.train")
+    ap.add_argument("profile")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--variants", default="sft,sdft")
+    ap.add_argument("--distill-only", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.profile, **dict(args.p))
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        return 2
+    from .runtime import setup
+    from .self_distillation import distilled_path, run_self_distillation
+    from .training import sweep
+
+    setup(cfg)
+    rank = int(os.environ.get("RANK", "0"))
+    if "sdft" in args.variants.split(",") and not (distilled_path(cfg) / "manifest.json").is_file():
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            print("the distilled set is missing: build it first with one process "
+                  f"(python -m sdft_lib.train {args.profile} --distill-only ...)", file=sys.stderr)
+            return 2
+        run_self_distillation(cfg)
+    if args.distill_only:
+        return 0
+    for m in sweep(cfg, variants=args.variants.split(","), log=print if rank == 0 else (lambda s: None)):
+        if rank == 0:
+            print(m)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
