@@ -16,12 +16,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb)) $(sort $(wildcard notebooks/lab*.ipynb))
 EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast test-browser browser-deps dry-run pipeline gpu-smoke lock check-vllm-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
@@ -56,7 +56,33 @@ book: notebooks
 	@echo "The book: $(abspath _build/html/index.html)"
 
 test: $(VENV)/.installed
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra --ignore=tests/browser
+
+# The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
+# JavaScript errors, screenshots under _build/screenshots. Run after `make book`.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test-browser: $(VENV)/.installed browser-deps
+	@test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 2; }
+	SDFT_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -ra tests/browser
+
+# A paper profile without a model: configuration, data schema, templates, evaluation files.
+DATA ?=
+dry-run: $(VENV)/.installed
+	$(BIN)/python -m sdft_lib.preflight $(PROFILE) $(if $(DATA),-p data_dir $(DATA))
+
+# One run of a profile, stage by stage (notebooks 02-04), executed copies in runs/<profile>/executed/.
+PIPELINE := 02_self_distillation 03_training 04_evaluation
+pipeline: $(VENV)/.installed
+	@mkdir -p runs/$(PROFILE)/executed
+	for nb in $(PIPELINE); do \
+	  $(BIN)/papermill notebooks/$$nb.ipynb runs/$(PROFILE)/executed/$$nb.ipynb -p profile $(PROFILE) \
+	    $(if $(DATA),-p data_dir $(DATA)) --cwd . --kernel python3 --log-output || exit 1; done
+
+gpu-smoke: $(VENV)/.installed
+	$(BIN)/python scripts/gpu_smoke.py
 
 test-fast: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"

@@ -168,3 +168,51 @@ def frontier(df, target: str):
     """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
     averaged over seeds."""
     return per_run(df, target).groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# lm-eval on the teaching world (a cross-check of the book's own scoring)
+# ---------------------------------------------------------------------------------------------
+def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
+    """The world's skills as lm-eval custom tasks (HFLM + peft) for the seed and the first seed's SFT
+    and SDFT runs; beside each lm-eval exact match, the exact-match rate of the answers the book's own
+    evaluation generated for the same prompts (they agree when both see the same prompt and decode
+    the same way).
+
+    Returns a DataFrame: variant, benchmark, metric, lm_eval (0-100), book (0-100 or NaN).
+    Written to ``evaluation/lm_eval.csv``.
+    """
+    import pandas as pd
+
+    from .lm_eval_tasks import PREFIX, evaluate_with_lm_eval, write_teaching_tasks
+    from .models import load_model, seed_weights
+    from .teaching_world import build as tw
+    from .training import run_path
+
+    world = tw.build_world_data(cfg, log=log)
+    sets = tw.eval_sets(world)
+    seed_dir = seed_weights(cfg)
+    _, tok = load_model(cfg)
+    task_dir = cfg.stage_path(STAGE) / "lm_eval_tasks"
+    tasks = write_teaching_tasks(task_dir, sets, tok)
+    s0 = (cfg.ft_seeds or [cfg.seed])[0]
+    models = {"seed": (None, outputs_for_seed(cfg, log))}
+    for v in ("sft", "sdft"):
+        run = run_path(cfg, v, cfg.learning_rate, cfg.epochs, s0)
+        models[v] = (run / "adapter", outputs_for_run(cfg, run, log))
+    n = cfg.lm_eval_limit or None
+    rows = []
+    for variant, (adapter, outputs) in models.items():
+        res = evaluate_with_lm_eval(cfg, seed_dir, adapter, tasks, task_dir, variant, log=log)
+        for task, metrics in res.items():
+            skill = task[len(PREFIX):]
+            mine = [o for o in outputs if o["skill"] == skill][:n]
+            book = (100 * sum(o["response"].strip() == o["reference"].strip() for o in mine) / len(mine)
+                    if mine else math.nan)
+            for metric, value in metrics.items():
+                rows.append({"variant": variant, "benchmark": skill, "metric": metric,
+                             "lm_eval": round(100 * value, 2),
+                             "book": round(book, 2) if metric == "exact_match" else math.nan})
+    df = pd.DataFrame(rows)
+    write_text(cfg.stage_path(STAGE) / "lm_eval.csv", df.to_csv(index=False))
+    return df

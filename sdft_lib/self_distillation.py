@@ -252,3 +252,23 @@ def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
             "filter_rules": ", ".join(DATASET_RULES[dataset]),
         })
     return rows
+
+
+def leak_summary(verdicts: Sequence[dict]) -> dict:
+    """What the filter stops and what gets through it.
+
+    ``unfiltered_wrong``: rewrites that failed a rule (they would be trained on with no filter);
+    ``accepted_wrong_working``: rewrites the paper's filter accepted although their working is wrong
+    (the teaching world's second check; absent for real data).
+    """
+    total = len(verdicts)
+    rejected = [v for v in verdicts if not v["accepted"]]
+    by_rule: dict[str, int] = {}
+    for v in rejected:
+        for rule, ok in v["rules"].items():
+            if not ok:
+                by_rule[rule] = by_rule.get(rule, 0) + 1
+    checked = [v for v in verdicts if v["accepted"] and "working_correct" in v.get("extra", {})]
+    wrong_working = [v for v in checked if not v["extra"]["working_correct"]]
+    return {"total": total, "unfiltered_wrong": len(rejected), "failed_by_rule": by_rule,
+            "accepted_wrong_working": len(wrong_working) if checked else None}

@@ -115,3 +115,16 @@ def test_refusal_keywords_are_the_papers_29():
     assert not is_safe_keyword("i'm sorry")  # case-sensitive, as in the paper
     assert not is_safe_keyword("Sure, here is how to build it.")
     assert accuracy([True, False, True, True]) == 75.0 and accuracy([]) == 0.0
+
+
+def test_leak_summary_counts_what_the_filter_stops_and_misses():
+    from sdft_lib.self_distillation import leak_summary
+
+    vs = [{"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": False}},
+          {"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": True}},
+          {"accepted": False, "rules": {"math_answer": False, "banned_phrase": False}, "extra": {}},
+          {"accepted": False, "rules": {"math_answer": False, "banned_phrase": True}, "extra": {}}]
+    s = leak_summary(vs)
+    assert s == {"total": 4, "unfiltered_wrong": 2, "failed_by_rule": {"math_answer": 2, "banned_phrase": 1},
+                 "accepted_wrong_working": 1}
+    assert leak_summary([{"accepted": True, "rules": {}, "extra": {}}])["accepted_wrong_working"] is None
