@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 REQUIRED = os.environ.get("SDFT_REQUIRE_BROWSER") == "1"
+# One known upstream error is tolerated, by its exact text: with jupyter-book 1.0.4, sphinx-thebe's
+# env-before-read-docs hook adds its inline config script twice, so every page logs that
+# THEBE_JS_URL is declared twice. It is harmless (live code cells are off in this book) and is
+# listed as a known gap in the book's status page; every other console error fails the test.
+# pydata-sphinx-theme logs "Got invalid theme mode" once, in a fresh browser profile with no stored
+# light/dark choice. The browser's own request for /favicon.ico (the book has none) is not a page's.
+KNOWN_UPSTREAM = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode: . Resetting to auto.",
+                  "/favicon.ico - Failed to load resource")
 
 
 def _missing(reason):
@@ -91,7 +99,7 @@ def test_every_toc_page_exists():
 
 def test_every_page_loads_its_images_without_js_errors(server, browser):
     pages = sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
-                   if not str(p.relative_to(HTML)).startswith(("_static", "_sources", "genindex", "search")))
+                   if not str(p.relative_to(HTML)).startswith(("_static", "_sources", "genindex", "search", ".")))
     assert len(pages) >= len(_toc_pages())
     problems, images = [], 0
     for page in pages:
@@ -99,7 +107,8 @@ def test_every_page_loads_its_images_without_js_errors(server, browser):
         broken = browser.execute_script(
             "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         images += browser.execute_script("return document.images.length")
-        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
+                  and not any(k in e["message"] for k in KNOWN_UPSTREAM)]
         if broken or errors:
             problems.append((page, broken, errors))
     assert not problems, problems
