@@ -185,14 +185,15 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     import pandas as pd
 
     from .lm_eval_tasks import PREFIX, evaluate_with_lm_eval, write_teaching_tasks
-    from .models import load_model, seed_weights
+    from .models import seed_weights
     from .teaching_world import build as tw
     from .training import run_path
 
     world = tw.build_world_data(cfg, log=log)
     sets = tw.eval_sets(world)
     seed_dir = seed_weights(cfg)
-    _, tok = load_model(cfg)
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(seed_dir, trust_remote_code=False)  # prompts only: no model load
     task_dir = cfg.stage_path(STAGE) / "lm_eval_tasks"
     tasks = write_teaching_tasks(task_dir, sets, tok)
     s0 = (cfg.ft_seeds or [cfg.seed])[0]

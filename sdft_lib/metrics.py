@@ -47,11 +47,13 @@ def standardize_function_call(call: str) -> str:
     return call.replace("'", '"').replace(", ", ",")
 
 
+_CALL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)")
+
+
 def function_call_matches(prediction: str, reference: str) -> bool:
     """The paper's ``check_openfunction``: the reference call appears in the prediction after
     normalising whitespace and quotes."""
-    ref = standardize_function_call(reference)
-    m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)", ref)
+    m = _CALL.match(standardize_function_call(reference))
     if not m:
         return False
     name, params = m.groups()
@@ -70,8 +72,7 @@ def function_call_score(prediction: str, reference: str) -> float:
     """
     if function_call_matches(prediction, reference):
         return 1.0
-    ref = standardize_function_call(reference)
-    m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\((.*)\)", ref)
+    m = _CALL.match(standardize_function_call(reference))
     if not m:
         return 0.0
     ans = standardize_function_call(prediction)
