@@ -25,7 +25,7 @@ def main() -> int:
     import torch
 
     from sdft_lib import evaluation, training
-    from sdft_lib.chat import render_prompt
+    from sdft_lib.templates import render_prompt_text
     from sdft_lib.config import load_config, runs_root
     from sdft_lib.generation import Decoding, HFBackend
     from sdft_lib.models import load_model, seed_weights
@@ -67,7 +67,7 @@ def main() -> int:
     model, tok = load_model(cfg, path=seed_dir)
     from sdft_lib.teaching_world import build as tw
     sets = tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None))
-    prompts = [render_prompt(tok, r) for rows in sets.values() for r in rows[:32]]
+    prompts = [render_prompt_text("chat", r, tok) for rows in sets.values() for r in rows[:32]]
     dec = Decoding(max_new_tokens=cfg.max_new_tokens)
     batched = stage("generate batched (64)", lambda: HFBackend(model, tok, batch_size=64).generate(prompts, dec))
     single = stage("generate one at a time", lambda: HFBackend(model, tok, batch_size=1).generate(prompts, dec))

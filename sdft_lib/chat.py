@@ -1,7 +1,7 @@
-"""Records in the paper's schema, rendered through a tokenizer's chat template.
+"""Llama-2-chat's chat template, rendering it before a tokenizer exists, and the training collator.
 
-One place turns ``{"instruction", "input", "output"}`` (plus an optional ``system``) into chat
-messages, prompt strings and masked training examples, for the teaching model and real models alike.
+How a record becomes a prompt and a masked training example (for chat templates and the paper's
+templates alike) lives in :mod:`sdft_lib.templates`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-IGNORE_INDEX = -100
+from .templates import IGNORE_INDEX
 
 # Llama-2-chat's own chat template (meta-llama/Llama-2-7b-chat-hf tokenizer_config.json). The
 # teaching model ships it so that its prompts look exactly like the paper's model's prompts.
@@ -25,58 +25,6 @@ LLAMA2_CHAT_TEMPLATE = (
     "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
     "{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
 )
-
-
-def user_text(rec: dict) -> str:
-    """The user turn of a record: the instruction, then the input (if any) after a blank line."""
-    inp = (rec.get("input") or "").strip()
-    return rec["instruction"] + (f"\n\n{inp}" if inp else "")
-
-
-def to_messages(rec: dict, with_answer: bool = True) -> list[dict[str, str]]:
-    msgs = []
-    if rec.get("system"):
-        msgs.append({"role": "system", "content": rec["system"]})
-    msgs.append({"role": "user", "content": user_text(rec)})
-    if with_answer:
-        msgs.append({"role": "assistant", "content": rec["output"]})
-    return msgs
-
-
-def render_prompt(tokenizer: Any, rec: dict) -> str:
-    """The prompt string a model sees before it answers ``rec``."""
-    return tokenizer.apply_chat_template(to_messages(rec, with_answer=False), tokenize=False,
-                                         add_generation_prompt=True)
-
-
-def encode_example(tokenizer: Any, rec: dict, cutoff: int | None = None, template: str = "chat") -> dict[str, list[int]]:
-    """Token ids of prompt + response, with labels masked (``-100``) on every prompt token.
-
-    The loss is computed on the response (and its end-of-sequence token) only, as in the paper's
-    LLaMA-Factory recipe. ``template="chat"`` renders through the tokenizer's chat template; a
-    paper template name (``alpaca``, ``gsm8k``, ...) renders the prompt as the paper did and appends
-    the response's tokens and EOS, as LLaMA-Factory does.
-    """
-    if template == "chat":
-        prompt = render_prompt(tokenizer, rec)
-        full = tokenizer.apply_chat_template(to_messages(rec), tokenize=False)
-        if not full.startswith(prompt):
-            raise ValueError("chat template renders the prompt differently inside the full conversation")
-        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        r_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
-        if not full.rstrip().endswith(tokenizer.eos_token or "\0"):
-            r_ids = r_ids + [tokenizer.eos_token_id]
-    else:
-        from .templates import get_template
-
-        prompt = get_template(template).render(user_text(rec))
-        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        r_ids = tokenizer(rec["output"].strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    ids = p_ids + r_ids
-    labels = [IGNORE_INDEX] * len(p_ids) + r_ids
-    if cutoff is not None:
-        ids, labels = ids[:cutoff], labels[:cutoff]
-    return {"input_ids": ids, "labels": labels}
 
 
 @lru_cache(maxsize=8)

@@ -124,6 +124,7 @@ class RunConfig:
     humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
     allow_code_execution: bool = False  # run model-written code (sandboxed subprocess): opt in
     lm_eval_tasks: list = field(default_factory=list)    # lm-evaluation-harness tasks (mmlu, ...)
+    lm_eval_include_path: str = ""  # a folder of your own lm-eval task YAMLs (lm-eval's --include_path)
     lm_eval_limit: int = 0          # 0: whole tasks; else N documents per task
 
     # ------------------------------------------------------------------------------------
@@ -256,6 +257,9 @@ class RunConfig:
         if not isinstance(self.lm_eval_tasks, list) or not all(isinstance(t, str) and t for t in self.lm_eval_tasks):
             raise ConfigError(f"lm_eval_tasks={self.lm_eval_tasks!r} is not allowed: a list of task names "
                               "such as mmlu,truthfulqa (or [] for none)")
+        if self.lm_eval_include_path and not Path(self.lm_eval_include_path).expanduser().is_dir():
+            raise ConfigError(f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
+                              "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)")
 
     def _validate_data(self) -> None:
         if self.dataset != "teaching" and not self.data_dir:

@@ -97,12 +97,13 @@ def similarity_rows(reference: Sequence[str], other: Sequence[str], model: str |
 # The teaching world's three response sets
 # ---------------------------------------------------------------------------------------------
 def own_answers(model, tokenizer, records: Sequence[dict], cfg) -> list[dict]:
-    """The seed's own greedy answers to the records' prompts (no reference shown)."""
-    from .chat import render_prompt
+    """The seed's own answers to the records' prompts (no reference shown), rendered with the run's
+    training template and decoded with the run's decoding settings."""
     from .generation import HFBackend
+    from .templates import prompt_ids
 
     outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(
-        [render_prompt(tokenizer, r) for r in records], cfg.decoding())
+        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len) for r in records], cfg.decoding())
     return [{**r, "output": o} for r, o in zip(records, outs)]
 
 

@@ -1,9 +1,11 @@
 """The forgetting evaluation: seed vs SFT vs SDFT on every skill, over fine-tuning seeds.
 
 Teaching world: every held-out skill set (greedy), scored by the world's checkers (lenient is the
-score, strict is reported beside it). Each evaluated model gets a cached folder
-``runs/<profile>/evaluation/<model>/`` (scores and outputs); ``results.csv`` in the same stage folder
-is the stable table other chapters and users read:
+score, strict is reported beside it). Any other model: the paper's suite (:mod:`sdft_lib.paper_eval`).
+Either way, the lm-eval tasks of ``lm_eval_tasks`` (``lm_eval_include_path`` for the user's own task
+YAMLs) are run through lm-eval's HFLM on the same models and reported by their primary metric.
+Each evaluated model gets a cached folder ``runs/<profile>/evaluation/<model>/`` (scores and
+outputs); ``results.csv`` in the same stage folder is the stable table other chapters and users read:
 
     variant, benchmark, seed, score (0-100), strict_score, learning_rate, epochs
 
@@ -44,8 +46,8 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
     else:
         from .paper_eval import DEFAULT_BENCHMARKS, evaluate_suite
 
-        key = {"eval_version": 1, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
-               "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens,
+        key = {"eval_version": 2, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
+               "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens, "cutoff_len": cfg.cutoff_len,
                "template": cfg.train_template, "humaneval_file": cfg.humaneval_file, **key}
 
         def evaluate(model, tok, work):
@@ -79,12 +81,38 @@ def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
     return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True), log)
 
 
+def _lm_eval_scores(cfg: RunConfig, name: str, base: str, adapter: Path | None, ident: dict,
+                    log: Callable) -> dict:
+    """``lm_eval_tasks`` on one model, as ``{task: {"n", "lenient", "strict", "metric"}}`` (0-100)."""
+    if not cfg.lm_eval_tasks:
+        return {}
+    from .lm_eval_tasks import evaluate_with_lm_eval, primary_score
+
+    res = evaluate_with_lm_eval(cfg, name, base, adapter, cfg.lm_eval_tasks, cfg.lm_eval_include_path or None,
+                                ident, log=log)
+    out = {}
+    for task, metrics in res.items():
+        metric, value = primary_score(metrics)
+        out[task] = {"n": None, "lenient": round(100 * value, 2), "strict": round(100 * value, 2), "metric": metric}
+    return out
+
+
 def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
-    return read_json(_seed_eval(cfg, log) / "manifest.json")["scores"]
+    from .models import seed_weights
+    from .teaching_world.build import model_key
+
+    scores = read_json(_seed_eval(cfg, log) / "manifest.json")["scores"]
+    ident = {"seed": model_key(cfg) if cfg.is_teaching else cfg.model}
+    return {**scores, **_lm_eval_scores(cfg, "seed", seed_weights(cfg), None, ident, log)}
 
 
 def evaluate_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> dict:
-    return read_json(_run_eval(cfg, run_dir, log) / "manifest.json")["scores"]
+    from .training import finetuned_weights
+
+    run_dir = Path(run_dir)
+    scores = read_json(_run_eval(cfg, run_dir, log) / "manifest.json")["scores"]
+    ident = {"run_key": read_json(run_dir / "manifest.json")["key_hash"]}
+    return {**scores, **_lm_eval_scores(cfg, run_dir.name, *finetuned_weights(cfg, run_dir), ident, log)}
 
 
 def outputs_for_seed(cfg: RunConfig, log: Callable = print) -> list[dict]:
@@ -187,7 +215,7 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     from .lm_eval_tasks import PREFIX, evaluate_with_lm_eval, write_teaching_tasks
     from .models import seed_weights
     from .teaching_world import build as tw
-    from .training import run_path
+    from .training import finetuned_weights, run_path
 
     world = tw.build_world_data(cfg, log=log)
     sets = tw.eval_sets(world)
@@ -197,14 +225,15 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     task_dir = cfg.stage_path(STAGE) / "lm_eval_tasks"
     tasks = write_teaching_tasks(task_dir, sets, tok)
     s0 = (cfg.ft_seeds or [cfg.seed])[0]
-    models = {"seed": (None, outputs_for_seed(cfg, log))}
+    models = {"seed": (seed_dir, None, {"seed": tw.model_key(cfg)}, outputs_for_seed(cfg, log))}
     for v in ("sft", "sdft"):
         run = run_path(cfg, v, cfg.learning_rate, cfg.epochs, s0)
-        models[v] = (run / "adapter", outputs_for_run(cfg, run, log))
+        outputs = outputs_for_run(cfg, run, log)  # trains the run if it is missing
+        models[v] = (*finetuned_weights(cfg, run), {"run_key": read_json(run / "manifest.json")["key_hash"]}, outputs)
     n = cfg.lm_eval_limit or None
     rows = []
-    for variant, (adapter, outputs) in models.items():
-        res = evaluate_with_lm_eval(cfg, seed_dir, adapter, tasks, task_dir, variant, log=log)
+    for variant, (base, adapter, ident, outputs) in models.items():
+        res = evaluate_with_lm_eval(cfg, f"cross-{variant}", base, adapter, tasks, task_dir, ident, log=log)
         for task, metrics in res.items():
             skill = task[len(PREFIX):]
             mine = [o for o in outputs if o["skill"] == skill][:n]

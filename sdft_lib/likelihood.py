@@ -2,6 +2,12 @@
 
 The distribution gap of the paper, made measurable: a dataset written in the model's own voice has
 a low NLL under the model; a foreign-style dataset has a high one.
+
+The records are encoded exactly as the training stage encodes them (``templates.train_example``
+with the run's ``train_template`` and ``cutoff_len``), so the number is the loss the first training
+step sees. Memory stays bounded for long responses and large vocabularies: batches are filled up to
+a token budget, and the loss is computed from the last hidden states in slices of response tokens,
+so the float logits of a whole batch (batch x length x vocabulary) never exist at once.
 """
 
 from __future__ import annotations
@@ -11,30 +17,62 @@ from typing import Sequence
 
 import torch
 
-from .chat import IGNORE_INDEX, collate, encode_example
+from .chat import collate
+from .templates import IGNORE_INDEX, train_example
+
+
+def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length whose padded size (rows x longest) stays within
+    ``max_tokens`` (a longer single example gets a batch of its own)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        if cur and (len(cur) + 1) * max(lengths[i], max(lengths[j] for j in cur)) > max_tokens:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    return batches + ([cur] if cur else [])
+
+
+def _token_nll(model, input_ids, attention_mask, labels, slice_tokens: int) -> torch.Tensor:
+    """Per-position NLL (0 where the label is masked), computed slice by slice from hidden states."""
+    target = labels[:, 1:]
+    mask = target != IGNORE_INDEX
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    special = getattr(model.config, "final_logit_softcapping", None) or getattr(model.config, "logit_scale", None)
+    out = torch.zeros(target.shape, dtype=torch.float32, device=input_ids.device)
+    if head is None or decoder is None or special:  # unusual heads: fall back to the full logits
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target.clamp(min=0), reduction="none")
+        return nll * mask
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :-1]
+    rows, cols = mask.nonzero(as_tuple=True)
+    for s in range(0, len(rows), slice_tokens):
+        r, c = rows[s:s + slice_tokens], cols[s:s + slice_tokens]
+        logits = head(hidden[r, c]).float()
+        out[r, c] = torch.nn.functional.cross_entropy(logits, target[r, c], reduction="none")
+    return out
 
 
 @torch.inference_mode()
-def response_nll(model, tokenizer, records: Sequence[dict], batch_size: int = 32,
-                 cutoff: int | None = None) -> list[dict]:
-    """For each record: mean NLL (nats/token) of its ``output`` given its prompt, token count, PPL.
+def response_nll(model, tokenizer, records: Sequence[dict], template: str = "chat", cutoff: int | None = None,
+                 max_batch_tokens: int = 16384, slice_tokens: int = 2048) -> list[dict]:
+    """For each record: mean NLL (nats/token) of its response given its prompt, token count, PPL.
 
-    Prompt tokens are masked exactly as in training (``chat.encode_example``); the end-of-sequence
-    token counts as part of the response. Batches are length-sorted and right-padded.
+    Encoded as in training (``template``, ``cutoff``: pass the run's ``train_template`` and
+    ``cutoff_len``); the end-of-sequence token counts as part of the response.
     """
-    enc = [encode_example(tokenizer, r, cutoff=cutoff) for r in records]
-    order = sorted(range(len(enc)), key=lambda i: len(enc[i]["input_ids"]))
+    enc = [train_example(tokenizer, template, r, cutoff) for r in records]
     out: list[dict | None] = [None] * len(enc)
     device = next(model.parameters()).device
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx], tokenizer.pad_token_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1)
-        target = batch["labels"][:, 1:]
-        mask = target != IGNORE_INDEX
-        tok_nll = -logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        sums, counts = tok_nll.sum(1), mask.sum(1)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    for idx in token_budget_batches([len(e["input_ids"]) for e in enc], max_batch_tokens):
+        batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx], pad).items()}
+        tok_nll = _token_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], slice_tokens)
+        counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1)
+        sums = tok_nll.sum(1)
         for j, i in enumerate(idx):
             n = int(counts[j])
             nll = float(sums[j]) / n if n else float("nan")

@@ -62,13 +62,13 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
     The prompt is the record rendered through the tokenizer's chat template, the same string the
     book's own evaluation feeds the model, so lm-eval and ``evaluation`` score the same answers.
     """
-    from .chat import render_prompt
+    from .templates import render_prompt_text
     from .metrics import find_last_integer
 
     folder = Path(folder)
     names = []
     for skill, recs in sets.items():
-        docs = [{"prompt": render_prompt(tokenizer, r), "target": r["output"].strip()} for r in recs]
+        docs = [{"prompt": render_prompt_text("chat", r, tokenizer), "target": r["output"].strip()} for r in recs]
         data = write_text(folder / f"{skill}.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
         name = f"{PREFIX}{skill}"
         write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "generate", max_gen_toks)))
@@ -85,7 +85,7 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
                 continue
             choices = wrong + [r["output"].strip()]
             rng.shuffle(choices)
-            docs.append({"prompt": render_prompt(tokenizer, r), "choices": choices,
+            docs.append({"prompt": render_prompt_text("chat", r, tokenizer), "choices": choices,
                          "gold": choices.index(r["output"].strip())})
         if not docs:
             return names
@@ -101,7 +101,9 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
                 batch_size: int = 16, dtype: str = "float32") -> dict[str, dict[str, float]]:
     """Evaluate ``tasks`` with lm-eval's HFLM (base model + optional peft adapter).
 
-    Returns ``{task: {metric: value}}`` with values as lm-eval reports them (fractions, 0-1).
+    Returns ``{task: {metric: value}}`` with values as lm-eval reports them (fractions, 0-1), for the
+    top-level entries only: a group (``mmlu``) stands for its subtasks; a tag (``ai2_arc``) is
+    reported as the tasks it names (``arc_easy``, ``arc_challenge``).
     """
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -112,43 +114,64 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
     manager = TaskManager(include_path=str(include_path) if include_path else None)
     out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
                                   log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+    inner = {t for subtasks in (out.get("group_subtasks") or {}).values() for t in subtasks}
     results = {}
-    for task, metrics in out["results"].items():
-        results[task] = {k.split(",")[0]: float(v) for k, v in metrics.items()
-                         if "," in k and "stderr" not in k and isinstance(v, (int, float))}
+    for task, metrics in {**out["results"], **(out.get("groups") or {})}.items():
+        if task in inner:
+            continue
+        values: dict[str, float] = {}
+        for k, v in metrics.items():
+            if "," in k and "stderr" not in k and isinstance(v, (int, float)):
+                values.setdefault(k.split(",")[0], float(v))
+        if values:
+            results[task] = values
     return results
 
 
-def lm_eval_rows(results: dict[str, dict[str, float]], variant: str, seed: int | None) -> list[dict]:
-    """Tidy rows (variant, benchmark, seed, metric, score 0-100) from :func:`run_lm_eval`."""
-    rows = []
-    for task, metrics in results.items():
-        for metric, value in metrics.items():
-            rows.append({"variant": variant, "benchmark": task, "seed": seed, "metric": metric,
-                         "score": round(100 * value, 2)})
-    return rows
+def primary_score(metrics: dict[str, float]) -> tuple[str, float]:
+    """The metric a task is reported by: ``acc`` where lm-eval computes it (what the paper's
+    ``eval_general_knowledge.py`` reads), else the task's first metric. Returns (name, value 0-1)."""
+    name = "acc" if "acc" in metrics else next(iter(metrics))
+    return name, metrics[name]
 
 
-def evaluate_with_lm_eval(cfg, model_dir: str | Path, adapter: str | Path | None, tasks: list[str],
-                          include_path: str | Path | None, name: str, log: Callable = print) -> dict:
-    """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/``."""
+def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | Path | None, tasks: list[str],
+                          include_path: str | Path | None, ident: dict, log: Callable = print) -> dict:
+    """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/results.json``.
+
+    ``ident`` says which weights these are (the seed's name or a training run's key), so a retrained
+    adapter is never mistaken for an old one.
+    """
     from .runs import build_once, key_hash, read_json, write_json
     from .runtime import resolve_device
 
-    key = {"lm_eval_version": 1, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
-           "tasks": list(tasks), "limit": cfg.lm_eval_limit,
-           "adapter_key": read_json(Path(adapter).parent / "manifest.json")["key_hash"] if adapter else None}
+    key = {"lm_eval_version": 2, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
+           "tasks": list(tasks), "limit": cfg.lm_eval_limit, **ident}
     if include_path:
-        key["task_files"] = sorted(p.name for p in Path(include_path).glob("*.yaml"))
+        key["task_files"] = {p.name: _digest(p) for p in sorted(Path(include_path).expanduser().glob("**/*.y*ml"))}
     path = cfg.stage_path("evaluation") / f"lm_eval-{name}-{key_hash(key, 8)}"
 
     def build(work: Path) -> dict:
+        from .config import ConfigError
+
         device = resolve_device(cfg)
-        res = run_lm_eval(model_dir, tasks, adapter=adapter, include_path=include_path,
-                          limit=cfg.lm_eval_limit, device=device, batch_size=cfg.gen_batch_size,
-                          dtype="bfloat16" if device == "cuda" else "float32")
+        try:
+            res = run_lm_eval(model_dir, tasks, adapter=adapter, include_path=include_path,
+                              limit=cfg.lm_eval_limit, device=device, batch_size=cfg.gen_batch_size,
+                              dtype="bfloat16" if device == "cuda" else "float32")
+        except (OSError, ConnectionError, KeyError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(f"lm_eval_tasks={list(tasks)!r} could not run: {first} (lm-eval's own tasks download "
+                              "their data from the Hugging Face Hub once; offline, give your own task YAMLs with "
+                              "lm_eval_include_path, or -p lm_eval_tasks '' to skip)") from None
         write_json(work / "results.json", res)
         return {"results": res}
 
     build_once(path, key, build, stage=f"evaluation/lm_eval-{name}", cfg=cfg, log=log)
     return read_json(path / "results.json")
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -31,7 +31,7 @@ from typing import Callable
 from .config import ConfigError, RunConfig
 from .data import normalize, read_records
 from .metrics import function_call_matches, function_call_score, is_safe_keyword, math_answer_matches
-from .templates import GCG_SUFFIX, get_template
+from .templates import GCG_SUFFIX
 
 BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
               "alpaca_eval")
@@ -95,15 +95,17 @@ def load_benchmark(cfg: RunConfig, name: str) -> list[dict]:
     return recs[:cfg.eval_limit] if cfg.eval_limit else recs
 
 
-def render(cfg: RunConfig, tokenizer, name: str, rec: dict) -> str:
-    """The prompt of one benchmark record, in the paper's template or the model's chat template."""
-    from .chat import render_prompt, user_text
+def prompt(cfg: RunConfig, tokenizer, name: str, rec: dict) -> list[int]:
+    """The prompt ids of one benchmark record: the paper's template for this benchmark (cut at
+    ``cutoff_len`` with the reference, as its LLaMA-Factory predictions were), or, for chat-template
+    runs, the model's own chat template."""
+    from .templates import prompt_ids
 
     if cfg.train_template == "chat":
         if name == "advbench_jailbreak":
             rec = {**rec, "instruction": rec["instruction"] + GCG_SUFFIX}
-        return render_prompt(tokenizer, rec)
-    return get_template(TEMPLATE[name]).render(user_text(rec))
+        return prompt_ids(tokenizer, "chat", rec, cfg.cutoff_len)
+    return prompt_ids(tokenizer, TEMPLATE[name], rec, cfg.cutoff_len)
 
 
 def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
@@ -119,7 +121,7 @@ def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
     scores, rows = {}, []
     for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
         recs = load_benchmark(cfg, name)
-        outs = backend.generate([render(cfg, tokenizer, name, r) for r in recs], decoding)
+        outs = backend.generate([prompt(cfg, tokenizer, name, r) for r in recs], decoding)
         log(f"  {name}: {len(recs)} prompts answered")
         if name == "alpaca_eval":
             export = [{"instruction": r["instruction"], "output": o, "generator": cfg.model_label}

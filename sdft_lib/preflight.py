@@ -26,11 +26,10 @@ PAPER_DATA_URL = "https://raw.githubusercontent.com/sail-sg/sdft/main/data/"
 
 def dry_run(cfg: RunConfig) -> dict:
     """Validate a run end to end without a model; return what was checked (raises ConfigError)."""
-    from .chat import user_text
     from .data import load_task
     from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
     from .self_distillation import DATASET_RULES, distill_template_name
-    from .templates import get_template
+    from .templates import get_template, render_prompt_text
 
     report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset}
     if cfg.dataset == "teaching":
@@ -48,9 +47,9 @@ def dry_run(cfg: RunConfig) -> dict:
     report["distill_template"] = distill
     report["filters"] = list(DATASET_RULES[cfg.dataset])
     if not tpl.chat:  # chat templates need the model's tokenizer: rendered at run time
-        report["distill_prompt_example"] = tpl.render(user_text(records[0]), records[0]["output"])
+        report["distill_prompt_example"] = render_prompt_text(tpl, records[0])
     if cfg.train_template != "chat":
-        report["train_prompt_example"] = get_template(cfg.train_template).render(user_text(records[0]))
+        report["train_prompt_example"] = render_prompt_text(cfg.train_template, records[0])
     report["train_template"] = cfg.train_template
     report["benchmarks"] = {}
     for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:

@@ -3,17 +3,20 @@
 1. Render each record through a distillation template (instruction + the original response as the
    reference answer).
 2. Generate the seed's rewrite (HF ``generate`` everywhere, vLLM on a GPU), chunk by chunk; each
-   finished chunk is written atomically, so an interrupted run resumes where it stopped.
+   finished chunk is written atomically with a hash of the prompts it answers, so an interrupted
+   run resumes where it stopped and never pairs a rewrite with another prompt.
 3. Check every rewrite with named rules; a rejected rewrite falls back to the original response,
-   as in the paper (``eval/gen_distilled_data.py``).
+   as in the paper (``eval/gen_distilled_data.py``). Besides the paper's checks, the project rejects
+   an empty rewrite (``nonempty``) and one cut off at ``max_new_tokens`` (``eos``: the model did not
+   end it, so training on it with an EOS appended would teach the model to stop mid-answer).
 4. Write ``distilled.json`` (same schema as the input), ``rewrites.jsonl`` (every rewrite and its
-   verdicts) and ``report.json`` (``total``, ``accepted`` and per-rule counts).
+   verdicts) and ``report.json`` (``total``, ``accepted``, ``truncated`` and per-rule counts).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +27,17 @@ from .metrics import function_call_matches, has_python_block, math_answer_matche
 from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
+
+
 def nonempty(prediction: str) -> bool:
     return bool(prediction.strip())
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A named check of a rewrite against its record: ``check(rewrite, original_output) -> bool``."""
+    """A named check of a rewrite against its record: ``check(rewrite, original_output) -> bool``.
+
+    (``eos`` is the one rule that looks at how generation ended rather than at the text.)"""
 
     name: str
     check: Callable[[str, str], bool]
@@ -39,6 +46,7 @@ class Rule:
 
 RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("nonempty", lambda p, ref: nonempty(p), "the rewrite is not empty"),
+    Rule("eos", lambda p, ref: True, "the model ended the rewrite itself (not cut off at max_new_tokens)"),
     Rule("banned_phrase", lambda p, ref: no_banned_phrase(p),
          "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)"),
     Rule("math_answer", math_answer_matches, "the last integer equals the reference's (the paper's check_math)"),
@@ -47,39 +55,44 @@ RULES: dict[str, Rule] = {r.name: r for r in [
 ]}
 
 # The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
+PROJECT_RULES = ("nonempty", "eos")  # the project's own, on top of the paper's
 DATASET_RULES = {
-    "teaching": ("nonempty", "banned_phrase", "math_answer"),
-    "gsm8k": ("nonempty", "banned_phrase", "math_answer"),
-    "openfunction": ("nonempty", "banned_phrase", "function_call"),
-    "magicoder": ("nonempty", "banned_phrase", "python_block"),
-    "alpaca": ("nonempty", "banned_phrase"),
-    "dolly": ("nonempty", "banned_phrase"),
-    "lima": ("nonempty", "banned_phrase"),
-    "openhermes": ("nonempty", "banned_phrase"),
+    "teaching": PROJECT_RULES + ("banned_phrase", "math_answer"),
+    "gsm8k": PROJECT_RULES + ("banned_phrase", "math_answer"),
+    "openfunction": PROJECT_RULES + ("banned_phrase", "function_call"),
+    "magicoder": PROJECT_RULES + ("banned_phrase", "python_block"),
+    "alpaca": PROJECT_RULES + ("banned_phrase",),
+    "dolly": PROJECT_RULES + ("banned_phrase",),
+    "lima": PROJECT_RULES + ("banned_phrase",),
+    "openhermes": PROJECT_RULES + ("banned_phrase",),
 }
 
 
-def judge(rewrite: str, original: str, rules: Sequence[str]) -> dict[str, bool]:
-    return {name: bool(RULES[name].check(rewrite, original)) for name in rules}
+def judge(rewrite: str, original: str, rules: Sequence[str], finished: bool = True) -> dict[str, bool]:
+    return {name: bool(finished if name == "eos" else RULES[name].check(rewrite, original)) for name in rules}
 
 
 def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Sequence[str],
-                  extra_checks: dict[str, Callable[[str, str], bool]] | None = None) -> tuple[list[dict], list[dict], dict]:
+                  extra_checks: dict[str, Callable[[str, str], bool]] | None = None,
+                  finished: Sequence[bool] | None = None) -> tuple[list[dict], list[dict], dict]:
     """Return (distilled records, per-record verdicts, report).
 
     A rewrite is accepted when every rule passes; otherwise the record keeps its original output.
-    ``extra_checks`` are reported beside the rules (e.g. a check of the working) but do not filter.
+    ``finished`` says which rewrites the model ended itself (for the ``eos`` rule; all, if not
+    given). ``extra_checks`` are reported beside the rules (e.g. a check of the working) but do not
+    filter.
     """
     if len(records) != len(rewrites):
         raise ValueError(f"{len(records)} records but {len(rewrites)} rewrites")
+    finished = [True] * len(records) if finished is None else list(finished)
     distilled, verdicts = [], []
     failed = {r: 0 for r in rules}
     first = {r: 0 for r in rules}
     extra = {k: 0 for k in (extra_checks or {})}
     unchanged = 0
-    for rec, new in zip(records, rewrites):
+    for rec, new, done in zip(records, rewrites, finished):
         new = new.strip()
-        v = judge(new, rec["output"], rules)
+        v = judge(new, rec["output"], rules, done)
         ok = all(v.values())
         for r in rules:
             failed[r] += not v[r]
@@ -92,7 +105,7 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
         unchanged += ok and new == rec["output"].strip()
         distilled.append({**rec, "output": new if ok else rec["output"]})
         verdicts.append({"instruction": rec["instruction"], "original": rec["output"], "rewrite": new,
-                         "accepted": ok, "rules": v, **({"extra": ex} if ex else {})})
+                         "finished": done, "accepted": ok, "rules": v, **({"extra": ex} if ex else {})})
     n = len(records)
     accepted = sum(v["accepted"] for v in verdicts)
     report = {
@@ -100,6 +113,7 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
         "accepted": accepted,
         "rejected": n - accepted,
         "acceptance_rate": round(100 * accepted / n, 2) if n else 0.0,
+        "truncated": sum(not d for d in finished),
         "rules": list(rules),
         "failed_by_rule": failed,
         "rejected_first_by_rule": first,
@@ -125,12 +139,12 @@ def distill_template_name(cfg: RunConfig) -> str:
     return PAPER_DISTILL_TEMPLATE[cfg.dataset]
 
 
-def render_distill_prompts(records: Sequence[dict], template_name: str, tokenizer=None) -> list[str]:
-    from .chat import user_text
-    from .templates import get_template
+def distill_prompts(records: Sequence[dict], template_name: str, tokenizer, cutoff: int | None = None) -> list[list[int]]:
+    """The token ids the seed generates its rewrites from: each record with its original response
+    as the reference, through the distillation template, cut at ``cutoff`` (see ``templates``)."""
+    from .templates import prompt_ids
 
-    tpl = get_template(template_name)
-    return [tpl.render(user_text(r), r["output"], tokenizer=tokenizer) for r in records]
+    return [prompt_ids(tokenizer, template_name, r, cutoff) for r in records]
 
 
 def make_backend(cfg: RunConfig):
@@ -149,37 +163,47 @@ def make_backend(cfg: RunConfig):
     return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=True), tok
 
 
-def generate_chunked(work: Path, prompts: Sequence[str], generate: Callable[[list[str]], list[str]],
-                     chunk_size: int, log: Callable[[str], None] = print) -> list[str]:
-    """Generate in chunks, each saved atomically as ``chunks/NNNNN.json``; finished chunks are
-    read back instead of regenerated, so a killed run continues where it stopped."""
+def _prompts_hash(prompts: Sequence) -> str:
+    return hashlib.sha256(json.dumps(list(map(lambda p: p if isinstance(p, str) else list(p), prompts))).encode()).hexdigest()
+
+
+def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], list],
+                     chunk_size: int, log: Callable[[str], None] = print) -> list[dict]:
+    """Generate in chunks, each saved atomically as ``chunks/NNNNN.json`` with the hash of the
+    prompts it answers; a saved chunk is read back instead of regenerated only when that hash
+    matches, so a killed run continues where it stopped and a rewrite never meets another prompt.
+
+    ``generate`` returns :class:`~sdft_lib.generation.Generation` objects; the result is one
+    ``{"text", "finished"}`` dict per prompt.
+    """
     folder = work / "chunks"
     folder.mkdir(parents=True, exist_ok=True)
-    out: list[str] = []
+    out: list[dict] = []
     n_chunks = (len(prompts) + chunk_size - 1) // chunk_size
     for c in range(n_chunks):
         path = folder / f"{c:05d}.json"
         part = list(prompts[c * chunk_size:(c + 1) * chunk_size])
+        digest = _prompts_hash(part)
         if path.is_file():
             done = json.loads(path.read_text(encoding="utf-8"))
-            if len(done) == len(part):
-                out += done
+            if isinstance(done, dict) and done.get("prompts_sha256") == digest and len(done["rewrites"]) == len(part):
+                out += done["rewrites"]
                 continue
         t0 = time.time()
-        texts = generate(part)
-        write_json(path, texts)
+        rewrites = [{"text": g.text, "finished": g.finished} for g in generate(part)]
+        write_json(path, {"prompts_sha256": digest, "rewrites": rewrites})
         log(f"  chunk {c + 1}/{n_chunks}: {len(part)} rewrites in {time.time() - t0:.1f}s")
-        out += texts
+        out += rewrites
     return out
 
 
 def distill_key(cfg: RunConfig, template: str) -> dict:
     from .teaching_world.build import model_key
 
-    return {"stage_version": 1, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
+    return {"stage_version": 2, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
             "dataset": cfg.dataset, "template": template, "decoding": cfg.decoding().to_dict(),
             "rules": list(DATASET_RULES[cfg.dataset]), "max_examples": cfg.distill_max_examples,
-            "seed": cfg.seed}
+            "cutoff_len": cfg.cutoff_len, "seed": cfg.seed}
 
 
 def distilled_path(cfg: RunConfig) -> Path:
@@ -200,23 +224,28 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
 
         torch.manual_seed(cfg.seed)
         backend, tok = make_backend(cfg)
-        prompts = render_distill_prompts(records, template, tokenizer=tok)
+        prompts = distill_prompts(records, template, tok, cfg.cutoff_len)
         t0 = time.time()
-        rewrites = generate_chunked(work, prompts, lambda ps: backend.generate(ps, cfg.decoding()),
+        try:
+            gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, cfg.decoding()),
                                     cfg.distill_chunk_size, log=log)
+        finally:
+            backend.close()  # frees the GPU before the next model is loaded (vLLM holds most of it)
         gen_s = time.time() - t0
         extra = {}
         if cfg.dataset == "teaching":
             from .teaching_world.world import working_is_correct
             extra["working_correct"] = lambda p, ref: working_is_correct(p)
-        distilled, verdicts, report = apply_filters(records, rewrites, DATASET_RULES[cfg.dataset], extra)
+        distilled, verdicts, report = apply_filters(records, [g["text"] for g in gens], DATASET_RULES[cfg.dataset],
+                                                    extra, finished=[g["finished"] for g in gens])
         report.update({"template": template, "backend": cfg.gen_backend, "source": display_path(source),
                        "generation_seconds": round(gen_s, 2),
                        "rewrites_per_second": round(len(records) / gen_s, 2) if gen_s else None})
         write_json(work / "distilled.json", distilled)
         write_text(work / "rewrites.jsonl", "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts))
         write_json(work / "report.json", report)
-        write_json(work / "prompt_example.json", {"template": template, "prompt": prompts[0] if prompts else ""})
+        write_json(work / "prompt_example.json", {"template": template, "prompt": tok.decode(prompts[0]) if prompts else "",
+                                                  "prompt_ids": prompts[0] if prompts else []})
         return {"report": report}
 
     return build_once(distilled_path(cfg), distill_key(cfg, template), build, stage=STAGE, cfg=cfg,

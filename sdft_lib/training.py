@@ -3,7 +3,8 @@
 Both variants call :func:`train_adapter` with the same hyperparameters and seed; only the data
 differs (the original task data for ``sft``, the distilled data for ``sdft``). Training uses peft's
 LoRA (or, clearly labelled, full fine-tuning) and the transformers ``Trainer``; the loss is computed
-on response tokens only (``chat.encode_example`` masks the prompt with -100).
+on response tokens only (``templates.train_example`` masks the prompt with -100, encoded as the
+paper's LLaMA-Factory encodes it for the paper's templates).
 
 ``runs/<profile>/training/<variant>-lr<lr>-ep<epochs>-s<seed>-<hash>/`` holds ``adapter/`` (or
 ``model/`` for full fine-tuning), ``train_log.json`` and ``manifest.json`` (config, data hash,
@@ -40,7 +41,7 @@ def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = prin
 def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> dict:
     from .teaching_world.build import model_key
 
-    return {"stage_version": 1, "variant": variant,
+    return {"stage_version": 2, "variant": variant,
             "base": model_key(cfg) if cfg.is_teaching else cfg.model,
             "finetune": cfg.finetune, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
             "lora_dropout": cfg.lora_dropout, "lora_targets": list(cfg.lora_targets),
@@ -123,7 +124,8 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         import torch
         from transformers import PrinterCallback, Trainer, set_seed
 
-        from .chat import collate, encode_example
+        from .chat import collate
+        from .templates import train_example
         from .models import load_model
         from .runtime import resolve_device
 
@@ -131,7 +133,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         device = resolve_device(cfg)
         base, tok = load_model(cfg)
         model = prepare_model(cfg, base)
-        rows = [encode_example(tok, r, cutoff=cfg.cutoff_len, template=cfg.train_template) for r in records]
+        rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len) for r in records]
         n_tokens = sum(len(r["input_ids"]) for r in rows)
         ckpt_dir = work / "checkpoints"
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
@@ -170,17 +172,28 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
                       build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log)
 
 
+def finetuned_weights(cfg: RunConfig, run_dir: str | Path) -> tuple[str, Path | None]:
+    """(base model, LoRA adapter folder or None) of a training run: the seed plus the adapter, or
+    the run's own full model. What lm-eval's ``pretrained=`` / ``peft=`` take."""
+    from .models import seed_weights
+
+    run_dir = Path(run_dir)
+    if (run_dir / "model").is_dir():
+        return str(run_dir / "model"), None
+    return seed_weights(cfg), run_dir / "adapter"
+
+
 def load_finetuned(cfg: RunConfig, run_dir: str | Path, merge: bool = False):
     """The fine-tuned model of a run: base + LoRA adapter (merged if asked), or the full model."""
     from .models import load_model
 
-    run_dir = Path(run_dir)
-    if (run_dir / "model").is_dir():
-        return load_model(cfg, path=str(run_dir / "model"))
+    base_path, adapter = finetuned_weights(cfg, run_dir)
+    if adapter is None:
+        return load_model(cfg, path=base_path)
     from peft import PeftModel
 
-    base, tok = load_model(cfg)
-    model = PeftModel.from_pretrained(base, run_dir / "adapter").eval()
+    base, tok = load_model(cfg, path=base_path)
+    model = PeftModel.from_pretrained(base, adapter).eval()
     return (model.merge_and_unload().eval() if merge else model), tok
 
 

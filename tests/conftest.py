@@ -24,7 +24,26 @@ def tiny_world():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_world):
-    from sdft_lib.chat import render_chat_text, to_messages
+    from sdft_lib.chat import render_chat_text
+    from sdft_lib.templates import conversation
     from sdft_lib.teaching_world.model import train_tokenizer
 
-    return train_tokenizer([render_chat_text(to_messages(r)) for r in tiny_world["seed_train"]], 400)
+    return train_tokenizer([render_chat_text(conversation(r)) for r in tiny_world["seed_train"]], 400)
+
+
+FIXTURE_DATA = __import__("pathlib").Path(__file__).parent / "fixtures" / "paper-data"
+
+
+@pytest.fixture(scope="session")
+def standin_dir(tmp_path_factory):
+    """The project's stand-in for Llama-2-7b-chat: Llama-2's tokenizer behaviour, random weights."""
+    from sdft_lib.standin import build_standin, corpus_from
+
+    return build_standin(tmp_path_factory.mktemp("standin") / "model", corpus_from(FIXTURE_DATA))
+
+
+@pytest.fixture(scope="session")
+def standin_tokenizer(standin_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(standin_dir)

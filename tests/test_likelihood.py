@@ -2,14 +2,14 @@ import math
 
 import torch
 
-from sdft_lib.chat import render_prompt
+from sdft_lib.templates import render_prompt_text
 from sdft_lib.likelihood import mean_nll, response_nll
 from sdft_lib.teaching_world.model import ModelSpec, build_model
 
 
 def direct_nll(model, tok, rec):
     """Score one record by hand: log-probabilities of the response tokens given the prompt."""
-    prompt = render_prompt(tok, rec)
+    prompt = render_prompt_text("chat", rec, tok)
     full = tok.apply_chat_template([{"role": "user", "content": rec["instruction"]},
                                     {"role": "assistant", "content": rec["output"]}], tokenize=False)
     p = tok(prompt, add_special_tokens=False)["input_ids"]
@@ -23,7 +23,7 @@ def direct_nll(model, tok, rec):
 def test_nll_is_over_response_tokens_only_and_matches_direct(tiny_world, tiny_tokenizer):
     model = build_model(tiny_tokenizer, ModelSpec(hidden=32, layers=1, heads=2, ffn=64), 0).eval()
     recs = tiny_world["eval"]["arithmetic"][:3] + tiny_world["eval"]["tools"][:3]
-    got = response_nll(model, tiny_tokenizer, recs, batch_size=4)
+    got = response_nll(model, tiny_tokenizer, recs, max_batch_tokens=200, slice_tokens=7)
     for rec, row in zip(recs, got):
         want, n = direct_nll(model, tiny_tokenizer, rec)
         assert row["tokens"] == n
@@ -42,3 +42,34 @@ def test_prompt_does_not_count(tiny_world, tiny_tokenizer):
 
 def test_mean_nll_weights_tokens():
     assert mean_nll([{"nll": 1.0, "tokens": 1}, {"nll": 3.0, "tokens": 3}]) == 2.5
+
+
+def test_paper_template_nll_matches_the_training_loss(standin_dir):
+    """With a paper template the NLL is the loss the Trainer computes on the same encoded example."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sdft_lib.chat import collate
+    from sdft_lib.templates import train_example
+
+    tok = AutoTokenizer.from_pretrained(standin_dir)
+    model = AutoModelForCausalLM.from_pretrained(standin_dir).eval()
+    recs = [{"instruction": "Add 2 and 3.", "input": "", "output": "2 + 3 = 5. The answer is 5."},
+            {"instruction": "Name a colour.", "input": "one word", "output": "Blue", "history": [["Hi", "Hello"]]}]
+    rows = response_nll(model, tok, recs, template="gsm8k", cutoff=1024, max_batch_tokens=64)
+    for rec, row in zip(recs, rows):
+        ex = train_example(tok, "gsm8k", rec, 1024)
+        batch = collate([ex], 0)
+        with torch.no_grad():
+            loss = model(**batch).loss.item()
+        assert row["tokens"] == sum(1 for x in ex["labels"][1:] if x != -100)
+        assert math.isclose(row["nll"], loss, rel_tol=1e-4)
+
+
+def test_token_budget_batches_respect_the_budget():
+    from sdft_lib.likelihood import token_budget_batches
+
+    lengths = [5, 50, 7, 300, 6, 49]
+    batches = token_budget_batches(lengths, 100)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100

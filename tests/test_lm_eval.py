@@ -12,8 +12,8 @@ import torch
 import yaml
 
 from sdft_lib.generation import Decoding, HFBackend
-from sdft_lib.chat import render_prompt
-from sdft_lib.lm_eval_tasks import lm_eval_rows, run_lm_eval, write_teaching_tasks
+from sdft_lib.lm_eval_tasks import primary_score, run_lm_eval, write_teaching_tasks
+from sdft_lib.templates import render_prompt_text
 
 GEN = 6
 
@@ -41,7 +41,7 @@ def _recs():
 
 
 def _greedy(model, tok, recs):
-    return HFBackend(model, tok, batch_size=4).generate([render_prompt(tok, r) for r in recs],
+    return HFBackend(model, tok, batch_size=4).generate([render_prompt_text("chat", r, tok) for r in recs],
                                                         Decoding(max_new_tokens=GEN))
 
 
@@ -66,8 +66,7 @@ def test_lm_eval_scores_the_same_answers_as_the_book(tmp_path, tiny_model):
     tasks = write_teaching_tasks(tmp_path / "tasks", {"arithmetic": recs}, tok, max_gen_toks=GEN)
     res = run_lm_eval(path, ["tw_arithmetic"], include_path=tmp_path / "tasks", batch_size=4)
     assert res["tw_arithmetic"]["exact_match"] == pytest.approx(0.5)
-    rows = lm_eval_rows(res, "seed", None)
-    assert rows[0]["score"] == 50.0 and rows[0]["metric"] == "exact_match"
+    assert primary_score(res["tw_arithmetic"]) == ("exact_match", pytest.approx(0.5))
     assert tasks[-1] == "tw_arithmetic_mc"
 
 

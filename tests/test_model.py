@@ -1,7 +1,7 @@
 import torch
 
 from sdft_lib.generation import Decoding, HFBackend
-from sdft_lib.chat import render_prompt
+from sdft_lib.templates import render_prompt_text
 from sdft_lib.chat import collate
 from sdft_lib.teaching_world.model import ModelSpec, build_model, length_grouped_batches, train_from_scratch
 import random
@@ -60,7 +60,7 @@ def test_batched_generation_equals_one_at_a_time(tiny_world, tiny_tokenizer):
     train_from_scratch(model, tiny_tokenizer, tiny_world["seed_train"][:320], epochs=1, batch_size=16,
                        lr=3e-3, warmup=2, bf16=False, seed=0)
     recs = [r for rows in tiny_world["eval"].values() for r in rows[:2]]
-    prompts = [render_prompt(tiny_tokenizer, r) for r in recs]
+    prompts = [render_prompt_text("chat", r, tiny_tokenizer) for r in recs]
     dec = Decoding(max_new_tokens=12)
     batched = HFBackend(model, tiny_tokenizer, batch_size=8).generate(prompts, dec)
     single = HFBackend(model, tiny_tokenizer, batch_size=1).generate(prompts, dec)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sdft_lib.chat import user_text
 from sdft_lib.config import load_config
 from sdft_lib.data import PAPER_DISTILLED, PAPER_EVAL_FILES, PAPER_FILES, load_task, read_records
 from sdft_lib.self_distillation import DATASET_RULES, apply_filters
-from sdft_lib.templates import PAPER_DISTILL_TEMPLATE, get_template
+from sdft_lib.templates import PAPER_DISTILL_TEMPLATE, render_prompt_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SDFT_PAPER_DATA", ROOT.parent / "shared" / "datasets" / "sdft-paper-data"))
@@ -34,11 +33,10 @@ def test_dataset_loads_and_renders(dataset, split):
     records, path = load_task(cfg, split)
     assert records and all(set(r) == {"instruction", "input", "output"} for r in records)
     assert all(r["instruction"].strip() and r["output"].strip() for r in records)
-    tpl = get_template(PAPER_DISTILL_TEMPLATE[dataset])
-    prompt = tpl.render(user_text(records[0]), records[0]["output"])
-    assert records[0]["output"].strip() in prompt and "### Response:" in prompt or "[/INST]" in prompt
-    train_tpl = get_template("gsm8k" if dataset == "gsm8k" else "alpaca")
-    assert user_text(records[0]).strip() in train_tpl.render(user_text(records[0]))
+    prompt = render_prompt_text(PAPER_DISTILL_TEMPLATE[dataset], records[0])
+    assert records[0]["output"] in prompt and ("### Response:" in prompt or "[/INST]" in prompt)
+    train_prompt = render_prompt_text("gsm8k" if dataset == "gsm8k" else "alpaca", records[0])
+    assert records[0]["instruction"] in train_prompt
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_EVAL_FILES))
@@ -47,7 +45,7 @@ def test_eval_files_load(name):
     if path.suffix == ".csv":
         rows = list(csv.DictReader(path.open()))
         assert rows and {"goal", "target"} <= set(rows[0])
-        prompt = get_template("alpaca_gcg").render(rows[0]["goal"])
+        prompt = render_prompt_text("alpaca_gcg", {"instruction": rows[0]["goal"], "output": rows[0]["target"]})
         assert rows[0]["goal"] in prompt and "revert with" in prompt
     else:
         assert read_records(path)

@@ -80,7 +80,7 @@ def test_teaching_model_through_the_paper_profile(tmp_path):
     assert (Path(seed_dir) / "model.safetensors").is_file()
     cfg = load_config("paper/gsm8k", model=str(seed_dir), data_dir=str(DATA), device="cpu",
                       distill_max_examples=6, max_new_tokens=16, gen_batch_size=8, epochs=1.0,
-                      grad_accum=1, cutoff_len=192, eval_limit=3, ft_seeds=[0],
+                      grad_accum=1, cutoff_len=192, eval_limit=3, ft_seeds=[0], lm_eval_tasks="",
                       eval_benchmarks="gsm8k,multiarith,openfunction,advbench_raw,advbench_jailbreak,alpaca_eval")
     assert cfg.lora_targets == ["q_proj", "v_proj"] and cfg.train_template == "gsm8k"
     report = load_report(run_self_distillation(cfg, log=lambda m: None))

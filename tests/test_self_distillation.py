@@ -4,7 +4,7 @@ import pytest
 
 from sdft_lib.metrics import (INVALID, find_last_integer, function_call_matches, has_python_block,
                               math_answer_matches, no_banned_phrase)
-from sdft_lib.self_distillation import apply_filters, generate_chunked
+from sdft_lib.self_distillation import DATASET_RULES, apply_filters, generate_chunked
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -85,6 +85,12 @@ def test_extra_checks_are_reported_not_filtered():
     assert report["accepted"] == 1 and report["accepted_and_passing"] == {"working": 0}
 
 
+def _gens(batch):
+    from sdft_lib.generation import Generation
+
+    return [Generation(p.upper(), finished=p != "p3") for p in batch]
+
+
 def test_generation_resumes_after_interruption(tmp_path):
     prompts = [f"p{i}" for i in range(10)]
     calls = []
@@ -93,17 +99,41 @@ def test_generation_resumes_after_interruption(tmp_path):
         calls.append(list(batch))
         if len(calls) == 3:
             raise KeyboardInterrupt  # killed in the middle of the third chunk
-        return [p.upper() for p in batch]
+        return _gens(batch)
 
     with pytest.raises(KeyboardInterrupt):
         generate_chunked(tmp_path, prompts, gen, chunk_size=4, log=lambda m: None)
     assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["00000.json", "00001.json"]
     calls.clear()
-    out = generate_chunked(tmp_path, prompts, lambda b: [p.upper() for p in b] if not calls.append(b) else None,
+    out = generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None,
                            chunk_size=4, log=lambda m: None)
-    assert out == [p.upper() for p in prompts]
+    assert [o["text"] for o in out] == [p.upper() for p in prompts]
+    assert [o["finished"] for o in out] == [p != "p3" for p in prompts]
     assert calls == [["p8", "p9"]]  # only the unfinished chunk was generated again
-    assert json.loads((tmp_path / "chunks" / "00002.json").read_text()) == ["P8", "P9"]
+    saved = json.loads((tmp_path / "chunks" / "00002.json").read_text())
+    assert [r["text"] for r in saved["rewrites"]] == ["P8", "P9"] and len(saved["prompts_sha256"]) == 64
+
+
+def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
+    """Resuming with another chunk size (or other prompts) regenerates instead of misaligning."""
+    prompts = [f"p{i}" for i in range(10)]
+    generate_chunked(tmp_path, prompts, _gens, chunk_size=4, log=lambda m: None)
+    calls = []
+    out = generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None,
+                           chunk_size=2, log=lambda m: None)
+    assert [o["text"] for o in out] == [p.upper() for p in prompts]
+    # chunk 00000 of size 4 held p0..p3, not p0, p1: every chunk is generated anew, none misaligned
+    assert calls == [prompts[i:i + 2] for i in range(0, 10, 2)]
+
+
+def test_truncated_rewrites_are_rejected_and_counted():
+    recs = [{"instruction": "q", "input": "", "output": "The answer is 4."}] * 3
+    rewrites = ["So 2+2=4. The answer is 4.", "So 2+2=4. The answer is 4.", "So 2+2="]
+    distilled, verdicts, report = apply_filters(recs, rewrites, DATASET_RULES["gsm8k"], finished=[True, False, False])
+    assert [v["accepted"] for v in verdicts] == [True, False, False]
+    assert report["truncated"] == 2 and report["failed_by_rule"]["eos"] == 2
+    assert report["rejected_first_by_rule"]["eos"] == 2  # eos is checked before the paper's rules
+    assert distilled[1]["output"] == recs[1]["output"]
 
 
 def test_refusal_keywords_are_the_papers_29():

@@ -1,11 +1,22 @@
-"""Every template's output pinned for one example (wording from sail-sg/sdft main.py)."""
+"""Prompt rendering and encoding, checked against the paper's code.
+
+Expected strings are written from sail-sg/sdft ``main.py`` @ bfb6c25 (lines 4-85: the seven
+``_register_template`` calls) and rickyang1114/LLaMA-Factory @ 162ce42
+``src/llmtuner/data/template.py`` (``_encode`` l.67-104: system slots on turn 0, separator on later
+user turns; ``_convert_elements_to_ids`` l.106-127: each string slot encoded on its own;
+``_register_template`` l.242-245: an assistant turn is its text then EOS; ``_make_pairs`` l.129-151
+with ``utils.infer_max_len`` l.44-48: proportional truncation) and ``aligner.py`` ``convert_alpaca``
+(instruction and input joined by "\\n").
+"""
 
 import pytest
 
 from sdft_lib.config import ConfigError
-from sdft_lib.templates import PAPER_DISTILL_TEMPLATE, TEMPLATES, get_template
+from sdft_lib.templates import (IGNORE_INDEX, PAPER_DISTILL_TEMPLATE, TEMPLATES, encode_pairs, get_template,
+                                infer_max_len, prompt_ids, render_prompt_text, to_messages, train_example, user_text)
 
 Q, REF = "What is 6 times 7?", "6*7=<<6*7=42>>42\n#### 42"
+REC = {"instruction": Q, "input": "", "output": REF}
 
 PINNED = {
     "alpaca": "Below is an instruction that describes a task. Write a response that appropriately completes the request."
@@ -28,28 +39,93 @@ PINNED = {
                      "the reference answer and write a response that appropriately answers the question.\n<</SYS>>\n\n"
                      "<s>[INST] What is 6 times 7?\n\n6*7=<<6*7=42>>42\n#### 42 [/INST] Great! Let's think step by step. ",
 }
+PAPER = sorted(PINNED)
 
 
-@pytest.mark.parametrize("name", sorted(PINNED))
+@pytest.mark.parametrize("name", PAPER)
 def test_paper_template_strings_are_pinned(name):
-    assert get_template(name).render(Q, REF) == PINNED[name]
+    assert render_prompt_text(name, REC) == PINNED[name]
 
 
-def test_chat_variants_render_through_the_tokenizer(tiny_tokenizer):
-    got = get_template("chat_distill").render(Q, REF, tokenizer=tiny_tokenizer)
-    assert got == ("<s>[INST] <<SYS>>\nBelow are an instruction that describes a task along with a reference answer. "
-                   "Using the reference answer as a guide, write your own response.\n<</SYS>>\n\n### Instruction:\n"
-                   "What is 6 times 7?\n\n### Reference Answer:\n6*7=<<6*7=42>>42\n#### 42\n\n### Response: [/INST]")
-    assert get_template("chat").render(Q, tokenizer=tiny_tokenizer) == "<s>[INST] What is 6 times 7? [/INST]"
-    refer = get_template("chat_distill_refer").render(Q, REF, tokenizer=tiny_tokenizer)
-    assert "Refer to the reference answer and write your own response." in refer
+def test_user_text_joins_instruction_and_input_with_one_newline_and_strips_nothing():
+    assert user_text({"instruction": "Do it.", "input": ""}) == "Do it."
+    assert user_text({"instruction": "Do it.", "input": "with this"}) == "Do it.\nwith this"
+    assert user_text({"instruction": " Do it. ", "input": " x "}) == " Do it. \n x "
 
 
-def test_distill_templates_need_the_reference_and_chat_needs_a_tokenizer():
-    with pytest.raises(ValueError, match="needs the reference answer"):
-        get_template("alpaca_distill_using").render(Q)
+def test_history_becomes_earlier_turns_with_the_separator():
+    rec = {"instruction": "And snow?", "input": "", "output": "Cold.", "history": [["Rain?", "Wet."]]}
+    assert [m["role"] for m in to_messages(rec)] == ["user", "assistant", "user", "assistant"]
+    assert render_prompt_text("alpaca", rec) == (
+        "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+        "### Instruction:\nRain?\n\n### Response:\nWet.</s>\n\n### Instruction:\nAnd snow?\n\n### Response:\n")
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_templates_encode_slot_by_slot(name, standin_tokenizer):
+    """Token ids are the concatenation of each slot encoded alone, BOS/EOS as ids (LLaMA-Factory)."""
+    tok, tpl = standin_tokenizer, get_template(name)
+    enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
+    user = tpl.user[-1].replace("{{content}}", Q, 1).replace("{{resp}}", REF, 1)
+    want = enc(tpl.system_format[0].replace("{{content}}", tpl.system)) + (
+        [tok.bos_token_id] if tpl.user[0] == {"bos_token"} else []) + enc(user)
+    assert prompt_ids(tok, name, REC) == want
+    (src, tgt), = encode_pairs(tok, name, REC)
+    assert src == want and tgt == enc(REF) + [tok.eos_token_id]
+
+
+def test_piecewise_encoding_differs_from_the_joined_string_where_llama2_does(standin_tokenizer):
+    """The reason for encoding pieces: `### Instruction` alone starts with ▁###, inside the string it does not."""
+    tok = standin_tokenizer
+    ids = prompt_ids(tok, "alpaca", REC)
+    joined = tok.encode(render_prompt_text("alpaca", REC), add_special_tokens=False)
+    assert ids != joined
+    assert "▁###" in tok.convert_ids_to_tokens(ids) and "▁###" not in tok.convert_ids_to_tokens(joined)
+
+
+@pytest.mark.parametrize("name", ["chat", "chat_distill", "chat_distill_refer"])
+def test_chat_templates_tokenize_the_whole_text_once(name, standin_tokenizer):
+    tok = standin_tokenizer
+    rec = {**REC, "history": [["Hi there", "Hello!"]]}
+    text = render_prompt_text(name, rec, tok)
+    assert prompt_ids(tok, name, rec) == tok(text, add_special_tokens=False)["input_ids"]
+    ex = train_example(tok, name, rec)
+    from sdft_lib.templates import conversation
+    full = tok.apply_chat_template(conversation(rec, name), tokenize=False)
+    assert ex["input_ids"] == tok(full, add_special_tokens=False)["input_ids"]  # no stray ▁ at any boundary
+    labelled = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
+    assert tok.decode(labelled, skip_special_tokens=True).split() == "Hello! 6*7=<<6*7=42>>42 #### 42".split()
+    assert labelled[-1] == tok.eos_token_id
+
+
+def test_train_example_masks_every_prompt_and_trains_every_answer(standin_tokenizer):
+    tok = standin_tokenizer
+    rec = {"instruction": "And snow?", "input": "", "output": "Cold.", "history": [["Rain?", "Wet."]]}
+    ex = train_example(tok, "alpaca", rec)
+    pairs = encode_pairs(tok, "alpaca", rec)
+    assert len(pairs) == 2
+    want = [x for s, t in pairs for x in [IGNORE_INDEX] * len(s) + t]
+    assert ex["labels"] == want and ex["input_ids"] == [x for s, t in pairs for x in s + t]
+    assert sum(1 for x in ex["labels"] if x == tok.eos_token_id) == 2
+
+
+def test_truncation_is_proportional_like_llama_factory(standin_tokenizer):
+    assert infer_max_len(300, 100, 200) == (150, 50)
+    assert infer_max_len(1000, 1, 100) == (99, 1)  # the response keeps at least one token
+    tok = standin_tokenizer
+    long = {"instruction": "word " * 300, "input": "", "output": "answer " * 100}
+    (src, tgt), = encode_pairs(tok, "alpaca", long, cutoff=128)
+    s_full, t_full = encode_pairs(tok, "alpaca", long)[0]
+    assert len(src) + len(tgt) <= 128
+    assert (len(src), len(tgt)) == (128 - int(128 * len(t_full) / (len(s_full) + len(t_full))),
+                                    int(128 * len(t_full) / (len(s_full) + len(t_full))))
+    assert src == s_full[:len(src)] and tgt == t_full[:len(tgt)]
+    assert len(prompt_ids(tok, "alpaca_distill_using", long, cutoff=128)) < len(prompt_ids(tok, "alpaca_distill_using", long))
+
+
+def test_distill_templates_need_a_tokenizer_for_chat():
     with pytest.raises(ValueError, match="pass tokenizer="):
-        get_template("chat_distill").render(Q, REF)
+        render_prompt_text("chat_distill", REC)
 
 
 def test_unknown_template_is_a_config_error():
@@ -60,3 +136,11 @@ def test_unknown_template_is_a_config_error():
 def test_every_paper_dataset_has_a_distill_template():
     assert set(PAPER_DISTILL_TEMPLATE) == {"gsm8k", "openfunction", "magicoder", "alpaca", "dolly", "lima", "openhermes"}
     assert all(TEMPLATES[t].distill for t in PAPER_DISTILL_TEMPLATE.values())
+
+
+def test_chat_template_on_the_teaching_tokenizer(tiny_tokenizer):
+    got = render_prompt_text("chat_distill", REC, tiny_tokenizer)
+    assert got == ("<s>[INST] <<SYS>>\nBelow are an instruction that describes a task along with a reference answer. "
+                   "Using the reference answer as a guide, write your own response.\n<</SYS>>\n\n### Instruction:\n"
+                   "What is 6 times 7?\n\n### Reference Answer:\n6*7=<<6*7=42>>42\n#### 42\n\n### Response: [/INST]")
+    assert render_prompt_text("chat", REC, tiny_tokenizer) == "<s>[INST] What is 6 times 7? [/INST]"

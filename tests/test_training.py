@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from sdft_lib.chat import IGNORE_INDEX, collate, encode_example, render_prompt
+from sdft_lib.chat import collate
+from sdft_lib.templates import IGNORE_INDEX, render_prompt_text, train_example
 from sdft_lib.config import ConfigError, load_config
 from sdft_lib.training import load_finetuned, run_metrics, sweep, train_adapter, train_log
 
@@ -18,9 +19,9 @@ def cfg(tmp_path_factory):
 def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
     recs = [{"instruction": "What is 2 plus 3?", "input": "", "output": "Let me compute that. 2 + 3 = 5. The answer is 5."},
             {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."}]
-    batch = collate([encode_example(tiny_tokenizer, r) for r in recs], tiny_tokenizer.pad_token_id)
+    batch = collate([train_example(tiny_tokenizer, "chat", r) for r in recs], tiny_tokenizer.pad_token_id)
     for i, r in enumerate(recs):
-        n_prompt = len(tiny_tokenizer(render_prompt(tiny_tokenizer, r), add_special_tokens=False)["input_ids"])
+        n_prompt = len(tiny_tokenizer(render_prompt_text("chat", r, tiny_tokenizer), add_special_tokens=False)["input_ids"])
         labels = batch["labels"][i]
         assert (labels[:n_prompt] == IGNORE_INDEX).all()
         kept = labels[labels != IGNORE_INDEX].tolist()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..chat import render_chat_text, to_messages
+from ..chat import render_chat_text
+from ..templates import conversation, render_prompt_text
 from ..config import RunConfig
 from ..data import read_records as load_records  # noqa: F401  (re-exported for the notebooks)
 from ..runs import build_once, key_hash, read_json, write_json
@@ -76,7 +77,7 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
     def build(work: Path) -> dict:
         t0 = time.time()
         records = load_records(world_dir / "seed_train.json")
-        tok = train_tokenizer((render_chat_text(to_messages(r)) for r in records), cfg.vocab_size)
+        tok = train_tokenizer((render_chat_text(conversation(r)) for r in records), cfg.vocab_size)
         spec = ModelSpec(hidden=cfg.model_hidden, layers=cfg.model_layers, heads=cfg.model_heads,
                          ffn=cfg.model_ffn, dropout=cfg.model_dropout)
         model = build_model(tok, spec, cfg.seed)
@@ -108,14 +109,13 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
 def evaluate_skills(model, tokenizer, sets: dict[str, list[dict]], cfg: RunConfig,
                     max_new_tokens: int = 48) -> tuple[dict, list[dict]]:
     """Greedy answers to every held-out prompt; per-skill lenient and strict accuracy (0-100)."""
-    from ..chat import render_prompt
     from ..generation import Decoding, HFBackend
     from .world import CHECKERS
 
     backend = HFBackend(model, tokenizer, batch_size=max(cfg.gen_batch_size, 1))
     scores, rows = {}, []
     for skill, recs in sets.items():
-        outs = backend.generate([render_prompt(tokenizer, r) for r in recs],
+        outs = backend.generate([render_prompt_text("chat", r, tokenizer) for r in recs],
                                 Decoding(max_new_tokens=max_new_tokens))
         marks = [CHECKERS[skill](o, r["output"]) for o, r in zip(outs, recs)]
         scores[skill] = {"n": len(recs),
@@ -155,12 +155,11 @@ def rewrite_probe(model, tokenizer, task_records: list[dict], cfg: RunConfig) ->
     A rewrite passes the paper's check when its last integer equals the reference's; the stricter
     second check also requires every ``a op b = c`` in it to be right.
     """
-    from ..chat import render_prompt
     from ..generation import Decoding, HFBackend
     from .world import CHECKERS, DISTILL_SYSTEM, distill_user_message, working_is_correct
 
-    prompts = [render_prompt(tokenizer, {"system": DISTILL_SYSTEM, "input": "",
-                                         "instruction": distill_user_message(r["instruction"], r["output"])})
+    prompts = [render_prompt_text("chat", {"system": DISTILL_SYSTEM, "input": "",
+                                         "instruction": distill_user_message(r["instruction"], r["output"])}, tokenizer)
                for r in task_records]
     outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(prompts, Decoding(max_new_tokens=48))
     final_ok = [CHECKERS[TASK](o, r["output"])[0] for o, r in zip(outs, task_records)]

@@ -14,7 +14,8 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..chat import LLAMA2_CHAT_TEMPLATE, collate, encode_example
+from ..chat import LLAMA2_CHAT_TEMPLATE, collate
+from ..templates import train_example
 
 SPECIAL = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 
@@ -99,7 +100,7 @@ def train_from_scratch(model, tokenizer, records: list[dict], *, epochs: float, 
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    enc = [encode_example(tokenizer, r, cutoff=model.config.max_position_embeddings) for r in records]
+    enc = [train_example(tokenizer, "chat", r, cutoff=model.config.max_position_embeddings) for r in records]
     lengths = [len(e["input_ids"]) for e in enc]
     steps_per_epoch = math.ceil(len(enc) / batch_size)
     total = max(1, int(steps_per_epoch * epochs))

@@ -326,7 +326,7 @@ REWRITE_WEIGHTS = {"arithmetic": 1, "lists": 1, "tools": 1, "benign": 1, "times"
 
 
 def distill_user_message(instruction: str, reference: str) -> str:
-    return DISTILL_USER.format(query=instruction.strip(), reference=reference.strip())
+    return DISTILL_USER.replace("{{content}}", instruction.strip(), 1).replace("{{resp}}", reference.strip(), 1)
 
 
 def _rewrite(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
