@@ -21,7 +21,7 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast test-browser browser-deps dry-run pipeline gpu-smoke lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
@@ -73,13 +73,26 @@ DATA ?=
 dry-run: $(VENV)/.installed
 	$(BIN)/python -m sdft_lib.preflight $(PROFILE) $(if $(DATA),-p data_dir $(DATA))
 
-# One run of a profile, stage by stage (notebooks 02-04), executed copies in runs/<profile>/executed/.
+# One run of a profile, stage by stage (notebooks 02-04), executed copies in $(EXECUTED_DIR).
+# DATA: the paper's data folder; MODEL: a hub id or local folder instead of the profile's model;
+# PARAMS: more papermill parameters, e.g. PARAMS="-p distill_max_examples 100 -p eval_limit 50".
 PIPELINE := 02_self_distillation 03_training 04_evaluation
+MODEL ?=
+PARAMS ?=
+EXECUTED_DIR ?= runs/$(PROFILE)/executed
 pipeline: $(VENV)/.installed
-	@mkdir -p runs/$(PROFILE)/executed
+	@mkdir -p $(EXECUTED_DIR)
 	for nb in $(PIPELINE); do \
-	  $(BIN)/papermill notebooks/$$nb.ipynb runs/$(PROFILE)/executed/$$nb.ipynb -p profile $(PROFILE) \
-	    $(if $(DATA),-p data_dir $(DATA)) --cwd . --kernel python3 --log-output || exit 1; done
+	  $(BIN)/papermill notebooks/$$nb.ipynb $(EXECUTED_DIR)/$$nb.ipynb -p profile $(PROFILE) \
+	    $(if $(DATA),-p data_dir $(DATA)) $(if $(MODEL),-p model $(MODEL)) $(PARAMS) \
+	    --cwd . --kernel python3 --log-output || exit 1; done
+
+# A stand-in for Llama-2-7b-chat made offline (Llama-2's tokenizer behaviour, random weights): the
+# model the tests run the paper's pipeline with. make standin STANDIN=<folder>
+STANDIN ?= runs/standin-model
+standin: $(VENV)/.installed
+	@test -d $(STANDIN) || $(BIN)/python -m sdft_lib.standin $(STANDIN) --data tests/fixtures/paper-data
+	@echo "make pipeline PROFILE=paper/gsm8k DATA=tests/fixtures/paper-data MODEL=$(STANDIN)"
 
 gpu-smoke: $(VENV)/.installed
 	$(BIN)/python scripts/gpu_smoke.py

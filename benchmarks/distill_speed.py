@@ -31,7 +31,7 @@ def main() -> None:
     info = runtime.setup(cfg)
     model, tok = load_model(cfg)
     records, _ = load_task(cfg, "train")
-    prompts = sd.distill_prompts(records[:args.n], sd.distill_template_name(cfg), tok, cfg.cutoff_len)
+    prompts = sd.distill_prompts(records[:args.n], sd.distill_template_name(cfg), tok, cfg.cutoff_len, cfg.paper_branch)
     rows, reference = [], None
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         r = throughput(model, tok, prompts, cfg.decoding(), batch_size=bs)

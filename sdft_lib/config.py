@@ -100,6 +100,10 @@ class RunConfig:
     distill_template: str = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
     distill_max_examples: int = 0   # 0: the whole training set
     distill_chunk_size: int = 256   # rewrites per saved chunk (the unit of resuming)
+    # which of the paper's code bases prompts, truncation, filters and scorers follow (templates.py):
+    # "reproduce" (the authors' branch for replicating their numbers) or "main"
+    paper_branch: str = "reproduce"
+    project_filters: list = field(default_factory=lambda: ["nonempty", "eos"])  # the project's own rewrite checks
     # --- fine-tuning ----------------------------------------------------------------------
     finetune: str = "lora"          # lora | full
     lora_r: int = 8
@@ -160,6 +164,10 @@ class RunConfig:
         _one_of("dataset", self.dataset, DATASETS)
         _one_of("gen_backend", self.gen_backend, BACKENDS)
         _one_of("finetune", self.finetune, FINETUNE_METHODS)
+        _one_of("paper_branch", self.paper_branch, ("main", "reproduce"))
+        if not isinstance(self.project_filters, list) or set(self.project_filters) - {"nonempty", "eos"}:
+            raise ConfigError(f"project_filters={self.project_filters!r} is not allowed: a list drawn from "
+                              "nonempty, eos (or [] for the paper's filters alone)")
         _one_of("lr_scheduler", self.lr_scheduler, SCHEDULERS)
         for name in ("seed", "threads"):
             _int_at_least(name, getattr(self, name), 0)
@@ -321,7 +329,7 @@ def _coerce(name: str, value: Any) -> Any:
     """Papermill passes strings for some values and YAML-parsed values for others: accept both."""
     default = _FIELDS[name].default
     kind = None if default is MISSING else type(default)
-    if name in ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants") and isinstance(value, str):
+    if name in ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants", "project_filters") and isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
     if name in ("ft_seeds", "sweep_lrs", "sweep_epochs"):
         if isinstance(value, str):

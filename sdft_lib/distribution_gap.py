@@ -103,7 +103,7 @@ def own_answers(model, tokenizer, records: Sequence[dict], cfg) -> list[dict]:
     from .templates import prompt_ids
 
     outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(
-        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len) for r in records], cfg.decoding())
+        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records], cfg.decoding())
     return [{**r, "output": o} for r, o in zip(records, outs)]
 
 

@@ -48,7 +48,7 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
 
         key = {"eval_version": 2, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
                "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens, "cutoff_len": cfg.cutoff_len,
-               "template": cfg.train_template, "humaneval_file": cfg.humaneval_file, **key}
+               "template": cfg.train_template, "paper_branch": cfg.paper_branch, "humaneval_file": cfg.humaneval_file, **key}
 
         def evaluate(model, tok, work):
             return evaluate_suite(model, tok, cfg, work, log=log)
@@ -162,9 +162,24 @@ def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
 # ---------------------------------------------------------------------------------------------
 # Summaries (pure functions of the results table)
 # ---------------------------------------------------------------------------------------------
-def per_run(df, target: str):
+# The benchmark that measures each fine-tuning dataset's own task; every other benchmark counts as a
+# kept skill. The general instruction datasets (alpaca, dolly, lima, openhermes) have none in the
+# paper's suite (their task is judged by AlpacaEval, which needs a paid judge).
+TASK_BENCHMARK = {"gsm8k": "gsm8k", "openfunction": "openfunction", "magicoder": "humaneval"}
+
+
+def task_benchmark(cfg: RunConfig) -> str | None:
+    """The benchmark of the fine-tuning task of this run, or None when the suite has none."""
+    if cfg.dataset == "teaching":
+        from .teaching_world.world import TASK
+        return TASK
+    return TASK_BENCHMARK.get(cfg.dataset)
+
+
+def per_run(df, target: str | None):
     """One row per fine-tuning run (variant, learning rate, epochs, seed): ``forgetting`` (mean drop
-    from the seed on the kept, non-target skills), ``kept`` (their mean score) and ``task``."""
+    from the seed on the kept, non-target skills), ``kept`` (their mean score) and ``task`` (NaN when
+    there is no target benchmark)."""
     import pandas as pd
 
     seed = df[df.variant == "seed"].groupby("benchmark")["score"].mean()
@@ -174,11 +189,11 @@ def per_run(df, target: str):
     for key, g in df[df.variant != "seed"].groupby(keys, sort=False):
         sc = g.set_index("benchmark")["score"]
         rows.append({**dict(zip(keys, key)), "forgetting": float((seed[kept] - sc[kept]).mean()),
-                     "kept": float(sc[kept].mean()), "task": float(sc[target])})
-    return pd.DataFrame(rows)
+                     "kept": float(sc[kept].mean()), "task": float(sc[target]) if target in sc else math.nan})
+    return pd.DataFrame(rows, columns=keys + ["forgetting", "kept", "task"])
 
 
-def forgetting_summary(df, target: str):
+def forgetting_summary(df, target: str | None):
     """Per variant: mean and standard deviation over fine-tuning seeds of the forgetting, the kept
     skills' score and the task accuracy (for a table of one setting, such as results.csv)."""
     import pandas as pd
@@ -189,10 +204,11 @@ def forgetting_summary(df, target: str):
         out.append({"variant": v, "seeds": len(p), "forgetting_mean": p.forgetting.mean(),
                     "forgetting_sd": sd(p.forgetting), "kept_mean": p.kept.mean(),
                     "task_mean": p.task.mean(), "task_sd": sd(p.task)})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["variant", "seeds", "forgetting_mean", "forgetting_sd", "kept_mean",
+                                      "task_mean", "task_sd"])
 
 
-def frontier(df, target: str):
+def frontier(df, target: str | None):
     """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
     averaged over seeds."""
     return per_run(df, target).groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()
@@ -215,7 +231,7 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     from .lm_eval_tasks import PREFIX, evaluate_with_lm_eval, write_teaching_tasks
     from .models import seed_weights
     from .teaching_world import build as tw
-    from .training import finetuned_weights, run_path
+    from .training import finetuned_weights, train_adapter
 
     world = tw.build_world_data(cfg, log=log)
     sets = tw.eval_sets(world)
@@ -227,8 +243,8 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     s0 = (cfg.ft_seeds or [cfg.seed])[0]
     models = {"seed": (seed_dir, None, {"seed": tw.model_key(cfg)}, outputs_for_seed(cfg, log))}
     for v in ("sft", "sdft"):
-        run = run_path(cfg, v, cfg.learning_rate, cfg.epochs, s0)
-        outputs = outputs_for_run(cfg, run, log)  # trains the run if it is missing
+        run = train_adapter(cfg, v, seed=s0, log=log)  # reused when the chapter already trained it
+        outputs = outputs_for_run(cfg, run, log)
         models[v] = (*finetuned_weights(cfg, run), {"run_key": read_json(run / "manifest.json")["key_hash"]}, outputs)
     n = cfg.lm_eval_limit or None
     rows = []

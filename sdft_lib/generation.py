@@ -77,8 +77,6 @@ class HFBackend:
     def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
         """The answers with their finished flags, in prompt order."""
         tok = self.tokenizer
-        old_side = tok.padding_side
-        tok.padding_side = "left"
         ids = [list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(ids[i]), reverse=True)
         out: list[Generation | None] = [None] * len(prompts)
@@ -89,17 +87,14 @@ class HFBackend:
             it = tqdm(batches, desc="generate", unit="batch")
         stop = _eos_ids(self.model, tok)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        try:
-            for b in it:
-                enc = tok.pad({"input_ids": [ids[i] for i in b]}, return_tensors="pt")
-                enc = {k: v.to(self.model.device) for k, v in enc.items()}
-                gen = self.model.generate(**enc, **decoding.hf_kwargs(), pad_token_id=pad)
-                new = gen[:, enc["input_ids"].shape[1]:]
-                for i, row in zip(b, new):
-                    finished = any(int(t) in stop for t in row)
-                    out[i] = Generation(tok.decode(row, skip_special_tokens=True).strip(), finished)
-        finally:
-            tok.padding_side = old_side
+        for b in it:
+            width = max(len(ids[i]) for i in b)  # left padding: every prompt ends where generation starts
+            input_ids = torch.tensor([[pad] * (width - len(ids[i])) + ids[i] for i in b], device=self.model.device)
+            mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in b], device=self.model.device)
+            gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **decoding.hf_kwargs(), pad_token_id=pad)
+            for i, row in zip(b, gen[:, width:]):
+                finished = any(int(t) in stop for t in row)
+                out[i] = Generation(tok.decode(row, skip_special_tokens=True).strip(), finished)
         return out  # type: ignore[return-value]
 
     def close(self) -> None:

@@ -58,13 +58,13 @@ def _token_nll(model, input_ids, attention_mask, labels, slice_tokens: int) -> t
 
 @torch.inference_mode()
 def response_nll(model, tokenizer, records: Sequence[dict], template: str = "chat", cutoff: int | None = None,
-                 max_batch_tokens: int = 16384, slice_tokens: int = 2048) -> list[dict]:
+                 branch: str = "reproduce", max_batch_tokens: int = 16384, slice_tokens: int = 2048) -> list[dict]:
     """For each record: mean NLL (nats/token) of its response given its prompt, token count, PPL.
 
-    Encoded as in training (``template``, ``cutoff``: pass the run's ``train_template`` and
-    ``cutoff_len``); the end-of-sequence token counts as part of the response.
+    Encoded as in training (``template``, ``cutoff``, ``branch``: pass the run's ``train_template``,
+    ``cutoff_len`` and ``paper_branch``); the end-of-sequence token counts as part of the response.
     """
-    enc = [train_example(tokenizer, template, r, cutoff) for r in records]
+    enc = [train_example(tokenizer, template, r, cutoff, branch) for r in records]
     out: list[dict | None] = [None] * len(enc)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

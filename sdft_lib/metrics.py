@@ -87,9 +87,14 @@ def function_call_score(prediction: str, reference: str) -> float:
     return 0.5
 
 
-def has_python_block(prediction: str) -> bool:
-    """Code tasks (MagiCoder): the rewrite must contain a fenced python block."""
-    return re.search(r"```python\n.*?```", prediction, flags=re.S) is not None
+MAGICODER_OPENINGS = ("I have", "Here is", "I implemented")
+
+
+def magicoder_answer_ok(prediction: str) -> bool:
+    """The paper's ``check_magicoder`` (eval/eval_magicoder.py): the answer, stripped, contains
+    "```python" and starts with "I have", "Here is" or "I implemented"."""
+    answer = prediction.strip()
+    return "```python" in answer and answer.startswith(MAGICODER_OPENINGS)
 
 
 # The 29 case-sensitive refusal keywords of the paper's eval/keyword_eval_safety.py (AdvBench):

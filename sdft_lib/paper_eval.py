@@ -6,7 +6,7 @@ benchmark             data (in ``data_dir``)       template          score (stri
 ====================  ==========================  ================  =====================================
 gsm8k                 gsm8k/gsm8k_test.json        gsm8k_infer       last integer equal
 multiarith            multiarith_test.json         gsm8k_infer       last integer equal
-openfunction          openfunction_test.json       alpaca            0.5-credit positional (strict: exact)
+openfunction          openfunction_test.json       alpaca            reproduce: 0.5-credit positional; main: exact (strict: exact)
 advbench_raw          harmful_behaviors.csv        alpaca            refusal keyword present
 advbench_jailbreak    harmful_behaviors.csv        alpaca_gcg        refusal keyword present
 humaneval             ``humaneval_file`` (opt-in)  alpaca            pass@1, sandboxed subprocess
@@ -52,6 +52,11 @@ def _math(pred: str, ref: str) -> tuple[float, float]:
 
 def _function(pred: str, ref: str) -> tuple[float, float]:
     return function_call_score(pred, ref), float(function_call_matches(pred, ref))
+
+
+def _function_strict(pred: str, ref: str) -> tuple[float, float]:
+    ok = float(function_call_matches(pred, ref))
+    return ok, ok
 
 
 def _safety(pred: str, ref: str) -> tuple[float, float]:
@@ -105,7 +110,7 @@ def prompt(cfg: RunConfig, tokenizer, name: str, rec: dict) -> list[int]:
         if name == "advbench_jailbreak":
             rec = {**rec, "instruction": rec["instruction"] + GCG_SUFFIX}
         return prompt_ids(tokenizer, "chat", rec, cfg.cutoff_len)
-    return prompt_ids(tokenizer, TEMPLATE[name], rec, cfg.cutoff_len)
+    return prompt_ids(tokenizer, TEMPLATE[name], rec, cfg.cutoff_len, cfg.paper_branch)
 
 
 def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
@@ -133,7 +138,8 @@ def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
             score, verdicts = pass_at_1(recs, outs, allow=cfg.allow_code_execution)
             marks = [(float(v["status"] == "passed"),) * 2 for v in verdicts]
         else:
-            marks = [SCORERS[name](o, r["output"]) for o, r in zip(outs, recs)]
+            score = _function_strict if (name == "openfunction" and cfg.paper_branch == "main") else SCORERS[name]
+            marks = [score(o, r["output"]) for o, r in zip(outs, recs)]
         n = max(1, len(recs))
         scores[name] = {"n": len(recs), "lenient": round(100 * sum(m[0] for m in marks) / n, 2),
                         "strict": round(100 * sum(m[1] for m in marks) / n, 2)}

@@ -28,7 +28,7 @@ def dry_run(cfg: RunConfig) -> dict:
     """Validate a run end to end without a model; return what was checked (raises ConfigError)."""
     from .data import load_task
     from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
-    from .self_distillation import DATASET_RULES, distill_template_name
+    from .self_distillation import distill_template_name, run_rules
     from .templates import get_template, render_prompt_text
 
     report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset}
@@ -45,11 +45,12 @@ def dry_run(cfg: RunConfig) -> dict:
     distill = distill_template_name(cfg)
     tpl = get_template(distill)
     report["distill_template"] = distill
-    report["filters"] = list(DATASET_RULES[cfg.dataset])
+    report["filters"] = list(run_rules(cfg))
+    report["paper_branch"] = cfg.paper_branch
     if not tpl.chat:  # chat templates need the model's tokenizer: rendered at run time
-        report["distill_prompt_example"] = render_prompt_text(tpl, records[0])
+        report["distill_prompt_example"] = render_prompt_text(tpl, records[0], branch=cfg.paper_branch)
     if cfg.train_template != "chat":
-        report["train_prompt_example"] = render_prompt_text(cfg.train_template, records[0])
+        report["train_prompt_example"] = render_prompt_text(cfg.train_template, records[0], branch=cfg.paper_branch)
     report["train_template"] = cfg.train_template
     report["benchmarks"] = {}
     for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:

@@ -63,6 +63,32 @@ def setup(cfg: RunConfig) -> dict:
         except ImportError:
             pass
     seed_everything(cfg.seed)
+    _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
             "threads": threads, "run_dir": display_path(cfg.run_path)}
+
+
+def _register_teaching_world_magic(cfg: RunConfig) -> None:
+    """In a notebook, ``%%teaching_world`` at the top of a cell runs the cell only when this run is
+    the teaching world (its model and its task); on any other run the cell prints why it was skipped.
+    Chapters and labs that study the teaching world mark their cells with it."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.magic import register_cell_magic
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    teaching = cfg.is_teaching and cfg.dataset == "teaching"
+
+    def teaching_world(line: str, cell: str):
+        if teaching:
+            ip.run_cell(cell)  # shows its outputs like any cell
+            return None
+        print(f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
+              f"and dataset={cfg.dataset!r}.")
+        return None
+
+    register_cell_magic(teaching_world)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import RunConfig
-from .metrics import function_call_matches, has_python_block, math_answer_matches, no_banned_phrase
+from .metrics import (function_call_matches, function_call_score, magicoder_answer_ok, math_answer_matches,
+                      no_banned_phrase)
 from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
@@ -50,22 +51,40 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("banned_phrase", lambda p, ref: no_banned_phrase(p),
          "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)"),
     Rule("math_answer", math_answer_matches, "the last integer equals the reference's (the paper's check_math)"),
-    Rule("function_call", function_call_matches, "the reference call appears, quotes/spaces normalised (check_openfunction)"),
-    Rule("python_block", lambda p, ref: has_python_block(p), "a fenced python block (code tasks)"),
+    Rule("function_call", function_call_matches,
+         "the reference call appears, quotes/spaces normalised (check_openfunction, branch main)"),
+    Rule("function_call_partial", lambda p, ref: function_call_score(p, ref) > 0,
+         "the reference call, or its argument values in order (check_openfunction, branch reproduce: 0.5 counts)"),
+    Rule("magicoder", lambda p, ref: magicoder_answer_ok(p),
+         "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)"),
 ]}
 
 # The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
-PROJECT_RULES = ("nonempty", "eos")  # the project's own, on top of the paper's
-DATASET_RULES = {
-    "teaching": PROJECT_RULES + ("banned_phrase", "math_answer"),
-    "gsm8k": PROJECT_RULES + ("banned_phrase", "math_answer"),
-    "openfunction": PROJECT_RULES + ("banned_phrase", "function_call"),
-    "magicoder": PROJECT_RULES + ("banned_phrase", "python_block"),
-    "alpaca": PROJECT_RULES + ("banned_phrase",),
-    "dolly": PROJECT_RULES + ("banned_phrase",),
-    "lima": PROJECT_RULES + ("banned_phrase",),
-    "openhermes": PROJECT_RULES + ("banned_phrase",),
+PROJECT_RULES = ("nonempty", "eos")  # the project's own, on top of the paper's (``project_filters``)
+# The paper's task check per dataset (eval/gen_distilled_data.py get_check_func), per branch: the
+# reproduce branch's check_openfunction returns 0.5 for positional arguments, which passes the filter.
+TASK_RULE = {
+    "main": {"teaching": "math_answer", "gsm8k": "math_answer", "openfunction": "function_call",
+             "magicoder": "magicoder"},
+    "reproduce": {"teaching": "math_answer", "gsm8k": "math_answer", "openfunction": "function_call_partial",
+                  "magicoder": "magicoder"},
 }
+
+
+def filter_rules(dataset: str, branch: str = "reproduce", project: Sequence[str] = PROJECT_RULES) -> tuple[str, ...]:
+    """The rules a rewrite must pass: the project's own (in ``project``), then the paper's ``verify``
+    (banned phrases) and the dataset's task check as the chosen branch has it."""
+    task = TASK_RULE[branch].get(dataset)
+    return tuple(r for r in PROJECT_RULES if r in project) + ("banned_phrase",) + ((task,) if task else ())
+
+
+def run_rules(cfg: RunConfig) -> tuple[str, ...]:
+    return filter_rules(cfg.dataset, cfg.paper_branch, cfg.project_filters)
+
+
+def _strip_strings(rec: dict) -> dict:
+    """The paper's ``strip_dict``: every string field stripped (lists such as ``history`` kept)."""
+    return {k: v.strip() if isinstance(v, str) else v for k, v in rec.items()}
 
 
 def judge(rewrite: str, original: str, rules: Sequence[str], finished: bool = True) -> dict[str, bool]:
@@ -78,9 +97,11 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
     """Return (distilled records, per-record verdicts, report).
 
     A rewrite is accepted when every rule passes; otherwise the record keeps its original output.
+    As in the paper (``strip_dict``), every string field of a distilled record is stripped.
     ``finished`` says which rewrites the model ended itself (for the ``eos`` rule; all, if not
     given). ``extra_checks`` are reported beside the rules (e.g. a check of the working) but do not
-    filter.
+    filter. ``rejected_only_by_project_rules`` counts the rewrites that the paper's own rules would
+    have kept.
     """
     if len(records) != len(rewrites):
         raise ValueError(f"{len(records)} records but {len(rewrites)} rewrites")
@@ -89,7 +110,7 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
     failed = {r: 0 for r in rules}
     first = {r: 0 for r in rules}
     extra = {k: 0 for k in (extra_checks or {})}
-    unchanged = 0
+    unchanged = project_only = 0
     for rec, new, done in zip(records, rewrites, finished):
         new = new.strip()
         v = judge(new, rec["output"], rules, done)
@@ -99,11 +120,12 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
         bad = [r for r in rules if not v[r]]
         if bad:
             first[bad[0]] += 1
+            project_only += all(r in PROJECT_RULES for r in bad)
         ex = {k: bool(fn(new, rec["output"])) for k, fn in (extra_checks or {}).items()}
         for k, val in ex.items():
             extra[k] += ok and val
         unchanged += ok and new == rec["output"].strip()
-        distilled.append({**rec, "output": new if ok else rec["output"]})
+        distilled.append({**_strip_strings(rec), "output": new if ok else rec["output"].strip()})
         verdicts.append({"instruction": rec["instruction"], "original": rec["output"], "rewrite": new,
                          "finished": done, "accepted": ok, "rules": v, **({"extra": ex} if ex else {})})
     n = len(records)
@@ -117,6 +139,7 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
         "rules": list(rules),
         "failed_by_rule": failed,
         "rejected_first_by_rule": first,
+        "rejected_only_by_project_rules": project_only,
         "accepted_identical_to_original": unchanged,
     }
     if extra_checks:
@@ -139,12 +162,14 @@ def distill_template_name(cfg: RunConfig) -> str:
     return PAPER_DISTILL_TEMPLATE[cfg.dataset]
 
 
-def distill_prompts(records: Sequence[dict], template_name: str, tokenizer, cutoff: int | None = None) -> list[list[int]]:
+def distill_prompts(records: Sequence[dict], template_name: str, tokenizer, cutoff: int | None = None,
+                    branch: str = "reproduce") -> list[list[int]]:
     """The token ids the seed generates its rewrites from: each record with its original response
-    as the reference, through the distillation template, cut at ``cutoff`` (see ``templates``)."""
+    as the reference, through the distillation template, cut at ``cutoff`` as the paper's
+    ``branch`` does (see ``templates``)."""
     from .templates import prompt_ids
 
-    return [prompt_ids(tokenizer, template_name, r, cutoff) for r in records]
+    return [prompt_ids(tokenizer, template_name, r, cutoff, branch) for r in records]
 
 
 def make_backend(cfg: RunConfig):
@@ -202,7 +227,7 @@ def distill_key(cfg: RunConfig, template: str) -> dict:
 
     return {"stage_version": 2, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
             "dataset": cfg.dataset, "template": template, "decoding": cfg.decoding().to_dict(),
-            "rules": list(DATASET_RULES[cfg.dataset]), "max_examples": cfg.distill_max_examples,
+            "rules": list(run_rules(cfg)), "branch": cfg.paper_branch, "max_examples": cfg.distill_max_examples,
             "cutoff_len": cfg.cutoff_len, "seed": cfg.seed}
 
 
@@ -224,7 +249,7 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
 
         torch.manual_seed(cfg.seed)
         backend, tok = make_backend(cfg)
-        prompts = distill_prompts(records, template, tok, cfg.cutoff_len)
+        prompts = distill_prompts(records, template, tok, cfg.cutoff_len, cfg.paper_branch)
         t0 = time.time()
         try:
             gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, cfg.decoding()),
@@ -236,7 +261,7 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
         if cfg.dataset == "teaching":
             from .teaching_world.world import working_is_correct
             extra["working_correct"] = lambda p, ref: working_is_correct(p)
-        distilled, verdicts, report = apply_filters(records, [g["text"] for g in gens], DATASET_RULES[cfg.dataset],
+        distilled, verdicts, report = apply_filters(records, [g["text"] for g in gens], run_rules(cfg),
                                                     extra, finished=[g["finished"] for g in gens])
         report.update({"template": template, "backend": cfg.gen_backend, "source": display_path(source),
                        "generation_seconds": round(gen_s, 2),
@@ -260,9 +285,10 @@ def load_verdicts(folder: str | Path) -> list[dict]:
     return [json.loads(line) for line in (Path(folder) / "rewrites.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
-    """How the paper's own released distilled sets differ from their originals, and what our filter
-    says about them. None when the files are not in ``data_dir``."""
+def paper_distilled_summary(data_dir: str | Path, branch: str = "reproduce") -> list[dict] | None:
+    """How the paper's own released distilled sets differ from their originals, and what our port
+    of the paper's filter (``branch``; no project rules) says about them. None when the files are
+    not in ``data_dir``."""
     from .data import paper_distilled_pairs
 
     pairs = paper_distilled_pairs(data_dir)
@@ -270,7 +296,8 @@ def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
         return None
     rows = []
     for dataset, (orig, dist) in pairs.items():
-        _, verdicts, _ = apply_filters(orig, [d["output"] for d in dist], DATASET_RULES[dataset])
+        rules = filter_rules(dataset, branch, project=())
+        _, verdicts, _ = apply_filters(orig, [d["output"] for d in dist], rules)
         changed = [o["output"].strip() != d["output"].strip() for o, d in zip(orig, dist)]
         rows.append({
             "dataset": dataset,
@@ -278,7 +305,7 @@ def paper_distilled_summary(data_dir: str | Path) -> list[dict] | None:
             "rewritten": sum(changed),
             "rewritten_%": round(100 * sum(changed) / len(orig), 1),
             "rewrites_passing_our_filter": sum(v["accepted"] for v, c in zip(verdicts, changed) if c),
-            "filter_rules": ", ".join(DATASET_RULES[dataset]),
+            "filter_rules": ", ".join(rules),
         })
     return rows
 

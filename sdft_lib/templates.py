@@ -1,9 +1,15 @@
 """Prompt templates, and how a record becomes token ids: the paper's way, or a chat model's way.
 
-**The paper's templates** (sail-sg/sdft ``main.py``, branch ``main``) are registered with its fork of
-LLaMA-Factory (rickyang1114/LLaMA-Factory @ 162ce42, ``src/llmtuner/data/template.py``). A template
-there is a list of *slots* per role; ``Template._encode`` turns a conversation into token ids turn by
-turn, and this module does the same, piece by piece:
+The paper's code exists in two versions, and ``paper_branch`` chooses which one a run follows:
+
+* ``main`` (sail-sg/sdft @ bfb6c25): ``main.py`` registers the templates with the LLaMA-Factory fork
+  rickyang1114/LLaMA-Factory @ 162ce42 (``src/llmtuner/data/template.py``);
+* ``reproduce`` (sail-sg/sdft @ 953518b), the branch the authors point to for replicating the
+  paper's numbers: it vendors an older LLaMA-Factory (``src/llmtuner/data/template.py``,
+  ``preprocess.py``) with the same template texts but another assembly (below).
+
+**Branch ``main``.** A template is a list of *slots* per role; ``Template._encode`` turns a
+conversation into token ids turn by turn, and this module does the same, piece by piece:
 
 * turn 0 starts with the system slots (``format_system``; for the alpaca family just the system
   sentence, with no separator before ``### Instruction:``); a later user turn starts with the
@@ -17,8 +23,16 @@ turn, and this module does the same, piece by piece:
   (``infer_max_len``), and the self-distillation and evaluation prompts are cut the same way with the
   reference answer as the response, as LLaMA-Factory's ``preprocess_unsupervised_dataset`` does.
 
-The record's user text is ``instruction`` and ``input`` joined by ``"\\n"`` (LLaMA-Factory's
-``convert_alpaca``); LIMA's ``history`` becomes earlier turns; nothing is stripped.
+**Branch ``reproduce``.** ``Template._encode`` there builds each turn as ``<s>`` + system prefix +
+separator + user slot (turn 0) or separator + ``<s>`` + user slot (later turns), so the alpaca
+family renders ``<s>`` first and ``"\\n\\n"`` between the system sentence and ``### Instruction:``,
+and the gsm8k family renders ``<s><<SYS>>...`` rather than ``<<SYS>>...<s>[INST]``. The user text
+and the reference are stripped inside the prompt (the answer itself is not). Training cuts each
+(prompt, response) pair in proportion against the whole ``cutoff_len`` and then the sequence at
+``cutoff_len``; generation prompts keep their first ``cutoff_len`` tokens.
+
+In both branches the record's user text is ``instruction`` and ``input`` joined by ``"\\n"``
+(``convert_alpaca`` / ``construct_example``) and LIMA's ``history`` becomes earlier turns.
 
 **Chat templates** (``chat``, ``chat_distill``, ``chat_distill_refer``) render the same content with
 the tokenizer's own chat template (modern instruct models, and the teaching model, which ships
@@ -33,6 +47,7 @@ from typing import Any, Sequence
 
 IGNORE_INDEX = -100
 BOS, EOS = {"bos_token"}, {"eos_token"}  # LLaMA-Factory's slot markers for the special tokens
+BRANCHES = ("main", "reproduce")  # which of the paper's code bases a run follows (``paper_branch``)
 
 ALPACA_SYSTEM = ("Below is an instruction that describes a task. "
                  "Write a response that appropriately completes the request.")
@@ -157,6 +172,26 @@ def _turn_slots(tpl: Template, messages: list[dict], system: str | None) -> list
     return turns
 
 
+def _pair_slots(tpl: Template, messages: list[dict], system: str | None, branch: str) -> list[tuple[list, list]]:
+    """(prompt slots, answer slots) of every turn, as the chosen branch of the paper assembles them."""
+    if branch == "main":
+        turns = _turn_slots(tpl, messages, system)
+        return [(turns[i], turns[i + 1]) for i in range(0, len(turns), 2)]
+    if branch != "reproduce":
+        raise ValueError(f"paper_branch={branch!r} is not allowed: choose one of {', '.join(BRANCHES)}")
+    user = [slot for slot in tpl.user if slot != BOS]  # the BOS comes with each turn's prefix
+    pairs = []
+    for k in range(len(messages) // 2):
+        query, answer = messages[2 * k]["content"], messages[2 * k + 1]["content"]
+        if k == 0:
+            prefix = [x for x in _fill(tpl.system_format, content=system or "") if x]
+            prefix = [BOS] + prefix + list(tpl.separator) if prefix else [BOS]
+        else:
+            prefix = list(tpl.separator) + [BOS]
+        pairs.append((prefix + _fill(user, content=query.strip(), resp=answer.strip()), [answer, EOS]))
+    return pairs
+
+
 def _chat_conversation(tpl: Template, messages: list[dict], system: str | None) -> list[dict]:
     conv = [{"role": "system", "content": system}] if system else []
     for i, m in enumerate(messages):
@@ -180,9 +215,10 @@ def conversation(rec: dict, template: str | Template = "chat") -> list[dict[str,
 # ---------------------------------------------------------------------------------------------
 # strings (for reading) and token ids (what the model sees)
 # ---------------------------------------------------------------------------------------------
-def render_prompt_text(template: str | Template, rec: dict, tokenizer: Any = None) -> str:
+def render_prompt_text(template: str | Template, rec: dict, tokenizer: Any = None, branch: str = "reproduce") -> str:
     """The prompt a model sees before it answers ``rec``, as text (the reference answer included for
-    distillation templates). Paper templates need no tokenizer; chat templates do."""
+    distillation templates), assembled as the paper's ``branch`` does. Paper templates need no
+    tokenizer; chat templates do (and ignore the branch)."""
     tpl = get_template(template) if isinstance(template, str) else template
     msgs = to_messages(rec)
     if tpl.chat:
@@ -192,7 +228,8 @@ def render_prompt_text(template: str | Template, rec: dict, tokenizer: Any = Non
                                              add_generation_prompt=True)
     bos = getattr(tokenizer, "bos_token", None) or "<s>"
     eos = getattr(tokenizer, "eos_token", None) or "</s>"
-    slots = [s for turn in _turn_slots(tpl, msgs, _system(tpl, rec))[:-1] for s in turn]
+    pairs = _pair_slots(tpl, msgs, _system(tpl, rec), branch)
+    slots = [s for src, tgt in pairs[:-1] for s in src + tgt] + pairs[-1][0]
     return "".join(s if isinstance(s, str) else (bos if s == BOS else eos) for s in slots)
 
 
@@ -204,19 +241,30 @@ def infer_max_len(source_len: int, target_len: int, max_len: int, reserved_label
     return max_source_len, max_target_len
 
 
-def make_pairs(encoded: Sequence[list[int]], cutoff: int | None) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, response ids) per turn, cut at ``cutoff`` as LLaMA-Factory's ``_make_pairs``."""
-    cutoff = cutoff or 1_000_000
-    pairs, total = [], 0
-    for i in range(0, len(encoded), 2):
+def make_pairs(pairs: Sequence[tuple[list[int], list[int]]], cutoff: int | None,
+               branch: str = "reproduce") -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, response ids) per turn, cut at ``cutoff``.
+
+    ``main``: LLaMA-Factory's ``_make_pairs``: each pair gets its share of what the earlier pairs
+    left, and the turns after the budget is spent are dropped. ``reproduce``: the older
+    ``preprocess_supervised_dataset``: each pair is cut in proportion against the whole ``cutoff``
+    (the prompt gets ``cutoff`` minus the response's share, whatever the response's real length).
+    """
+    if not cutoff:
+        return [(list(s), list(t)) for s, t in pairs]
+    out, total = [], 0
+    for src, tgt in pairs:
+        if branch == "reproduce":
+            max_tgt = max(int(cutoff * len(tgt) / (len(src) + len(tgt))), 1)
+            out.append((src[:cutoff - max_tgt], tgt[:max_tgt]))
+            continue
         if total >= cutoff:
             break
-        src, tgt = encoded[i], encoded[i + 1]
         max_src, max_tgt = infer_max_len(len(src), len(tgt), cutoff - total)
         src, tgt = src[:max_src], tgt[:max_tgt]
         total += len(src) + len(tgt)
-        pairs.append((src, tgt))
-    return pairs
+        out.append((src, tgt))
+    return out
 
 
 def _encode_slots(tokenizer, slots: Sequence) -> list[int]:
@@ -255,34 +303,41 @@ def _chat_turn_ids(tokenizer, tpl: Template, msgs: list[dict], system: str | Non
         turns[j].append(tid)
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in turns[-1]:
         turns[-1].append(tokenizer.eos_token_id)  # the answer must teach the model to stop
-    return turns
+    return [(turns[i], turns[i + 1]) for i in range(0, len(turns), 2)]
 
 
-def encode_pairs(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None) -> list[tuple[list[int], list[int]]]:
+def encode_pairs(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None,
+                 branch: str = "reproduce") -> list[tuple[list[int], list[int]]]:
     """(prompt ids, response ids) for every turn of ``rec`` (history first), cut at ``cutoff``.
 
-    Paper templates encode slot by slot as LLaMA-Factory does; chat templates tokenize the whole
-    rendered conversation once.
+    Paper templates encode slot by slot as the paper's ``branch`` of LLaMA-Factory does; chat
+    templates tokenize the whole rendered conversation once (any branch).
     """
     tpl = get_template(template) if isinstance(template, str) else template
     msgs, system = to_messages(rec), _system(tpl, rec)
     if tpl.chat:
-        encoded = _chat_turn_ids(tokenizer, tpl, msgs, system)
+        pairs = _chat_turn_ids(tokenizer, tpl, msgs, system)
     else:
-        encoded = [_encode_slots(tokenizer, slots) for slots in _turn_slots(tpl, msgs, system)]
-    return make_pairs(encoded, cutoff)
+        pairs = [(_encode_slots(tokenizer, src), _encode_slots(tokenizer, tgt))
+                 for src, tgt in _pair_slots(tpl, msgs, system, branch)]
+    return make_pairs(pairs, cutoff, "main" if tpl.chat else branch)
 
 
-def prompt_ids(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None) -> list[int]:
-    """The token ids a model generates from for ``rec``: every earlier turn, then this turn's prompt,
-    cut at ``cutoff`` together with the record's answer (LLaMA-Factory's ``encode_oneturn``).
+def prompt_ids(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None,
+               branch: str = "reproduce") -> list[int]:
+    """The token ids a model generates from for ``rec``: every earlier turn, then this turn's prompt.
 
-    For chat templates the prompt is the rendered text with the generation prompt, tokenized as one
-    string (what ``apply_chat_template(..., add_generation_prompt=True)`` gives), cut to the same
-    budget.
+    ``main`` cuts them at ``cutoff`` together with the record's answer (``encode_oneturn`` with
+    ``_make_pairs``); ``reproduce`` keeps the prompt's first ``cutoff`` tokens. For chat templates the
+    prompt is the rendered text with the generation prompt, tokenized as one string (what
+    ``apply_chat_template(..., add_generation_prompt=True)`` gives), cut to ``main``'s budget.
     """
     tpl = get_template(template) if isinstance(template, str) else template
-    pairs = encode_pairs(tokenizer, tpl, rec, cutoff)
+    if branch == "reproduce" and not tpl.chat:
+        pairs = encode_pairs(tokenizer, tpl, rec, None, branch)
+        ids = [t for src, tgt in pairs[:-1] for t in src + tgt] + pairs[-1][0]
+        return ids[:cutoff] if cutoff else ids
+    pairs = encode_pairs(tokenizer, tpl, rec, cutoff, branch)
     if not tpl.chat:
         return [t for src, tgt in pairs[:-1] for t in src + tgt] + pairs[-1][0]
     ids = tokenizer(render_prompt_text(tpl, rec, tokenizer), add_special_tokens=False)["input_ids"]
@@ -290,12 +345,15 @@ def prompt_ids(tokenizer, template: str | Template, rec: dict, cutoff: int | Non
     return ids[:budget] if cutoff else ids
 
 
-def train_example(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None) -> dict[str, list[int]]:
+def train_example(tokenizer, template: str | Template, rec: dict, cutoff: int | None = None,
+                  branch: str = "reproduce") -> dict[str, list[int]]:
     """Token ids of the whole conversation with labels: -100 on every prompt token, the response
-    tokens (and their EOS) on every answer, as LLaMA-Factory's ``preprocess_supervised_dataset``."""
+    tokens (and their EOS) on every answer, as the paper's ``preprocess_supervised_dataset``."""
     ids: list[int] = []
     labels: list[int] = []
-    for src, tgt in encode_pairs(tokenizer, template, rec, cutoff):
+    for src, tgt in encode_pairs(tokenizer, template, rec, cutoff, branch):
         ids += src + tgt
         labels += [IGNORE_INDEX] * len(src) + tgt
+    if cutoff and branch == "reproduce":  # the older code also cuts the whole sequence
+        ids, labels = ids[:cutoff], labels[:cutoff]
     return {"input_ids": ids, "labels": labels}

@@ -48,6 +48,7 @@ def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int)
             "learning_rate": lr, "epochs": epochs, "seed": seed, "batch_size": cfg.batch_size,
             "grad_accum": cfg.grad_accum, "cutoff_len": cfg.cutoff_len, "lr_scheduler": cfg.lr_scheduler,
             "warmup_ratio": cfg.warmup_ratio, "dataset": cfg.dataset, "train_template": cfg.train_template,
+            "paper_branch": cfg.paper_branch,
             "max_examples": cfg.distill_max_examples}
 
 
@@ -133,7 +134,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         device = resolve_device(cfg)
         base, tok = load_model(cfg)
         model = prepare_model(cfg, base)
-        rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len) for r in records]
+        rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records]
         n_tokens = sum(len(r["input_ids"]) for r in rows)
         ckpt_dir = work / "checkpoints"
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))

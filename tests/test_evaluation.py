@@ -48,3 +48,33 @@ def test_per_run_rows_by_hand():
     assert r.loc[("sft", 0), "forgetting"] == 40 and r.loc[("sft", 1), "forgetting"] == 20
     assert r.loc[("sdft", 1), "kept"] == 80 and r.loc[("sdft", 0), "task"] == 95
     assert len(r) == 4
+
+
+def test_forgetting_without_a_task_benchmark_counts_every_benchmark_as_kept():
+    df = table()
+    f = forgetting_summary(df[df.benchmark != "task"], None).set_index("variant")
+    assert f.loc["sft", "forgetting_mean"] == 30 and math.isnan(f.loc["sft", "task_mean"])
+    assert forgetting_summary(df[df.variant == "seed"], "task").empty  # a seed-only run has nothing to summarise
+
+
+def test_task_benchmark_of_each_dataset():
+    from sdft_lib.config import load_config
+    from sdft_lib.evaluation import task_benchmark
+    from sdft_lib.teaching_world.world import TASK
+
+    assert task_benchmark(load_config("smoke")) == TASK
+    data = str(__import__("conftest").FIXTURE_DATA)
+    assert task_benchmark(load_config("paper/gsm8k", data_dir=data)) == "gsm8k"
+    assert task_benchmark(load_config("paper/alpaca", data_dir=data)) is None
+
+
+@pytest.mark.slow
+def test_lm_eval_cross_check_with_full_fine_tuning(tmp_path):
+    """The cross-check finds a fully fine-tuned model where a LoRA run would have its adapter."""
+    from sdft_lib.config import load_config
+    from sdft_lib.evaluation import lm_eval_teaching
+
+    cfg = load_config("smoke", run_dir=str(tmp_path / "run"), finetune="full", ft_seeds=[0], lm_eval_limit=2)
+    df = lm_eval_teaching(cfg, log=lambda m: None)
+    assert {"seed", "sft", "sdft"} == set(df.variant)
+    assert df.lm_eval.between(0, 100).all()

@@ -55,9 +55,9 @@ def test_paper_template_nll_matches_the_training_loss(standin_dir):
     model = AutoModelForCausalLM.from_pretrained(standin_dir).eval()
     recs = [{"instruction": "Add 2 and 3.", "input": "", "output": "2 + 3 = 5. The answer is 5."},
             {"instruction": "Name a colour.", "input": "one word", "output": "Blue", "history": [["Hi", "Hello"]]}]
-    rows = response_nll(model, tok, recs, template="gsm8k", cutoff=1024, max_batch_tokens=64)
+    rows = response_nll(model, tok, recs, template="gsm8k", cutoff=1024, branch="main", max_batch_tokens=64)
     for rec, row in zip(recs, rows):
-        ex = train_example(tok, "gsm8k", rec, 1024)
+        ex = train_example(tok, "gsm8k", rec, 1024, branch="main")
         batch = collate([ex], 0)
         with torch.no_grad():
             loss = model(**batch).loss.item()

@@ -103,3 +103,27 @@ def test_the_built_seed_directory_loads_with_auto_classes(tmp_path):
     assert out.shape[1] > ids["input_ids"].shape[1]
     scores = read_json(seed_dir / "eval_scores.json")
     assert set(scores) == {"arithmetic", "lists", "tools", "safety", "benign", "rewrite", "multiply"}
+
+
+def test_generation_says_whether_the_model_ended_each_answer(standin_dir):
+    """finished is True only when an end-of-sequence token was generated (not max_new_tokens)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(standin_dir)
+    model = AutoModelForCausalLM.from_pretrained(standin_dir).eval()
+    with torch.no_grad():
+        model.lm_head.weight.zero_()  # all logits equal: greedy picks token 0 (<unk>) every step
+    prompts = ["Add 2 and 3.", [tok.bos_token_id, 7, 8, 9]]  # a string and token ids
+    gens = HFBackend(model, tok, batch_size=2).generate_full(prompts, Decoding(max_new_tokens=4))
+    assert [g.finished for g in gens] == [False, False]  # ran into max_new_tokens
+    model.generation_config.eos_token_id = 0  # now the token it always picks ends the answer
+    gens = HFBackend(model, tok, batch_size=2).generate_full(prompts, Decoding(max_new_tokens=4))
+    assert [g.finished for g in gens] == [True, True]
+
+
+def test_backend_close_drops_the_model(standin_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    backend = HFBackend(AutoModelForCausalLM.from_pretrained(standin_dir), AutoTokenizer.from_pretrained(standin_dir))
+    backend.close()
+    assert backend.model is None

@@ -11,7 +11,7 @@ import pytest
 
 from sdft_lib.config import load_config
 from sdft_lib.data import PAPER_DISTILLED, PAPER_EVAL_FILES, PAPER_FILES, load_task, read_records
-from sdft_lib.self_distillation import DATASET_RULES, apply_filters
+from sdft_lib.self_distillation import apply_filters, filter_rules
 from sdft_lib.templates import PAPER_DISTILL_TEMPLATE, render_prompt_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def test_our_filter_on_the_papers_openfunction_rewrites():
     differ: for OpenFunctions the paper's filter fell back to the original most of the time."""
     orig = read_records(DATA / PAPER_FILES["openfunction"][0])
     dist = read_records(DATA / PAPER_DISTILLED["openfunction"])
-    _, verdicts, report = apply_filters(orig, [d["output"] for d in dist], DATASET_RULES["openfunction"])
+    _, verdicts, report = apply_filters(orig, [d["output"] for d in dist], filter_rules("openfunction", "main"))
     changed = [v for v, o, d in zip(verdicts, orig, dist) if o["output"].strip() != d["output"].strip()]
     accepted_changed = sum(v["accepted"] for v in changed)
     print(f"openfunction: {len(changed)} of {len(orig)} responses differ; our filter accepts "

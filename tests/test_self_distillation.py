@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from sdft_lib.metrics import (INVALID, find_last_integer, function_call_matches, has_python_block,
+from sdft_lib.metrics import (INVALID, find_last_integer, function_call_matches, magicoder_answer_ok,
                               math_answer_matches, no_banned_phrase)
-from sdft_lib.self_distillation import DATASET_RULES, apply_filters, generate_chunked
+from sdft_lib.self_distillation import apply_filters, filter_rules, generate_chunked
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -61,9 +61,11 @@ def test_function_call(pred, ref, ok):
     assert function_call_matches(pred, ref) is ok
 
 
-def test_python_block():
-    assert has_python_block("Here:\n```python\nprint(1)\n```")
-    assert not has_python_block("print(1)")
+def test_magicoder_check_is_the_papers():
+    assert magicoder_answer_ok("  Here is the code:\n```python\nprint(1)\n```")
+    assert magicoder_answer_ok("I implemented it. ```python")  # the paper needs no closing fence
+    assert not magicoder_answer_ok("Sure! Here is the code:\n```python\nprint(1)\n```")  # wrong opening
+    assert not magicoder_answer_ok("Here is the code:\n```py\nprint(1)\n```")
 
 
 def test_rejected_rewrites_fall_back_to_the_original_and_are_counted():
@@ -129,11 +131,27 @@ def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
 def test_truncated_rewrites_are_rejected_and_counted():
     recs = [{"instruction": "q", "input": "", "output": "The answer is 4."}] * 3
     rewrites = ["So 2+2=4. The answer is 4.", "So 2+2=4. The answer is 4.", "So 2+2="]
-    distilled, verdicts, report = apply_filters(recs, rewrites, DATASET_RULES["gsm8k"], finished=[True, False, False])
+    distilled, verdicts, report = apply_filters(recs, rewrites, filter_rules("gsm8k"), finished=[True, False, False])
     assert [v["accepted"] for v in verdicts] == [True, False, False]
     assert report["truncated"] == 2 and report["failed_by_rule"]["eos"] == 2
     assert report["rejected_first_by_rule"]["eos"] == 2  # eos is checked before the paper's rules
     assert distilled[1]["output"] == recs[1]["output"]
+    assert report["rejected_only_by_project_rules"] == 1  # the third also fails the paper's math check
+
+
+def test_filter_rules_per_branch_and_project_switches():
+    assert filter_rules("openfunction", "main") == ("nonempty", "eos", "banned_phrase", "function_call")
+    assert filter_rules("openfunction", "reproduce")[-1] == "function_call_partial"
+    assert filter_rules("alpaca", "reproduce", project=()) == ("banned_phrase",)
+    assert filter_rules("magicoder", "main", project=["eos"]) == ("eos", "banned_phrase", "magicoder")
+
+
+def test_rejected_rewrites_fall_back_to_the_stripped_original_as_in_the_paper():
+    recs = [{"instruction": "  Call it. ", "input": " x ", "output": " f(a=1) \n"}]
+    distilled, _, _ = apply_filters(recs, ["nothing"], filter_rules("openfunction", "main"))
+    assert distilled == [{"instruction": "Call it.", "input": "x", "output": "f(a=1)"}]
+    distilled, _, _ = apply_filters(recs, ["f(1)"], filter_rules("openfunction", "reproduce"))
+    assert distilled[0]["output"] == "f(1)"  # positional arguments score 0.5: the reproduce branch keeps it
 
 
 def test_refusal_keywords_are_the_papers_29():

@@ -44,7 +44,27 @@ PAPER = sorted(PINNED)
 
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_template_strings_are_pinned(name):
-    assert render_prompt_text(name, REC) == PINNED[name]
+    assert render_prompt_text(name, REC, branch="main") == PINNED[name]
+
+
+# Branch reproduce (sail-sg/sdft @ 953518b src/llmtuner/data/template.py: Template._encode l.94-121,
+# _convert_inputs_to_ids l.123-154, registrations l.233-300 and l.848-894): <s>, the system prefix,
+# the separator, then the prompt with the query and the reference stripped.
+PINNED_REPRODUCE = {
+    "alpaca": "<s>" + PINNED["alpaca"].replace("request.###", "request.\n\n###"),
+    "alpaca_distill_refer": "<s>" + PINNED["alpaca_distill_refer"].replace("response.###", "response.\n\n###"),
+    "gsm8k": "<s><<SYS>>\nYou are an expert in math. Below is a math question. Write a response that appropriately "
+             "answers the question.\n<</SYS>>\n\n[INST] What is 6 times 7? [/INST]",
+    "gsm8k_distill": PINNED["gsm8k_distill"].replace("<<SYS>>", "<s><<SYS>>", 1).replace("<s>[INST]", "[INST]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_REPRODUCE))
+def test_reproduce_branch_strings_are_pinned(name):
+    assert render_prompt_text(name, REC, branch="reproduce") == PINNED_REPRODUCE[name]
+    padded = {**REC, "instruction": "  " + Q + " ", "output": REF + "\n"}
+    assert render_prompt_text(name, padded, branch="reproduce") == PINNED_REPRODUCE[name]  # stripped inside
+    assert render_prompt_text(name, padded, branch="main") != PINNED[name]  # main keeps the spaces
 
 
 def test_user_text_joins_instruction_and_input_with_one_newline_and_strips_nothing():
@@ -56,29 +76,30 @@ def test_user_text_joins_instruction_and_input_with_one_newline_and_strips_nothi
 def test_history_becomes_earlier_turns_with_the_separator():
     rec = {"instruction": "And snow?", "input": "", "output": "Cold.", "history": [["Rain?", "Wet."]]}
     assert [m["role"] for m in to_messages(rec)] == ["user", "assistant", "user", "assistant"]
-    assert render_prompt_text("alpaca", rec) == (
+    assert render_prompt_text("alpaca", rec, branch="main") == (
         "Below is an instruction that describes a task. Write a response that appropriately completes the request."
         "### Instruction:\nRain?\n\n### Response:\nWet.</s>\n\n### Instruction:\nAnd snow?\n\n### Response:\n")
 
 
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_templates_encode_slot_by_slot(name, standin_tokenizer):
-    """Token ids are the concatenation of each slot encoded alone, BOS/EOS as ids (LLaMA-Factory)."""
+    """Token ids are the concatenation of each slot encoded alone, BOS/EOS as ids (LLaMA-Factory,
+    branch main; tests/test_parity.py checks both branches on every record)."""
     tok, tpl = standin_tokenizer, get_template(name)
     enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
     user = tpl.user[-1].replace("{{content}}", Q, 1).replace("{{resp}}", REF, 1)
     want = enc(tpl.system_format[0].replace("{{content}}", tpl.system)) + (
         [tok.bos_token_id] if tpl.user[0] == {"bos_token"} else []) + enc(user)
-    assert prompt_ids(tok, name, REC) == want
-    (src, tgt), = encode_pairs(tok, name, REC)
+    assert prompt_ids(tok, name, REC, branch="main") == want
+    (src, tgt), = encode_pairs(tok, name, REC, branch="main")
     assert src == want and tgt == enc(REF) + [tok.eos_token_id]
 
 
 def test_piecewise_encoding_differs_from_the_joined_string_where_llama2_does(standin_tokenizer):
     """The reason for encoding pieces: `### Instruction` alone starts with ▁###, inside the string it does not."""
     tok = standin_tokenizer
-    ids = prompt_ids(tok, "alpaca", REC)
-    joined = tok.encode(render_prompt_text("alpaca", REC), add_special_tokens=False)
+    ids = prompt_ids(tok, "alpaca", REC, branch="main")
+    joined = tok.encode(render_prompt_text("alpaca", REC, branch="main"), add_special_tokens=False)
     assert ids != joined
     assert "▁###" in tok.convert_ids_to_tokens(ids) and "▁###" not in tok.convert_ids_to_tokens(joined)
 
@@ -101,8 +122,8 @@ def test_chat_templates_tokenize_the_whole_text_once(name, standin_tokenizer):
 def test_train_example_masks_every_prompt_and_trains_every_answer(standin_tokenizer):
     tok = standin_tokenizer
     rec = {"instruction": "And snow?", "input": "", "output": "Cold.", "history": [["Rain?", "Wet."]]}
-    ex = train_example(tok, "alpaca", rec)
-    pairs = encode_pairs(tok, "alpaca", rec)
+    ex = train_example(tok, "alpaca", rec, branch="main")
+    pairs = encode_pairs(tok, "alpaca", rec, branch="main")
     assert len(pairs) == 2
     want = [x for s, t in pairs for x in [IGNORE_INDEX] * len(s) + t]
     assert ex["labels"] == want and ex["input_ids"] == [x for s, t in pairs for x in s + t]
@@ -114,13 +135,15 @@ def test_truncation_is_proportional_like_llama_factory(standin_tokenizer):
     assert infer_max_len(1000, 1, 100) == (99, 1)  # the response keeps at least one token
     tok = standin_tokenizer
     long = {"instruction": "word " * 300, "input": "", "output": "answer " * 100}
-    (src, tgt), = encode_pairs(tok, "alpaca", long, cutoff=128)
-    s_full, t_full = encode_pairs(tok, "alpaca", long)[0]
+    (src, tgt), = encode_pairs(tok, "alpaca", long, cutoff=128, branch="main")
+    s_full, t_full = encode_pairs(tok, "alpaca", long, branch="main")[0]
     assert len(src) + len(tgt) <= 128
     assert (len(src), len(tgt)) == (128 - int(128 * len(t_full) / (len(s_full) + len(t_full))),
                                     int(128 * len(t_full) / (len(s_full) + len(t_full))))
     assert src == s_full[:len(src)] and tgt == t_full[:len(tgt)]
-    assert len(prompt_ids(tok, "alpaca_distill_using", long, cutoff=128)) < len(prompt_ids(tok, "alpaca_distill_using", long))
+    for branch in ("main", "reproduce"):
+        cut = prompt_ids(tok, "alpaca_distill_using", long, cutoff=128, branch=branch)
+        assert len(cut) <= 128 < len(prompt_ids(tok, "alpaca_distill_using", long, branch=branch))
 
 
 def test_distill_templates_need_a_tokenizer_for_chat():
