@@ -1,11 +1,13 @@
 """The paper's pipeline through the notebooks, as a researcher with a GPU runs it, on CPU.
 
 ``make pipeline`` (the README's command) runs notebooks 02-04 through papermill for four paper
-profiles, with the profiles' own settings (sampling at T=0.95, 512 new tokens, LoRA on q_proj/v_proj,
-the paper's templates, truncation and evaluation suite) and three substitutions only: the project's
-stand-in for Llama-2-7b-chat (Llama-2's tokenizer behaviour, random weights), the fixture data in the
-paper's layout (``tests/fixtures/paper-data``), and an lm-eval task of the user's own kind (a task
-YAML over a local file, through ``lm_eval_include_path``) instead of lm-eval's Hub-hosted MMLU & co.
+profiles, with the profiles' own settings (sampling at T=0.95, LoRA on q_proj/v_proj, the paper's
+templates, truncation and evaluation suite) and four substitutions: the project's stand-in for
+Llama-2-7b-chat (Llama-2's tokenizer behaviour, random weights), the fixture data in the paper's
+layout (``tests/fixtures/paper-data``), an lm-eval task of the user's own kind (a task YAML over a
+local file, through ``lm_eval_include_path``) instead of lm-eval's Hub-hosted MMLU & co., and 64 new
+tokens instead of 512 (a random model rarely stops, so every answer would run the full length: the
+test would take four times longer and check nothing more).
 ``small-gpu`` runs the same through the model's chat template. The numbers mean nothing; every cell
 must run, and every stage must leave its artifacts.
 """
@@ -55,7 +57,7 @@ def local_lm_eval_task(tmp_path_factory):
                                             ("small-gpu", "")])  # chat templates, LoRA on all linear layers
 def test_make_pipeline_runs_every_cell_on_a_paper_profile(profile, extra, standin, local_lm_eval_task, tmp_path):
     run_dir, executed = tmp_path / "run", tmp_path / "executed"
-    params = (f"-p run_dir {run_dir} -p device cpu -p lm_eval_tasks standin_qa "
+    params = (f"-p run_dir {run_dir} -p device cpu -p max_new_tokens 64 -p lm_eval_tasks standin_qa "
               f"-p lm_eval_include_path {local_lm_eval_task} {extra}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(["make", "-s", "pipeline", f"PROFILE={profile}", f"DATA={FIXTURE_DATA}",
