@@ -41,13 +41,30 @@ FILES = {
 }
 
 
+class CachedEncoder:
+    """The tokenizer with ``encode`` memoised: both writings encode the same pieces (system sentences,
+    separators, the same record under several templates), so each is encoded once."""
+
+    def __init__(self, tok):
+        self._tok, self._cache = tok, {}
+
+    def encode(self, text, add_special_tokens=False):
+        key = (text, add_special_tokens)
+        if key not in self._cache:
+            self._cache[key] = self._tok.encode(text, add_special_tokens=add_special_tokens)
+        return list(self._cache[key])
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+
 def _records(path: Path) -> list[dict]:
     return read_advbench(path) if path.suffix == ".csv" else read_records(path)
 
 
 def _parity(data_dir: Path, tok, stride: int = 1) -> dict:
     """{(file, template, branch): Counter(rows, text, prompt_ids, train_ids)} of rows that agree."""
-    out = {}
+    out, tok = {}, CachedEncoder(tok)
     for rel, templates in FILES.items():
         path = data_dir / rel
         if not path.is_file():
