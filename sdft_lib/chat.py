@@ -7,7 +7,6 @@ templates alike) lives in :mod:`sdft_lib.templates`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from .templates import IGNORE_INDEX
 

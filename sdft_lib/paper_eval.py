@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import ConfigError, RunConfig
-from .data import normalize, read_records
+from .data import read_records
 from .metrics import function_call_matches, function_call_score, is_safe_keyword, math_answer_matches
 from .templates import GCG_SUFFIX
 

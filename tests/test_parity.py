@@ -7,8 +7,6 @@ tokenizer (the project's stand-in: ``▁`` prefix on every piece, byte fallback)
 The fixture rows always run; every row of the paper's shared data runs where that folder exists.
 """
 
-import csv
-import json
 import os
 from collections import Counter
 from pathlib import Path
