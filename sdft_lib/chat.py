@@ -1,4 +1,4 @@
-"""Llama-2-chat's chat template, rendering it before a tokenizer exists, and the training collator.
+"""Llama-2-chat's chat template, and rendering it before a tokenizer exists.
 
 How a record becomes a prompt and a masked training example (for chat templates and the paper's
 templates alike) lives in :mod:`sdft_lib.templates`.
@@ -7,8 +7,6 @@ templates alike) lives in :mod:`sdft_lib.templates`.
 from __future__ import annotations
 
 from functools import lru_cache
-
-from .templates import IGNORE_INDEX
 
 # Llama-2-chat's own chat template (meta-llama/Llama-2-7b-chat-hf tokenizer_config.json). The
 # teaching model ships it so that its prompts look exactly like the paper's model's prompts.
@@ -43,19 +41,3 @@ def render_chat_text(messages: list[dict[str, str]], template: str = LLAMA2_CHAT
     """Render messages with a chat template before any tokenizer exists (to train one on it)."""
     return _compiled(template).render(messages=messages, bos_token=bos_token, eos_token=eos_token,
                                       raise_exception=_raise)
-
-
-def collate(examples: list[dict], pad_id: int) -> dict:
-    """Right-pad a batch for training; padded positions get label -100 and attention 0."""
-    import torch
-
-    n = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), n), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), n), IGNORE_INDEX, dtype=torch.long)
-    att = torch.zeros((len(examples), n), dtype=torch.long)
-    for i, e in enumerate(examples):
-        k = len(e["input_ids"])
-        ids[i, :k] = torch.tensor(e["input_ids"])
-        labels[i, :k] = torch.tensor(e["labels"])
-        att[i, :k] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": att}

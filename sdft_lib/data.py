@@ -45,6 +45,8 @@ def normalize(rec: dict) -> dict:
         raise ValueError(f"record has neither instruction/output nor question/answer keys: {sorted(rec)}")
     if "system" in rec:
         out["system"] = rec["system"]
+    if rec.get("history"):  # LIMA's earlier turns (templates.to_messages renders them before this turn)
+        out["history"] = rec["history"]
     return out
 
 

@@ -17,8 +17,7 @@ from typing import Sequence
 
 import torch
 
-from .chat import collate
-from .templates import IGNORE_INDEX, train_example
+from .templates import IGNORE_INDEX, collator, train_example
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
@@ -68,8 +67,9 @@ def response_nll(model, tokenizer, records: Sequence[dict], template: str = "cha
     out: list[dict | None] = [None] * len(enc)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collate = collator(pad)
     for idx in token_budget_batches([len(e["input_ids"]) for e in enc], max_batch_tokens):
-        batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx], pad).items()}
+        batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx]).items()}
         tok_nll = _token_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], slice_tokens)
         counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1)
         sums = tok_nll.sum(1)

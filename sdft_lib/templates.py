@@ -357,3 +357,11 @@ def train_example(tokenizer, template: str | Template, rec: dict, cutoff: int | 
     if cutoff and branch == "reproduce":  # the older code also cuts the whole sequence
         ids, labels = ids[:cutoff], labels[:cutoff]
     return {"input_ids": ids, "labels": labels}
+
+
+def collator(pad_id: int):
+    """TRL's collator for tokenized examples (the one its ``SFTTrainer`` uses): right padding with
+    ``pad_id``, label -100 and attention 0 on padded positions."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    return DataCollatorForLanguageModeling(pad_token_id=pad_id)

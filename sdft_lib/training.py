@@ -2,9 +2,11 @@
 
 Both variants call :func:`train_adapter` with the same hyperparameters and seed; only the data
 differs (the original task data for ``sft``, the distilled data for ``sdft``). Training uses peft's
-LoRA (or, clearly labelled, full fine-tuning) and the transformers ``Trainer``; the loss is computed
-on response tokens only (``templates.train_example`` masks the prompt with -100, encoded as the
-paper's LLaMA-Factory encodes it for the paper's templates).
+LoRA (or, clearly labelled, full fine-tuning) and TRL's ``SFTTrainer`` with completion-only loss. The
+examples reach TRL already tokenized (``input_ids`` + ``completion_mask``) because the paper's templates
+are encoded slot by slot as its LLaMA-Factory encodes them (``templates.train_example``), which no
+tokenizer call on the joined text reproduces; TRL turns the mask into labels (-100 on the prompt),
+pads, and computes the loss on response tokens only.
 
 ``runs/<profile>/training/<variant>-lr<lr>-ep<epochs>-s<seed>-<hash>/`` holds ``adapter/`` (or
 ``model/`` for full fine-tuning), ``train_log.json`` and ``manifest.json`` (config, data hash,
@@ -57,17 +59,17 @@ def run_path(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) 
     return cfg.stage_path(STAGE) / f"{variant}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}"
 
 
-class _Encoded:
-    """A list of tokenized examples as a map-style dataset for the Trainer."""
+def sft_dataset(rows: list[dict]):
+    """Tokenized examples (``templates.train_example``) as the prompt/completion data TRL's
+    ``SFTTrainer`` takes pre-tokenized: ``input_ids`` and a ``completion_mask`` that is 1 on every
+    token the loss sees (the responses) and 0 on the prompt."""
+    from datasets import Dataset
 
-    def __init__(self, rows: list[dict]):
-        self.rows = rows
+    from .templates import IGNORE_INDEX
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> dict:
-        return self.rows[i]
+    return Dataset.from_list([{"input_ids": r["input_ids"],
+                               "completion_mask": [int(lab != IGNORE_INDEX) for lab in r["labels"]]}
+                              for r in rows])
 
 
 def lora_config(cfg: RunConfig):
@@ -90,12 +92,17 @@ def prepare_model(cfg: RunConfig, model):
 
 
 def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: int, device: str, n: int):
+    """TRL's ``SFTConfig``. TRL's own defaults that differ from transformers' are set back
+    explicitly: bf16 only on a GPU that has it, no gradient checkpointing, no truncation (``cutoff_len``
+    already cut every example), completion-only loss."""
     import torch
-    from transformers import TrainingArguments
+    from trl import SFTConfig
 
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
     steps_per_epoch = max(1, n // (cfg.batch_size * cfg.grad_accum))
-    return TrainingArguments(
+    return SFTConfig(
+        max_length=None, completion_only_loss=True, packing=False, padding_free=False,
+        gradient_checkpointing=False, shuffle_dataset=False,
         output_dir=str(out), per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=lr, num_train_epochs=epochs,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=0.0,
@@ -122,10 +129,9 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         records = records[:cfg.distill_max_examples]
 
     def build(work: Path) -> dict:
-        import torch
-        from transformers import PrinterCallback, Trainer, set_seed
+        from transformers import PrinterCallback, set_seed
+        from trl import SFTTrainer
 
-        from .chat import collate
         from .templates import train_example
         from .models import load_model
         from .runtime import resolve_device
@@ -140,8 +146,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
         if save_steps:
             args.save_steps = save_steps
-        trainer = Trainer(model=model, args=args, train_dataset=_Encoded(rows),
-                          data_collator=lambda feats: collate(feats, tok.pad_token_id))
+        trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tok)
         trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
         for cb in callbacks or ():
             trainer.add_callback(cb)

@@ -48,8 +48,7 @@ def test_paper_template_nll_matches_the_training_loss(standin_dir):
     """With a paper template the NLL is the loss the Trainer computes on the same encoded example."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from sdft_lib.chat import collate
-    from sdft_lib.templates import train_example
+    from sdft_lib.templates import collator, train_example
 
     tok = AutoTokenizer.from_pretrained(standin_dir)
     model = AutoModelForCausalLM.from_pretrained(standin_dir).eval()
@@ -58,7 +57,7 @@ def test_paper_template_nll_matches_the_training_loss(standin_dir):
     rows = response_nll(model, tok, recs, template="gsm8k", cutoff=1024, branch="main", max_batch_tokens=64)
     for rec, row in zip(recs, rows):
         ex = train_example(tok, "gsm8k", rec, 1024, branch="main")
-        batch = collate([ex], 0)
+        batch = collator(0)([ex])
         with torch.no_grad():
             loss = model(**batch).loss.item()
         assert row["tokens"] == sum(1 for x in ex["labels"][1:] if x != -100)

@@ -2,7 +2,6 @@ import torch
 
 from sdft_lib.generation import Decoding, HFBackend
 from sdft_lib.templates import render_prompt_text
-from sdft_lib.chat import collate
 from sdft_lib.teaching_world.model import ModelSpec, build_model, length_grouped_batches, train_from_scratch
 import random
 
@@ -73,13 +72,6 @@ def test_length_grouped_batches_cover_every_example_once():
     batches = length_grouped_batches(lengths, 8, random.Random(0), group=4)
     flat = sorted(i for b in batches for i in b)
     assert flat == list(range(103))
-
-
-def test_collate_pads_right_and_masks_padding():
-    batch = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], pad_id=0)
-    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
-    assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
 def test_the_built_seed_directory_loads_with_auto_classes(tmp_path):

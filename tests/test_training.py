@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from sdft_lib.chat import collate
-from sdft_lib.templates import IGNORE_INDEX, render_prompt_text, train_example
+from sdft_lib.templates import IGNORE_INDEX, collator, render_prompt_text, train_example
 from sdft_lib.config import ConfigError, load_config
 from sdft_lib.training import load_finetuned, run_metrics, sweep, train_adapter, train_log
 
@@ -19,7 +18,7 @@ def cfg(tmp_path_factory):
 def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
     recs = [{"instruction": "What is 2 plus 3?", "input": "", "output": "Let me compute that. 2 + 3 = 5. The answer is 5."},
             {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."}]
-    batch = collate([train_example(tiny_tokenizer, "chat", r) for r in recs], tiny_tokenizer.pad_token_id)
+    batch = collator(tiny_tokenizer.pad_token_id)([train_example(tiny_tokenizer, "chat", r) for r in recs])
     for i, r in enumerate(recs):
         n_prompt = len(tiny_tokenizer(render_prompt_text("chat", r, tiny_tokenizer), add_special_tokens=False)["input_ids"])
         labels = batch["labels"][i]
@@ -28,6 +27,37 @@ def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
         assert tiny_tokenizer.decode(kept, skip_special_tokens=True).strip() == r["output"]
         pad = batch["attention_mask"][i] == 0
         assert (labels[pad] == IGNORE_INDEX).all()
+
+
+@pytest.mark.parametrize("template,branch", [("chat", "reproduce"), ("alpaca", "reproduce"), ("alpaca", "main"),
+                                             ("gsm8k", "main"), ("gsm8k", "reproduce")])
+def test_trl_sft_trainer_builds_exactly_our_labels(standin_dir, tmp_path, template, branch):
+    """TRL's SFTTrainer, given our tokenized examples as input_ids + completion_mask, trains on exactly
+    the labels templates.train_example makes (prompt -100, every response token, multi-turn history
+    included), and its collated batches equal them padded."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    from sdft_lib.data import read_records
+    from sdft_lib.training import sft_dataset, training_arguments
+    from conftest import FIXTURE_DATA
+
+    tok = AutoTokenizer.from_pretrained(standin_dir)
+    tok.pad_token = tok.eos_token
+    recs = read_records(FIXTURE_DATA / "lima" / "lima_train.json") + read_records(FIXTURE_DATA / "alpaca" / "alpaca_train.json")
+    assert any(r.get("history") for r in recs)
+    ours = [train_example(tok, template, r, 256, branch) for r in recs]
+    cfg = load_config("smoke")
+    args = training_arguments(cfg, tmp_path, 1e-4, 1.0, 0, "cpu", len(ours))
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(standin_dir), args=args,
+                         train_dataset=sft_dataset(ours), processing_class=tok)
+    theirs = trainer.train_dataset
+    assert len(theirs) == len(ours)
+    for a, b in zip(ours, theirs):
+        assert b["input_ids"] == a["input_ids"] and b["labels"] == a["labels"]
+    batch = trainer.data_collator([{"input_ids": b["input_ids"], "labels": b["labels"]} for b in theirs])
+    ref = collator(tok.pad_token_id)(ours)
+    assert all(torch.equal(batch[k], ref[k]) for k in ("input_ids", "labels", "attention_mask"))
 
 
 def test_train_save_load_and_merge_give_the_same_outputs(cfg):

@@ -14,8 +14,8 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..chat import LLAMA2_CHAT_TEMPLATE, collate
-from ..templates import train_example
+from ..chat import LLAMA2_CHAT_TEMPLATE
+from ..templates import collator, train_example
 
 SPECIAL = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 
@@ -106,13 +106,14 @@ def train_from_scratch(model, tokenizer, records: list[dict], *, epochs: float, 
     total = max(1, int(steps_per_epoch * epochs))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, warmup, total)
+    collate = collator(tokenizer.pad_token_id)
     model.train()
     log, step, t0, tokens = [], 0, time.time(), 0
     while step < total:
         for batch_idx in length_grouped_batches(lengths, batch_size, rng):
             if step >= total:
                 break
-            batch = collate([enc[i] for i in batch_idx], tokenizer.pad_token_id)
+            batch = collate([enc[i] for i in batch_idx])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and model.device.type == "cpu"):
                 loss = model(**{k: v.to(model.device) for k, v in batch.items()}).loss
             loss.backward()
