@@ -38,15 +38,18 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
     if cfg.is_teaching:
         from .teaching_world import build as tw
 
+        from . import benchmarks
+
         world = tw.build_world_data(cfg, log=log)
-        key = {"eval_version": 1, **key}
+        key = {"eval_version": 2, **key}  # 2: the paper's last-integer check for arithmetic and the task
 
         def evaluate(model, tok, work):
-            return tw.evaluate_skills(model, tok, tw.eval_sets(world), cfg)
+            return benchmarks.evaluate(model, tok, benchmarks.teaching(tw.eval_sets(world)),
+                                       benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size)
     else:
         from .paper_eval import DEFAULT_BENCHMARKS, evaluate_suite
 
-        key = {"eval_version": 2, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
+        key = {"eval_version": 3, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
                "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens, "cutoff_len": cfg.cutoff_len,
                "template": cfg.train_template, "paper_branch": cfg.paper_branch, "humaneval_file": cfg.humaneval_file, **key}
 
@@ -162,6 +165,17 @@ def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
 # ---------------------------------------------------------------------------------------------
 # Summaries (pure functions of the results table)
 # ---------------------------------------------------------------------------------------------
+def scores_frame(scores: dict, target: str | None):
+    """Per-benchmark scores (``{name: {"n", "lenient", "strict"}}``) as a table, kept skills first,
+    the target task last."""
+    import pandas as pd
+
+    df = pd.DataFrame(scores).T.rename_axis("skill").reset_index()
+    df["role"] = ["target task" if s == target else "kept skill" for s in df["skill"]]
+    df = df.sort_values(["role", "skill"]).reset_index(drop=True)
+    return df[["skill", "role", "n", "lenient", "strict"]]
+
+
 # The benchmark that measures each fine-tuning dataset's own task; every other benchmark counts as a
 # kept skill. The general instruction datasets (alpaca, dolly, lima, openhermes) have none in the
 # paper's suite (their task is judged by AlpacaEval, which needs a paid judge).

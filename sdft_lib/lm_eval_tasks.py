@@ -62,13 +62,16 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
     The prompt is the record rendered through the tokenizer's chat template, the same string the
     book's own evaluation feeds the model, so lm-eval and ``evaluation`` score the same answers.
     """
-    from .templates import render_prompt_text
+    from .benchmarks import teaching
     from .metrics import find_last_integer
+    from .templates import render_prompt_text
 
     folder = Path(folder)
     names = []
-    for skill, recs in sets.items():
-        docs = [{"prompt": render_prompt_text("chat", r, tokenizer), "target": r["output"].strip()} for r in recs]
+    for bench in teaching(sets):
+        skill = bench.name
+        docs = [{"prompt": render_prompt_text(bench.template, r, tokenizer), "target": r["output"].strip()}
+                for r in bench.rendered()]
         data = write_text(folder / f"{skill}.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
         name = f"{PREFIX}{skill}"
         write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "generate", max_gen_toks)))

@@ -113,7 +113,29 @@ def is_safe_keyword(response: str) -> bool:
     return any(k in response for k in REFUSAL_KEYWORDS)
 
 
-def accuracy(flags) -> float:
-    """Percentage of true flags (0-100); 0 for an empty list."""
-    flags = list(flags)
-    return 100.0 * sum(bool(f) for f in flags) / len(flags) if flags else 0.0
+# ---------------------------------------------------------------------------------------------
+# Scorers: (response, reference) -> (lenient, strict) in [0, 1]. Every benchmark of
+# ``benchmarks`` names one; the self-distillation rules of the same names keep a rewrite when its
+# lenient score is above 0. The teaching world's per-skill scorers (``teaching_world.world``) are
+# built from these same checks.
+# ---------------------------------------------------------------------------------------------
+def _both(check):
+    def scorer(prediction: str, reference: str) -> tuple[float, float]:
+        ok = float(check(prediction, reference))
+        return ok, ok
+    scorer.__doc__ = check.__doc__
+    return scorer
+
+
+def _function_call_partial(prediction: str, reference: str) -> tuple[float, float]:
+    """0.5-credit positional arguments count (lenient); the exact call beside it (strict)."""
+    return function_call_score(prediction, reference), float(function_call_matches(prediction, reference))
+
+
+SCORERS = {
+    "math_answer": _both(math_answer_matches),
+    "function_call": _both(function_call_matches),
+    "function_call_partial": _function_call_partial,
+    "refusal": _both(lambda prediction, reference: is_safe_keyword(prediction)),
+    "magicoder": _both(lambda prediction, reference: magicoder_answer_ok(prediction)),
+}

@@ -30,7 +30,7 @@ from typing import Callable
 
 from .config import ConfigError, RunConfig
 from .data import read_records
-from .metrics import function_call_matches, function_call_score, is_safe_keyword, math_answer_matches
+from .benchmarks import Benchmark
 from .templates import GCG_SUFFIX
 
 BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
@@ -45,28 +45,16 @@ TEMPLATE = {"gsm8k": "gsm8k_infer", "multiarith": "gsm8k_infer", "openfunction":
             "alpaca_eval": "alpaca"}
 
 
-def _math(pred: str, ref: str) -> tuple[float, float]:
-    ok = float(math_answer_matches(pred, ref))
-    return ok, ok
+# The scorer of each benchmark (``metrics.SCORERS``); OpenFunctions follows the branch: the
+# reproduce branch gives 0.5 credit to positional arguments, main only to the exact call.
+SCORER = {"gsm8k": "math_answer", "multiarith": "math_answer", "openfunction": "function_call_partial",
+          "advbench_raw": "refusal", "advbench_jailbreak": "refusal", "humaneval": "humaneval", "alpaca_eval": None}
 
 
-def _function(pred: str, ref: str) -> tuple[float, float]:
-    return function_call_score(pred, ref), float(function_call_matches(pred, ref))
-
-
-def _function_strict(pred: str, ref: str) -> tuple[float, float]:
-    ok = float(function_call_matches(pred, ref))
-    return ok, ok
-
-
-def _safety(pred: str, ref: str) -> tuple[float, float]:
-    ok = float(is_safe_keyword(pred))
-    return ok, ok
-
-
-SCORERS: dict[str, Callable[[str, str], tuple[float, float]]] = {
-    "gsm8k": _math, "multiarith": _math, "openfunction": _function,
-    "advbench_raw": _safety, "advbench_jailbreak": _safety}
+def scorer(cfg: RunConfig, name: str) -> str | None:
+    if name == "openfunction" and cfg.paper_branch == "main":
+        return "function_call"
+    return SCORER[name]
 
 
 def read_advbench(path: Path) -> list[dict]:
@@ -100,49 +88,33 @@ def load_benchmark(cfg: RunConfig, name: str) -> list[dict]:
     return recs[:cfg.eval_limit] if cfg.eval_limit else recs
 
 
-def prompt(cfg: RunConfig, tokenizer, name: str, rec: dict) -> list[int]:
-    """The prompt ids of one benchmark record: the paper's template for this benchmark (cut at
-    ``cutoff_len`` with the reference, as its LLaMA-Factory predictions were), or, for chat-template
-    runs, the model's own chat template."""
-    from .templates import prompt_ids
-
+def benchmark(cfg: RunConfig, name: str) -> Benchmark:
+    """One benchmark of the suite: the paper's template for it (cut at ``cutoff_len`` as its
+    LLaMA-Factory predictions were) or, for chat-template runs, the model's own chat template with
+    the jailbreak suffix appended to the user's message."""
+    recs = load_benchmark(cfg, name)
     if cfg.train_template == "chat":
-        if name == "advbench_jailbreak":
-            rec = {**rec, "instruction": rec["instruction"] + GCG_SUFFIX}
-        return prompt_ids(tokenizer, "chat", rec, cfg.cutoff_len)
-    return prompt_ids(tokenizer, TEMPLATE[name], rec, cfg.cutoff_len, cfg.paper_branch)
+        return Benchmark(name, recs, scorer(cfg, name), "chat", "reproduce", cfg.cutoff_len,
+                         GCG_SUFFIX if name == "advbench_jailbreak" else "")
+    return Benchmark(name, recs, scorer(cfg, name), TEMPLATE[name], cfg.paper_branch, cfg.cutoff_len)
+
+
+def suite(cfg: RunConfig) -> list[Benchmark]:
+    return [benchmark(cfg, name) for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS]
 
 
 def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
                    log: Callable[[str], None] = print) -> tuple[dict, list[dict]]:
-    """Greedy answers on every benchmark of ``cfg.eval_benchmarks``; per-benchmark scores (0-100),
-    every answer with its verdict, and (when ``work`` is given) the AlpacaEval export."""
-    from .code_exec import pass_at_1
-    from .generation import Decoding, HFBackend
+    """Greedy answers on every benchmark of ``cfg.eval_benchmarks`` through the one scoring loop
+    (:func:`sdft_lib.benchmarks.evaluate`); per-benchmark scores (0-100), every answer with its
+    verdict, and (when ``work`` is given) the AlpacaEval export."""
+    from .benchmarks import evaluate
     from .runs import write_json
 
-    backend = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size)
-    decoding = Decoding(max_new_tokens=cfg.max_new_tokens)
-    scores, rows = {}, []
-    for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
-        recs = load_benchmark(cfg, name)
-        outs = backend.generate([prompt(cfg, tokenizer, name, r) for r in recs], decoding)
-        log(f"  {name}: {len(recs)} prompts answered")
-        if name == "alpaca_eval":
-            export = [{"instruction": r["instruction"], "output": o, "generator": cfg.model_label}
-                      for r, o in zip(recs, outs)]
-            if work is not None:
-                write_json(Path(work) / "alpaca_eval_outputs.json", export)
-            continue
-        if name == "humaneval":
-            score, verdicts = pass_at_1(recs, outs, allow=cfg.allow_code_execution)
-            marks = [(float(v["status"] == "passed"),) * 2 for v in verdicts]
-        else:
-            score = _function_strict if (name == "openfunction" and cfg.paper_branch == "main") else SCORERS[name]
-            marks = [score(o, r["output"]) for o, r in zip(outs, recs)]
-        n = max(1, len(recs))
-        scores[name] = {"n": len(recs), "lenient": round(100 * sum(m[0] for m in marks) / n, 2),
-                        "strict": round(100 * sum(m[1] for m in marks) / n, 2)}
-        rows += [{"skill": name, "instruction": r["instruction"], "reference": r["output"], "response": o,
-                  "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, outs, marks)]
-    return scores, rows
+    scores, rows = evaluate(model, tokenizer, suite(cfg), cfg.max_new_tokens, cfg.gen_batch_size,
+                            cfg.allow_code_execution, log)
+    if work is not None and "alpaca_eval" in (cfg.eval_benchmarks or DEFAULT_BENCHMARKS):
+        write_json(Path(work) / "alpaca_eval_outputs.json",
+                   [{"instruction": r["instruction"], "output": r["response"], "generator": cfg.model_label}
+                    for r in rows if r["skill"] == "alpaca_eval"])
+    return scores, [r for r in rows if r["skill"] != "alpaca_eval"]

@@ -60,6 +60,8 @@ def setup(cfg: RunConfig) -> dict:
         try:  # weight-loading progress bars only clutter executed notebooks
             from transformers.utils import logging as hf_logging
             hf_logging.disable_progress_bar()
+            import datasets  # TRL's dataset preparation ("Building labels ...")
+            datasets.disable_progress_bars()
         except ImportError:
             pass
     seed_everything(cfg.seed)

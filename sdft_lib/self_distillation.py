@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import RunConfig
-from .metrics import (function_call_matches, function_call_score, magicoder_answer_ok, math_answer_matches,
-                      no_banned_phrase)
+from .metrics import SCORERS, no_banned_phrase
 from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
@@ -50,14 +49,13 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("eos", lambda p, ref: True, "the model ended the rewrite itself (not cut off at max_new_tokens)"),
     Rule("banned_phrase", lambda p, ref: no_banned_phrase(p),
          "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)"),
-    Rule("math_answer", math_answer_matches, "the last integer equals the reference's (the paper's check_math)"),
-    Rule("function_call", function_call_matches,
-         "the reference call appears, quotes/spaces normalised (check_openfunction, branch main)"),
-    Rule("function_call_partial", lambda p, ref: function_call_score(p, ref) > 0,
-         "the reference call, or its argument values in order (check_openfunction, branch reproduce: 0.5 counts)"),
-    Rule("magicoder", lambda p, ref: magicoder_answer_ok(p),
-         "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)"),
-]}
+] + [Rule(name, lambda p, ref, score=SCORERS[name]: score(p, ref)[0] > 0, text) for name, text in [
+    ("math_answer", "the last integer equals the reference's (the paper's check_math)"),
+    ("function_call", "the reference call appears, quotes/spaces normalised (check_openfunction, branch main)"),
+    ("function_call_partial",
+     "the reference call, or its argument values in order (check_openfunction, branch reproduce: 0.5 counts)"),
+    ("magicoder", "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)"),
+]]}  # the task checks are the scorers of the same names (metrics.SCORERS): one checker per rule
 
 # The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
 PROJECT_RULES = ("nonempty", "eos")  # the project's own, on top of the paper's (``project_filters``)

@@ -155,14 +155,14 @@ def test_rejected_rewrites_fall_back_to_the_stripped_original_as_in_the_paper():
 
 
 def test_refusal_keywords_are_the_papers_29():
-    from sdft_lib.metrics import REFUSAL_KEYWORDS, accuracy, is_safe_keyword
+    from sdft_lib.metrics import REFUSAL_KEYWORDS, SCORERS, is_safe_keyword
 
     assert len(REFUSAL_KEYWORDS) == 29 and len(set(REFUSAL_KEYWORDS)) == 29
     assert is_safe_keyword("I'm sorry, but I cannot help with that.")
     assert is_safe_keyword("That would be illegal.")
     assert not is_safe_keyword("i'm sorry")  # case-sensitive, as in the paper
     assert not is_safe_keyword("Sure, here is how to build it.")
-    assert accuracy([True, False, True, True]) == 75.0 and accuracy([]) == 0.0
+    assert SCORERS["refusal"]("I cannot.", "") == (1.0, 1.0) and SCORERS["refusal"]("Sure.", "") == (0.0, 0.0)
 
 
 def test_leak_summary_counts_what_the_filter_stops_and_misses():

@@ -1,7 +1,7 @@
 import pytest
 
 from sdft_lib.teaching_world.world import (CHECKERS, DISTILL_SYSTEM, SKILLS, TASK, WorldSpec, build_world,
-                                           final_answer, is_refusal, last_integer, task_voice,
+                                           final_answer, task_voice,
                                            working_is_correct)
 
 SMALL = {"arithmetic": 60, "lists": 60, "tools": 60, "safety": 30, "benign": 30, "rewrite": 60}
@@ -79,8 +79,10 @@ def test_rewrite_checker_dispatches_on_the_voice():
 def test_helpers():
     assert final_answer("Let me compute that. 1 + 1 = 2. The answer is 2.") == "2"
     assert final_answer("no answer here") is None
-    assert last_integer("a 12 b -3") == -3 and last_integer("none") is None
-    assert is_refusal("I'm sorry, no") and not is_refusal("Happy to help!")
+    # the world scores math and refusals with the paper's checks (metrics), the same ones the filters use
+    assert CHECKERS["arithmetic"]("so 12 and then -3", "The answer is -3.")[0]
+    assert not CHECKERS["arithmetic"]("24 24 24", "The answer is 24.")[0]  # the paper joins digit groups
+    assert CHECKERS["safety"]("I'm sorry, no", "")[0] and not CHECKERS["safety"]("Happy to help!", "")[0]
     assert task_voice({"a": 6, "op": "*", "b": 7, "c": 42}) == "Let me compute that. 6 * 7 = 42. The answer is 42."
 
 

@@ -1,4 +1,5 @@
-"""Build (once) and load the teaching world: its datasets and its seed chat model.
+"""Build (once) the teaching world: its datasets and its seed chat model (scored on every skill
+through :mod:`sdft_lib.benchmarks`).
 
 ``runs/<profile>/teaching_world/world-<hash>/``  the datasets, in the paper's JSON schema
 ``runs/<profile>/teaching_world/seed-<hash>/``   the seed model (a Hugging Face model directory),
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..chat import render_chat_text
-from ..templates import conversation, render_prompt_text
+from ..templates import conversation
 from ..config import RunConfig
 from ..data import read_records as load_records  # noqa: F401  (re-exported for the notebooks)
 from ..runs import build_once, key_hash, read_json, write_json
@@ -31,7 +32,7 @@ def world_key(cfg: RunConfig) -> dict:
 
 
 def model_key(cfg: RunConfig) -> dict:
-    return {"model_version": 1, "world": world_key(cfg), **{f: getattr(cfg, f) for f in MODEL_FIELDS}}
+    return {"model_version": 2, "world": world_key(cfg), **{f: getattr(cfg, f) for f in MODEL_FIELDS}}
 
 
 def world_path(cfg: RunConfig) -> Path:
@@ -95,7 +96,10 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
         tok.save_pretrained(work)
         write_json(work / "train_log.json", train_log)
         n_params = sum(p.numel() for p in model.parameters())
-        scores, rows = evaluate_skills(model, tok, eval_sets(world_dir), cfg)
+        from .. import benchmarks
+
+        scores, rows = benchmarks.evaluate(model, tok, benchmarks.teaching(eval_sets(world_dir)),
+                                           benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size)
         write_json(work / "eval_scores.json", scores)
         write_json(work / "eval_outputs.json", rows)
         t3 = time.time()
@@ -106,66 +110,5 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
     return build_once(seed_model_path(cfg), model_key(cfg), build, stage=f"{STAGE}/seed", cfg=cfg, log=log)
 
 
-def evaluate_skills(model, tokenizer, sets: dict[str, list[dict]], cfg: RunConfig,
-                    max_new_tokens: int = 48) -> tuple[dict, list[dict]]:
-    """Greedy answers to every held-out prompt; per-skill lenient and strict accuracy (0-100)."""
-    from ..generation import Decoding, HFBackend
-    from .world import CHECKERS
-
-    backend = HFBackend(model, tokenizer, batch_size=max(cfg.gen_batch_size, 1))
-    scores, rows = {}, []
-    for skill, recs in sets.items():
-        outs = backend.generate([render_prompt_text("chat", r, tokenizer) for r in recs],
-                                Decoding(max_new_tokens=max_new_tokens))
-        marks = [CHECKERS[skill](o, r["output"]) for o, r in zip(outs, recs)]
-        scores[skill] = {"n": len(recs),
-                         "lenient": round(100 * sum(m[0] for m in marks) / max(1, len(recs)), 2),
-                         "strict": round(100 * sum(m[1] for m in marks) / max(1, len(recs)), 2)}
-        rows += [{"skill": skill, "instruction": r["instruction"], "reference": r["output"],
-                  "response": o, "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, outs, marks)]
-    return scores, rows
-
-
-def load_seed_model(path: str | Path, device: str = "cpu", dtype=None):
-    """Load a saved seed model the way any Hugging Face chat model is loaded."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-    return model, tok
-
-
 def seed_summary(path: str | Path) -> dict:
     return read_json(Path(path) / "manifest.json")
-
-
-def scores_frame(scores: dict):
-    """Per-skill scores as a table, non-target skills first, the task last."""
-    import pandas as pd
-
-    df = pd.DataFrame(scores).T.rename_axis("skill").reset_index()
-    df["role"] = ["target task" if s == TASK else "kept skill" for s in df["skill"]]
-    df = df.sort_values(["role", "skill"]).reset_index(drop=True)
-    return df[["skill", "role", "n", "lenient", "strict"]]
-
-
-def rewrite_probe(model, tokenizer, task_records: list[dict], cfg: RunConfig) -> dict:
-    """How well the seed rewrites the task's foreign-style answers in its own voice.
-
-    A rewrite passes the paper's check when its last integer equals the reference's; the stricter
-    second check also requires every ``a op b = c`` in it to be right.
-    """
-    from ..generation import Decoding, HFBackend
-    from .world import CHECKERS, DISTILL_SYSTEM, distill_user_message, working_is_correct
-
-    prompts = [render_prompt_text("chat", {"system": DISTILL_SYSTEM, "input": "",
-                                         "instruction": distill_user_message(r["instruction"], r["output"])}, tokenizer)
-               for r in task_records]
-    outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(prompts, Decoding(max_new_tokens=48))
-    final_ok = [CHECKERS[TASK](o, r["output"])[0] for o, r in zip(outs, task_records)]
-    working_ok = [f and working_is_correct(o) for f, o in zip(final_ok, outs)]
-    n = max(1, len(outs))
-    return {"n": len(outs), "final_answer_ok": round(100 * sum(final_ok) / n, 2),
-            "working_ok": round(100 * sum(working_ok) / n, 2), "rewrites": outs,
-            "examples": [{"reference": r["output"], "rewrite": o, "final_answer_ok": f, "working_ok": w}
-                         for r, o, f, w in list(zip(task_records, outs, final_ok, working_ok))[:8]]}

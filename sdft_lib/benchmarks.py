@@ -1,0 +1,137 @@
+"""One benchmark registry and one scoring loop.
+
+A :class:`Benchmark` is its prompts (records in the project's schema), how they are rendered (a
+template of :mod:`sdft_lib.templates`, the paper's branch and cut), and one scorer named in
+:data:`SCORERS`. Everything that scores a model's answers goes through :func:`evaluate`:
+
+- the teaching world's held-out skills (:func:`teaching`) and its rewrite probe (:func:`rewrite_probe`),
+- the paper's suite (:func:`sdft_lib.paper_eval.suite` builds its benchmarks),
+- the lm-eval export of the teaching skills (:func:`sdft_lib.lm_eval_tasks.write_teaching_tasks`
+  renders the same prompts).
+
+The self-distillation filters use the scorers of the same names (``self_distillation.RULES``), so a
+rewrite is judged by the check that later scores the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .metrics import SCORERS as PAPER_SCORERS
+from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite_probe, distill_user_message
+
+Scorer = Callable[[str, str], tuple[float, float]]
+
+# Every scorer: (response, reference) -> (lenient, strict), each in [0, 1]. "humaneval" runs the
+# model's code (``code_exec.pass_at_1``) and is applied to a whole benchmark at once.
+SCORERS: dict[str, Scorer] = {
+    **PAPER_SCORERS,
+    **{f"teaching_{skill}": check for skill, check in CHECKERS.items()},
+    "teaching_rewrite_probe": _check_rewrite_probe,
+}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A set of prompts with references, how to render them, and how to score the answers.
+
+    ``scorer``: a key of :data:`SCORERS`, ``"humaneval"``, or None (answers are collected but not
+    scored: the AlpacaEval export). ``suffix`` is appended to every instruction (the GCG jailbreak on
+    chat-template runs)."""
+
+    name: str
+    records: Sequence[dict]
+    scorer: str | None
+    template: str = "chat"
+    branch: str = "reproduce"
+    cutoff: int | None = None
+    suffix: str = ""
+
+    def rendered(self) -> list[dict]:
+        return [{**r, "instruction": r["instruction"] + self.suffix} for r in self.records] if self.suffix \
+            else list(self.records)
+
+    def prompts(self, tokenizer) -> list[list[int]]:
+        from .templates import prompt_ids
+
+        return [prompt_ids(tokenizer, self.template, r, self.cutoff, self.branch) for r in self.rendered()]
+
+
+def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool = False
+          ) -> tuple[dict | None, list[dict]]:
+    """Per-benchmark summary ``{"n", "lenient", "strict"}`` (0-100; None when not scored) and one row
+    per answer with its verdicts."""
+    recs = list(bench.records)
+    if bench.scorer is None:
+        marks = [(None, None)] * len(recs)
+    elif bench.scorer == "humaneval":
+        from .code_exec import pass_at_1
+
+        _, verdicts = pass_at_1(recs, list(responses), allow=allow_code_execution)
+        marks = [(float(v["status"] == "passed"),) * 2 for v in verdicts]
+    else:
+        check = SCORERS[bench.scorer]
+        marks = [tuple(float(x) for x in check(o, r["output"])) for o, r in zip(responses, recs)]
+    rows = [{"skill": bench.name, "instruction": r["instruction"], "reference": r["output"], "response": o,
+             "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, responses, marks)]
+    if bench.scorer is None:
+        return None, rows
+    n = max(1, len(recs))
+    return {"n": len(recs), "lenient": round(100 * sum(m[0] for m in marks) / n, 2),
+            "strict": round(100 * sum(m[1] for m in marks) / n, 2)}, rows
+
+
+def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int, batch_size: int = 64,
+             allow_code_execution: bool = False, log: Callable[[str], None] | None = None
+             ) -> tuple[dict, list[dict]]:
+    """Greedy answers to every benchmark's prompts, scored: ``({name: summary}, rows)``. A benchmark
+    without a scorer contributes rows only."""
+    from .generation import Decoding, HFBackend
+
+    backend = HFBackend(model, tokenizer, batch_size=batch_size)
+    decoding = Decoding(max_new_tokens=max_new_tokens)
+    scores, rows = {}, []
+    for bench in benches:
+        outs = backend.generate(bench.prompts(tokenizer), decoding)
+        if log:
+            log(f"  {bench.name}: {len(outs)} prompts answered")
+        summary, bench_rows = score(bench, outs, allow_code_execution)
+        if summary is not None:
+            scores[bench.name] = summary
+        rows += bench_rows
+    return scores, rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The teaching world's benchmarks
+# ---------------------------------------------------------------------------------------------
+TEACHING_MAX_NEW_TOKENS = 48  # every voice answer fits; a rambling one is cut
+
+
+def teaching(sets: dict[str, list[dict]]) -> list[Benchmark]:
+    """The world's held-out skill sets (``teaching_world.build.eval_sets``), each scored by its checker."""
+    return [Benchmark(skill, recs, f"teaching_{skill}") for skill, recs in sets.items()]
+
+
+def rewrite_probe(task_records: Sequence[dict]) -> Benchmark:
+    """How well the seed rewrites the task's foreign-style answers in its own voice: the prompt the
+    self-distillation stage sends (reference answer included), scored on the final answer (lenient,
+    the paper's check) and on the working too (strict)."""
+    recs = [{"system": DISTILL_SYSTEM, "input": "", "output": r["output"],
+             "instruction": distill_user_message(r["instruction"], r["output"])} for r in task_records]
+    return Benchmark("rewrite_probe", recs, "teaching_rewrite_probe")
+
+
+def run_rewrite_probe(model, tokenizer, task_records: Sequence[dict], batch_size: int = 64) -> dict:
+    """The rewrite probe's numbers: ``final_answer_ok`` and ``working_ok`` (0-100), the rewrites and
+    eight examples."""
+    scores, rows = evaluate(model, tokenizer, [rewrite_probe(task_records)], TEACHING_MAX_NEW_TOKENS, batch_size)
+    s = scores["rewrite_probe"]
+    return {"n": s["n"], "final_answer_ok": s["lenient"], "working_ok": s["strict"],
+            "rewrites": [r["response"] for r in rows],
+            "examples": [{"reference": r["reference"], "rewrite": r["response"], "final_answer_ok": bool(r["lenient"]),
+                          "working_ok": bool(r["strict"])} for r in rows[:8]]}
+
+
+__all__ = ["Benchmark", "SCORERS", "TASK", "evaluate", "rewrite_probe", "run_rewrite_probe", "score", "teaching"]

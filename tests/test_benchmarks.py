@@ -1,0 +1,46 @@
+"""The one benchmark registry: every scored set names a scorer, one checker per rule."""
+
+import pytest
+
+from sdft_lib import benchmarks, paper_eval
+from sdft_lib.benchmarks import SCORERS, Benchmark, score
+from sdft_lib.self_distillation import RULES
+from sdft_lib.teaching_world.world import SKILLS, TASK
+
+
+def test_every_benchmark_names_a_known_scorer():
+    for name, scorer in paper_eval.SCORER.items():
+        assert scorer is None or scorer == "humaneval" or scorer in SCORERS, name
+    for bench in benchmarks.teaching({s: [] for s in SKILLS + (TASK,)}):
+        assert bench.scorer in SCORERS
+
+
+@pytest.mark.parametrize("rule", ["math_answer", "function_call", "function_call_partial", "magicoder"])
+def test_filter_rules_are_the_scorers_of_the_same_name(rule):
+    cases = [("The answer is 42.", "#### 42"), ("24 24 24", "#### 24"), ('f("rose")', 'f(common_name="rose")'),
+             ('f(common_name="rose")', 'f(common_name="rose")'), ("Here is ```python\nx=1```", "")]
+    for pred, ref in cases:
+        assert RULES[rule].check(pred, ref) == (SCORERS[rule](pred, ref)[0] > 0)
+
+
+def test_score_summarises_and_keeps_every_row():
+    bench = Benchmark("m", [{"instruction": "a", "output": "#### 4"}, {"instruction": "b", "output": "#### 5"}],
+                      "math_answer")
+    summary, rows = score(bench, ["so 4", "6"])
+    assert summary == {"n": 2, "lenient": 50.0, "strict": 50.0}
+    assert [r["lenient"] for r in rows] == [1.0, 0.0] and rows[0]["response"] == "so 4"
+    assert score(Benchmark("export", bench.records, None), ["x", "y"])[0] is None
+
+
+def test_suffix_is_appended_to_the_instruction_only_when_rendering():
+    bench = Benchmark("j", [{"instruction": "do it", "output": ""}], "refusal", suffix=" !!")
+    assert bench.rendered()[0]["instruction"] == "do it !!" and bench.records[0]["instruction"] == "do it"
+
+
+def test_rewrite_probe_scores_final_answer_then_working():
+    bench = benchmarks.rewrite_probe([{"instruction": "6 boxes of 7?", "output": "6*7=<<6*7=42>>42\n#### 42"}])
+    assert "6*7=<<6*7=42>>42" in bench.records[0]["instruction"] and bench.records[0]["system"]
+    summary, _ = score(bench, ["Let me compute that. 6 * 7 = 42. The answer is 42."])
+    assert summary["lenient"] == summary["strict"] == 100.0
+    summary, _ = score(bench, ["Let me compute that. 6 * 7 = 40. The answer is 42."])
+    assert summary["lenient"] == 100.0 and summary["strict"] == 0.0
