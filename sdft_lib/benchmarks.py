@@ -21,6 +21,11 @@ from typing import Callable, Sequence
 from .metrics import SCORERS as PAPER_SCORERS
 from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite_probe, distill_user_message
 
+# The paper's suite (its data files, templates and scorers: ``paper_eval``).
+PAPER_BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
+                    "alpaca_eval")
+DEFAULT_PAPER_BENCHMARKS = tuple(b for b in PAPER_BENCHMARKS if b != "humaneval")  # humaneval is opt-in
+
 Scorer = Callable[[str, str], tuple[float, float]]
 
 # Every scorer: (response, reference) -> (lenient, strict), each in [0, 1]. "humaneval" runs the

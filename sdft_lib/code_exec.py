@@ -20,7 +20,7 @@ import sys
 import tempfile
 from typing import Sequence
 
-from .config import ConfigError
+from .errors import ConfigError
 
 # Prepended to every program: no sockets at all, whatever the namespace situation.
 _PRELUDE = """\

@@ -1,21 +1,34 @@
-"""One typed run configuration for every notebook.
+"""One typed run configuration for every notebook: the library's ground floor.
 
 A run is described by a named profile (``params/<profile>.yaml``) plus overrides (papermill's ``-p``).
 ``load_config`` merges them, checks every value, and raises :class:`ConfigError` with one line that
 names the parameter and what is allowed, before any model, dataset or GPU is touched.
+
+The constraints are declared on the fields (pydantic: ``Literal`` choices, bounds, strict types,
+no NaN or infinity); the few rules that relate several fields are the validators at the end. The
+lists of allowed names come from the modules below this one, which import nothing of the stages:
+templates (``templates``), the world's skills (``teaching_world.world``), the benchmarks
+(``benchmarks``). This module imports no stage, and no stage's import can reach back to it in a
+cycle (``tests/test_architecture.py``).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import os
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .benchmarks import PAPER_BENCHMARKS
+from .errors import ConfigError
+from .teaching_world.world import SKILLS
+from .templates import TEMPLATES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEACHING_MODEL = "teaching-world"
@@ -27,15 +40,21 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
 FINETUNE_METHODS = ("lora", "full")
 SCHEDULERS = ("cosine", "linear", "constant")
+DISTILL_TEMPLATES = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.distill)
+TRAIN_TEMPLATES = tuple(n for n, t in TEMPLATES.items() if not t.distill)
+VARIANTS = ("seed", "sft", "sdft")
+PROJECT_FILTERS = ("nonempty", "eos")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
+# Declarative constraints. ``allowed`` (where given) is the text of the one-line error.
+Int0 = Annotated[int, Field(ge=0)]
+Int1 = Annotated[int, Field(ge=1)]
+Positive = Annotated[float, Field(gt=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
-class ConfigError(ValueError):
-    """A bad run parameter. The message is one line: the parameter, its value, what is allowed."""
 
-    def _render_traceback_(self) -> list[str]:
-        """IPython (and so papermill) shows this one line instead of a traceback."""
-        return [f"ConfigError: {self}"]
+def _allowed(text: str) -> Any:
+    return Field(json_schema_extra={"allowed": text})
 
 
 def params_dir() -> Path:
@@ -53,83 +72,85 @@ def available_profiles() -> list[str]:
         f"{p.parent.name}/{p.stem}" for p in d.glob("*/*.yaml") if not p.stem.startswith("_"))
 
 
-@dataclass
-class RunConfig:
+class RunConfig(BaseModel):
     """Every parameter of every stage. Defaults are the teaching world's; profiles override them."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True,
+                              protected_namespaces=())
 
     # --- the run -------------------------------------------------------------------------
     profile: str = "toy"
     run_dir: str = ""               # "" -> runs/<profile>
-    seed: int = 0                   # seed of the world, the seed model and the first fine-tuning run
-    device: str = "auto"            # auto | cpu | cuda
-    dtype: str = "auto"             # auto | float32 | bfloat16 | float16
-    threads: int = 0                # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
+    seed: Int0 = 0                   # seed of the world, the seed model and the first fine-tuning run
+    device: Literal[DEVICES] = "auto"         # auto | cpu | cuda
+    dtype: Literal[DTYPES] = "auto"         # auto | float32 | bfloat16 | float16
+    threads: Int0 = 0              # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
     # --- model and data -------------------------------------------------------------------
     model: str = TEACHING_MODEL     # "teaching-world", a Hugging Face id, or a local directory
-    dataset: str = "teaching"       # one of DATASETS
+    dataset: Literal[DATASETS] = "teaching" # one of DATASETS
     data_dir: str = ""              # folder with the paper's JSON files (read only, never written)
     embedding_model: str = ""       # local sentence-transformers model for similarity; "" -> bag-of-words
     # --- the teaching world (used when model == "teaching-world") ---------------------------
-    world_train: dict = field(default_factory=lambda: {
+    world_train: dict = Field(default_factory=lambda: {
         "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,
         "rewrite": 10000})
-    world_eval_size: int = 300      # held-out prompts per skill (fewer where the world has fewer)
-    task_train_size: int = 1500
-    task_eval_size: int = 300
-    vocab_size: int = 600
-    model_hidden: int = 96
-    model_layers: int = 4
-    model_heads: int = 4
-    model_ffn: int = 384
-    model_dropout: float = 0.0
-    seed_epochs: float = 2.5
-    seed_batch_size: int = 32
-    seed_lr: float = 3e-3
-    seed_warmup: int = 50
+    world_eval_size: Int1 = 300      # held-out prompts per skill (fewer where the world has fewer)
+    task_train_size: Int1 = 1500
+    task_eval_size: Int1 = 300
+    vocab_size: Annotated[int, Field(ge=300)] = 600
+    model_hidden: Int1 = 96
+    model_layers: Int1 = 4
+    model_heads: Int1 = 4
+    model_ffn: Int1 = 384
+    model_dropout: Fraction = 0.0
+    seed_epochs: Positive = 2.5
+    seed_batch_size: Int1 = 32
+    seed_lr: Positive = 3e-3
+    seed_warmup: Int0 = 50
     seed_bf16: bool = False         # bf16 autocast for seed training on CPU
     # --- generation (self-distillation, evaluation) ---------------------------------------
-    gen_backend: str = "hf"         # hf | vllm
-    gen_batch_size: int = 64
-    max_new_tokens: int = 64
+    gen_backend: Literal[BACKENDS] = "hf" # hf | vllm
+    gen_batch_size: Int1 = 64
+    max_new_tokens: Int1 = 64
     do_sample: bool = False
-    temperature: float = 0.95
-    top_p: float = 0.7
-    top_k: int = 50
-    tensor_parallel_size: int = 1
+    temperature: Positive = 0.95
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
+    top_k: Int0 = 50
+    tensor_parallel_size: Int1 = 1
     # --- self-distillation ----------------------------------------------------------------
-    distill_template: str = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
-    distill_max_examples: int = 0   # 0: the whole training set
-    distill_chunk_size: int = 256   # rewrites per saved chunk (the unit of resuming)
+    distill_template: Literal[DISTILL_TEMPLATES] = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
+    distill_max_examples: Int0 = 0 # 0: the whole training set
+    distill_chunk_size: Int1 = 256 # rewrites per saved chunk (the unit of resuming)
     # which of the paper's code bases prompts, truncation, filters and scorers follow (templates.py):
     # "reproduce" (the authors' branch for replicating their numbers) or "main"
-    paper_branch: str = "reproduce"
-    project_filters: list = field(default_factory=lambda: ["nonempty", "eos"])  # the project's own rewrite checks
+    paper_branch: Literal["main", "reproduce"] = "reproduce"
+    project_filters: Annotated[list[Literal[PROJECT_FILTERS]], _allowed("a list drawn from nonempty, eos (or [] for the paper's filters alone)")] = Field(default_factory=lambda: ["nonempty", "eos"])  # the project's own rewrite checks
     # --- fine-tuning ----------------------------------------------------------------------
-    finetune: str = "lora"          # lora | full
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
-    lora_targets: list = field(default_factory=lambda: ["q_proj", "v_proj"])
-    learning_rate: float = 1e-4
-    epochs: float = 2.0
-    batch_size: int = 2
-    grad_accum: int = 4
-    cutoff_len: int = 1024
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.0
-    train_template: str = "chat"    # chat: the tokenizer's chat template; or a paper template (alpaca, gsm8k)
-    ft_seeds: list = field(default_factory=lambda: [0])          # fine-tuning seeds (SFT and SDFT alike)
-    sweep_lrs: list = field(default_factory=list)                # [] -> [learning_rate]
-    sweep_epochs: list = field(default_factory=list)             # [] -> [epochs]
+    finetune: Literal[FINETUNE_METHODS] = "lora" # lora | full
+    lora_r: Int1 = 8
+    lora_alpha: Int1 = 16
+    lora_dropout: Fraction = 0.1
+    lora_targets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1), _allowed("a non-empty list of module names such as q_proj,v_proj (or all-linear)")] = Field(default_factory=lambda: ["q_proj", "v_proj"])
+    learning_rate: Positive = 1e-4
+    epochs: Positive = 2.0
+    batch_size: Int1 = 2
+    grad_accum: Int1 = 4
+    cutoff_len: Int1 = 1024
+    lr_scheduler: Literal[SCHEDULERS] = "cosine"
+    warmup_ratio: Fraction = 0.0
+    train_template: Literal[TRAIN_TEMPLATES] = "chat" # chat: the tokenizer's chat template; or a paper template (alpaca, gsm8k)
+    ft_seeds: Annotated[list[Int0], Field(min_length=1), _allowed("a non-empty list of integers >= 0")] = Field(default_factory=lambda: [0]) # fine-tuning seeds (SFT and SDFT alike)
+    sweep_lrs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list) # [] -> [learning_rate]
+    sweep_epochs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list) # [] -> [epochs]
     # --- evaluation -----------------------------------------------------------------------
-    eval_variants: list = field(default_factory=lambda: ["seed", "sft", "sdft"])  # which models to evaluate
-    eval_benchmarks: list = field(default_factory=list)  # [] -> the world's skills, or the paper's suite
-    eval_limit: int = 0             # 0: every prompt of each benchmark; else the first N
+    eval_variants: Annotated[list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")] = Field(default_factory=lambda: ["seed", "sft", "sdft"])  # which models to evaluate
+    eval_benchmarks: list[Literal[PAPER_BENCHMARKS]] = Field(default_factory=list)  # [] -> the world's skills, or the paper's suite
+    eval_limit: Int0 = 0             # 0: every prompt of each benchmark; else the first N
     humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
     allow_code_execution: bool = False  # run model-written code (sandboxed subprocess): opt in
-    lm_eval_tasks: list = field(default_factory=list)    # lm-evaluation-harness tasks (mmlu, ...)
+    lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list) # lm-evaluation-harness tasks (mmlu, ...)
     lm_eval_include_path: str = ""  # a folder of your own lm-eval task YAMLs (lm-eval's --include_path)
-    lm_eval_limit: int = 0          # 0: whole tasks; else N documents per task
+    lm_eval_limit: Int0 = 0          # 0: whole tasks; else N documents per task
 
     # ------------------------------------------------------------------------------------
     @property
@@ -149,72 +170,36 @@ class RunConfig:
         return self.model if not self.model.startswith(("/", ".", "~")) else Path(self.model).name
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
-    def decoding(self):
-        from .generation import Decoding
-        return Decoding(max_new_tokens=self.max_new_tokens, do_sample=self.do_sample,
-                        temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
+    def validate(self) -> "RunConfig":
+        """Check every value again (a RunConfig is checked when it is made); return self."""
+        return _checked(self.model_dump())
 
     # ------------------------------------------------------------------------------------
-    def validate(self) -> "RunConfig":
-        """Check every value; raise ConfigError naming the first bad parameter."""
-        _one_of("device", self.device, DEVICES)
-        _one_of("dtype", self.dtype, DTYPES)
-        _one_of("dataset", self.dataset, DATASETS)
-        _one_of("gen_backend", self.gen_backend, BACKENDS)
-        _one_of("finetune", self.finetune, FINETUNE_METHODS)
-        _one_of("paper_branch", self.paper_branch, ("main", "reproduce"))
-        if not isinstance(self.project_filters, list) or set(self.project_filters) - {"nonempty", "eos"}:
-            raise ConfigError(f"project_filters={self.project_filters!r} is not allowed: a list drawn from "
-                              "nonempty, eos (or [] for the paper's filters alone)")
-        _one_of("lr_scheduler", self.lr_scheduler, SCHEDULERS)
-        for name in ("seed", "threads"):
-            _int_at_least(name, getattr(self, name), 0)
-        for name in ("world_eval_size", "task_train_size", "task_eval_size", "model_hidden",
-                     "model_layers", "model_heads", "model_ffn", "seed_batch_size", "gen_batch_size",
-                     "max_new_tokens", "tensor_parallel_size", "lora_r", "lora_alpha", "batch_size",
-                     "grad_accum", "cutoff_len"):
-            _int_at_least(name, getattr(self, name), 1)
-        _int_at_least("seed_warmup", self.seed_warmup, 0)
-        _int_at_least("distill_max_examples", self.distill_max_examples, 0)
-        _int_at_least("distill_chunk_size", self.distill_chunk_size, 1)
-        from .templates import TEMPLATES
-        distill_templates = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.distill)
-        _one_of("distill_template", self.distill_template, distill_templates)
-        _one_of("train_template", self.train_template,
-                tuple(n for n, t in TEMPLATES.items() if not t.distill))
-        _int_at_least("top_k", self.top_k, 0)
-        _int_at_least("vocab_size", self.vocab_size, 300)
+    # Rules that the field types cannot state
+    # ------------------------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce_strings(cls, values: Any) -> Any:
+        return {k: _coerce(k, v) for k, v in values.items()} if isinstance(values, dict) else values
+
+    @field_validator("world_train", mode="after")
+    @classmethod
+    def _world_train(cls, v: dict) -> dict:
+        if set(v) - set(SKILLS):
+            raise ConfigError(f"world_train={v!r} is not allowed: a mapping from skills "
+                              f"({', '.join(SKILLS)}) to example counts")
+        for skill, n in v.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ConfigError(f"world_train.{skill}={n!r} is not allowed: it must be an integer >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _related(self) -> "RunConfig":
         if self.model_hidden % self.model_heads:
             raise ConfigError(f"model_hidden={self.model_hidden} is not allowed: it must be a multiple "
                               f"of model_heads={self.model_heads}")
-        for name in ("model_dropout", "lora_dropout"):
-            _float_in(name, getattr(self, name), 0.0, 1.0, hi_open=True)
-        _float_in("top_p", self.top_p, 0.0, 1.0, lo_open=True)
-        for name in ("seed_lr", "learning_rate", "temperature", "seed_epochs", "epochs"):
-            _float_in(name, getattr(self, name), 0.0, None, lo_open=True)
-        for name in ("seed_bf16", "do_sample", "allow_code_execution"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: use true or false")
-        _float_in("warmup_ratio", self.warmup_ratio, 0.0, 1.0, hi_open=True)
-        if not self.ft_seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in self.ft_seeds):
-            raise ConfigError(f"ft_seeds={self.ft_seeds!r} is not allowed: a non-empty list of integers >= 0")
-        for name in ("sweep_lrs", "sweep_epochs"):
-            vals = getattr(self, name)
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in vals):
-                raise ConfigError(f"{name}={vals!r} is not allowed: a list of numbers > 0 (or [] for the single setting)")
-        from .teaching_world.world import SKILLS
-        if not isinstance(self.world_train, dict) or set(self.world_train) - set(SKILLS):
-            raise ConfigError(f"world_train={self.world_train!r} is not allowed: a mapping from skills "
-                              f"({', '.join(SKILLS)}) to example counts")
-        for skill, n in self.world_train.items():
-            _int_at_least(f"world_train.{skill}", n, 0)
-        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
-            raise ConfigError(f"lora_targets={self.lora_targets!r} is not allowed: a non-empty list of "
-                              "module names such as q_proj,v_proj (or all-linear)")
-        _int_at_least("eval_limit", self.eval_limit, 0)
-        _int_at_least("lm_eval_limit", self.lm_eval_limit, 0)
         self._validate_eval()
         self._validate_model()
         self._validate_data()
@@ -240,17 +225,6 @@ class RunConfig:
                               "like meta-llama/Llama-2-7b-chat-hf, or an existing model directory")
 
     def _validate_eval(self) -> None:
-        from .paper_eval import BENCHMARKS
-        if not isinstance(self.eval_benchmarks, list):
-            raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed: a list drawn from "
-                              f"{', '.join(BENCHMARKS)}")
-        for b in self.eval_benchmarks:
-            _one_of("eval_benchmarks", b, BENCHMARKS)
-        if not isinstance(self.eval_variants, list) or not self.eval_variants:
-            raise ConfigError(f"eval_variants={self.eval_variants!r} is not allowed: a non-empty list drawn "
-                              "from seed, sft, sdft")
-        for v in self.eval_variants:
-            _one_of("eval_variants", v, ("seed", "sft", "sdft"))
         if self.eval_benchmarks and self.is_teaching:
             raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed with "
                               f"model='{TEACHING_MODEL}': the teaching world is scored on its own skills; "
@@ -262,9 +236,6 @@ class RunConfig:
             if self.allow_code_execution is not True:
                 raise ConfigError("allow_code_execution=False is not allowed with benchmark humaneval: "
                                   "it runs model-written code; pass -p allow_code_execution true to opt in")
-        if not isinstance(self.lm_eval_tasks, list) or not all(isinstance(t, str) and t for t in self.lm_eval_tasks):
-            raise ConfigError(f"lm_eval_tasks={self.lm_eval_tasks!r} is not allowed: a list of task names "
-                              "such as mmlu,truthfulqa (or [] for none)")
         if self.lm_eval_include_path and not Path(self.lm_eval_include_path).expanduser().is_dir():
             raise ConfigError(f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
                               "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)")
@@ -295,41 +266,25 @@ class RunConfig:
 
 
 # ----------------------------------------------------------------------------------------
-# checks and coercion
+# Papermill's strings, and pydantic's errors as one line
 # ----------------------------------------------------------------------------------------
-def _one_of(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        hint = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ConfigError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(str, allowed))}{extra}")
+_LIST_FIELDS = ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants", "project_filters")
 
 
-def _int_at_least(name: str, value: Any, lo: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(f"{name}={value!r} is not allowed: it must be an integer >= {lo}")
-
-
-def _float_in(name: str, value: Any, lo: float | None, hi: float | None, *, lo_open: bool = False,
-              hi_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and lo is not None:
-        ok = value > lo if lo_open else value >= lo
-    if ok and hi is not None:
-        ok = value < hi if hi_open else value <= hi
-    if not ok:
-        lo_s = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
-        hi_s = "" if hi is None else (f"< {hi}" if hi_open else f"<= {hi}")
-        raise ConfigError(f"{name}={value!r} is not allowed: it must be a number {' and '.join(s for s in (lo_s, hi_s) if s)}")
-
-
-_FIELDS = {f.name: f for f in fields(RunConfig)}
+def _kind(name: str):
+    info = RunConfig.model_fields.get(name)
+    if info is None:
+        return None
+    ann = info.annotation
+    while get_origin(ann) is Annotated:
+        ann = get_args(ann)[0]
+    return ann if ann in (int, float, bool) else None
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Papermill passes strings for some values and YAML-parsed values for others: accept both."""
-    default = _FIELDS[name].default
-    kind = None if default is MISSING else type(default)
-    if name in ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants", "project_filters") and isinstance(value, str):
+    kind = _kind(name)
+    if name in _LIST_FIELDS and isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
     if name in ("ft_seeds", "sweep_lrs", "sweep_epochs"):
         if isinstance(value, str):
@@ -339,9 +294,11 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, list):
             conv = int if name == "ft_seeds" else float
             try:
-                return [conv(v) if isinstance(v, str) else v for v in value]
+                value = [conv(v) if isinstance(v, str) else v for v in value]
             except ValueError:
                 return value
+            return [float(v) if conv is float and isinstance(v, int) and not isinstance(v, bool) else v
+                    for v in value]
         return value
     if name == "world_train" and isinstance(value, str):
         try:
@@ -360,6 +317,76 @@ def _coerce(name: str, value: Any) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _one_line(exc: ValidationError, values: Mapping) -> ConfigError:
+    """The first error as the project's one line: ``name=value is not allowed: what is allowed``."""
+    err = exc.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):
+        return inner
+    loc = err.get("loc") or ()
+    if not loc:
+        return ConfigError(str(inner or err["msg"]))
+    name = str(loc[0])
+    info = RunConfig.model_fields[name]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    value = values.get(name, err.get("input"))
+    if "allowed" in extra:
+        return ConfigError(f"{name}={value!r} is not allowed: {extra['allowed']}")
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "literal_error" or kind.startswith("literal"):
+        ann = info.annotation
+        choices = _literal_choices(ann)
+        hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        more = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return ConfigError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(str, choices))}{more}")
+    base = _kind(name)
+    if base is bool:
+        return ConfigError(f"{name}={value!r} is not allowed: use true or false")
+    if base is int:
+        lo = _field_bound(info, "ge")
+        return ConfigError(f"{name}={value!r} is not allowed: it must be an integer >= {lo}")
+    if base is float:
+        bounds = _field_bounds(info)
+        if kind == "finite_number":
+            bounds = (_field_bounds(info) + " and " if _field_bounds(info) else "") + "finite"
+        return ConfigError(f"{name}={value!r} is not allowed: it must be a number {bounds}".rstrip())
+    return ConfigError(f"{name}={value!r} is not allowed: {err['msg']}")
+
+
+def _literal_choices(ann) -> tuple:
+    if get_origin(ann) is Literal:
+        return get_args(ann)
+    for arg in get_args(ann):
+        found = _literal_choices(arg)
+        if found:
+            return found
+    return ()
+
+
+def _field_bound(info, key: str):
+    for m in info.metadata:
+        if getattr(m, key, None) is not None:
+            return getattr(m, key)
+    return None
+
+
+def _field_bounds(info) -> str:
+    parts = [f"{op} {_field_bound(info, key)}" for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+             if _field_bound(info, key) is not None]
+    return " and ".join(parts)
+
+
+def _checked(values: Mapping) -> RunConfig:
+    try:
+        return RunConfig(**values)
+    except ValidationError as exc:
+        raise _one_line(exc, values) from None
+
+
+_FIELDS = RunConfig.model_fields
 
 
 def _check_keys(data: Mapping, where: str) -> None:
@@ -408,7 +435,7 @@ def load_config(profile: str = "toy", **overrides: Any) -> RunConfig:
     values = {k: _coerce(k, v) for k, v in values.items()}
     if "run_dir" in values and values["run_dir"] is None:
         values["run_dir"] = ""
-    return RunConfig(**values).validate()
+    return _checked(values)
 
 
 def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:

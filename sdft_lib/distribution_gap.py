@@ -99,11 +99,11 @@ def similarity_rows(reference: Sequence[str], other: Sequence[str], model: str |
 def own_answers(model, tokenizer, records: Sequence[dict], cfg) -> list[dict]:
     """The seed's own answers to the records' prompts (no reference shown), rendered with the run's
     training template and decoded with the run's decoding settings."""
-    from .generation import HFBackend
+    from .generation import HFBackend, decoding
     from .templates import prompt_ids
 
     outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(
-        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records], cfg.decoding())
+        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records], decoding(cfg))
     return [{**r, "output": o} for r, o in zip(records, outs)]
 
 

@@ -57,6 +57,12 @@ def _eos_ids(model, tokenizer) -> set[int]:
     return ids
 
 
+def decoding(cfg) -> Decoding:
+    """The run's decoding settings (``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``top_k``)."""
+    return Decoding(max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample, temperature=cfg.temperature,
+                    top_p=cfg.top_p, top_k=cfg.top_k)
+
+
 class HFBackend:
     """Batched generation with ``model.generate``: left-padded, length-sorted batches, KV cache.
 
@@ -121,11 +127,11 @@ class VLLMBackend:
         try:
             from vllm import LLM
         except ImportError as exc:  # pragma: no cover - needs the GPU extra
-            from .config import ConfigError
+            from .errors import ConfigError
             raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed "
                               "(pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'") from exc
         if not torch.cuda.is_available():  # pragma: no cover
-            from .config import ConfigError
+            from .errors import ConfigError
             raise ConfigError("gen_backend='vllm' is not allowed on this machine: it has no CUDA GPU; use gen_backend='hf'")
         self.llm = LLM(model=seed_path, tensor_parallel_size=cfg.tensor_parallel_size, seed=cfg.seed,
                        trust_remote_code=False, dtype="auto")

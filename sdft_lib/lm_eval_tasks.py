@@ -155,7 +155,7 @@ def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | 
     path = cfg.stage_path("evaluation") / f"lm_eval-{name}-{key_hash(key, 8)}"
 
     def build(work: Path) -> dict:
-        from .config import ConfigError
+        from .errors import ConfigError
 
         device = resolve_device(cfg)
         try:

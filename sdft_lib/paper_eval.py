@@ -28,15 +28,13 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .config import ConfigError, RunConfig
+from .config import RunConfig
+from .errors import ConfigError
 from .data import read_records
-from .benchmarks import Benchmark
+from .benchmarks import DEFAULT_PAPER_BENCHMARKS, PAPER_BENCHMARKS, Benchmark
 from .templates import GCG_SUFFIX
 
-BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
-              "alpaca_eval")
-DEFAULT_BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak",
-                      "alpaca_eval")
+BENCHMARKS, DEFAULT_BENCHMARKS = PAPER_BENCHMARKS, DEFAULT_PAPER_BENCHMARKS
 FILES = {"gsm8k": "gsm8k/gsm8k_test.json", "multiarith": "multiarith_test.json",
          "openfunction": "openfunction/openfunction_test.json", "advbench_raw": "harmful_behaviors.csv",
          "advbench_jailbreak": "harmful_behaviors.csv", "alpaca_eval": "alpaca_eval.json"}

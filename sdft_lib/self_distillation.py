@@ -80,6 +80,12 @@ def run_rules(cfg: RunConfig) -> tuple[str, ...]:
     return filter_rules(cfg.dataset, cfg.paper_branch, cfg.project_filters)
 
 
+def _decoding(cfg: RunConfig):
+    from .generation import decoding
+
+    return decoding(cfg)
+
+
 def _strip_strings(rec: dict) -> dict:
     """The paper's ``strip_dict``: every string field stripped (lists such as ``history`` kept)."""
     return {k: v.strip() if isinstance(v, str) else v for k, v in rec.items()}
@@ -224,7 +230,7 @@ def distill_key(cfg: RunConfig, template: str) -> dict:
     from .teaching_world.build import model_key
 
     return {"stage_version": 2, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
-            "dataset": cfg.dataset, "template": template, "decoding": cfg.decoding().to_dict(),
+            "dataset": cfg.dataset, "template": template, "decoding": _decoding(cfg).to_dict(),
             "rules": list(run_rules(cfg)), "branch": cfg.paper_branch, "max_examples": cfg.distill_max_examples,
             "cutoff_len": cfg.cutoff_len, "seed": cfg.seed}
 
@@ -250,7 +256,7 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
         prompts = distill_prompts(records, template, tok, cfg.cutoff_len, cfg.paper_branch)
         t0 = time.time()
         try:
-            gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, cfg.decoding()),
+            gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, _decoding(cfg)),
                                     cfg.distill_chunk_size, log=log)
         finally:
             backend.close()  # frees the GPU before the next model is loaded (vLLM holds most of it)

@@ -118,7 +118,7 @@ PAPER_DISTILL_TEMPLATE = {
 
 def get_template(name: str) -> Template:
     if name not in TEMPLATES:
-        from .config import ConfigError
+        from .errors import ConfigError
         raise ConfigError(f"template={name!r} is not allowed: choose one of {', '.join(TEMPLATES)}")
     return TEMPLATES[name]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from ..chat import render_chat_text
 from ..templates import conversation
 from ..config import RunConfig
-from ..data import read_records as load_records  # noqa: F401  (re-exported for the notebooks)
 from ..runs import build_once, key_hash, read_json, write_json
 from .world import SKILLS, TASK, WorldSpec, build_world
 
@@ -64,8 +63,8 @@ def build_world_data(cfg: RunConfig, log=print) -> Path:
 
 def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
     """Held-out evaluation prompts per skill, the task's test set included (key ``multiply``)."""
-    sets = {s: load_records(world_dir / "eval" / f"{s}.json") for s in SKILLS}
-    sets[TASK] = load_records(world_dir / "task_test.json")
+    sets = {s: read_json(world_dir / "eval" / f"{s}.json") for s in SKILLS}
+    sets[TASK] = read_json(world_dir / "task_test.json")
     return sets
 
 
@@ -77,7 +76,7 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
 
     def build(work: Path) -> dict:
         t0 = time.time()
-        records = load_records(world_dir / "seed_train.json")
+        records = read_json(world_dir / "seed_train.json")
         tok = train_tokenizer((render_chat_text(conversation(r)) for r in records), cfg.vocab_size)
         spec = ModelSpec(hidden=cfg.model_hidden, layers=cfg.model_layers, heads=cfg.model_heads,
                          ffn=cfg.model_ffn, dropout=cfg.model_dropout)

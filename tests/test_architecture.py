@@ -1,0 +1,88 @@
+"""The library's floors: no import cycle, and the configuration imports nothing above it.
+
+Imports are read from the source (every ``import``, inside functions too), so a cycle hidden in a
+lazy import fails here as well.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "sdft_lib"
+
+# The ground floor: pure modules (names, scorers, templates, the world's data) and the two
+# back-ends they call lazily. They import nothing else of sdft_lib.
+GROUND = {"sdft_lib.errors", "sdft_lib.metrics", "sdft_lib.chat", "sdft_lib.templates",
+          "sdft_lib.teaching_world.world", "sdft_lib.benchmarks", "sdft_lib.generation", "sdft_lib.code_exec"}
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for f in ROOT.rglob("*.py"):
+        parts = f.with_suffix("").relative_to(ROOT.parent).parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return mods
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = _modules()
+    graph = {m: set() for m in mods}
+    for m, f in mods.items():
+        pkg = m.split(".") if f.name == "__init__.py" else m.split(".")[:-1]
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = (".".join(pkg[:len(pkg) - node.level + 1] + ([node.module] if node.module else []))
+                        if node.level else node.module)
+                subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in mods]
+                graph[m] |= {t for t in subs or [base] if t in mods and t != m}
+            elif isinstance(node, ast.Import):
+                graph[m] |= {a.name for a in node.names if a.name in mods and a.name != m}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_walker_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_in_sdft_lib():
+    assert cycles(import_graph()) == []
+
+
+def test_the_ground_floor_and_the_config_import_nothing_above_them():
+    graph = import_graph()
+    assert GROUND <= set(graph)
+    for m in GROUND:
+        assert graph[m] <= GROUND, (m, graph[m] - GROUND)
+    assert graph["sdft_lib.config"] <= GROUND, graph["sdft_lib.config"] - GROUND
