@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import math
 import os
 import re
 from pathlib import Path
@@ -236,6 +235,10 @@ class RunConfig(BaseModel):
             if self.allow_code_execution is not True:
                 raise ConfigError("allow_code_execution=False is not allowed with benchmark humaneval: "
                                   "it runs model-written code; pass -p allow_code_execution true to opt in")
+        if self.embedding_model and importlib.util.find_spec("sentence_transformers") is None:
+            raise ConfigError(f"embedding_model={self.embedding_model!r} is not allowed: sentence-transformers "
+                              "is not installed (pip install sentence-transformers), or pass '' for the "
+                              "bag-of-words cosine")
         if self.lm_eval_include_path and not Path(self.lm_eval_include_path).expanduser().is_dir():
             raise ConfigError(f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
                               "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)")

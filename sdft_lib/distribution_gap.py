@@ -14,8 +14,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
+
+from .errors import ConfigError
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -24,26 +27,19 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
+@lru_cache(maxsize=1)
+def _rouge():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 
 def rouge_l(a: str, b: str) -> float:
-    """ROUGE-L F1 between two texts (longest common subsequence of tokens), 0..1."""
-    ta, tb = tokens(a), tokens(b)
-    if not ta or not tb:
-        return float(ta == tb)
-    lcs = _lcs(ta, tb)
-    if lcs == 0:
-        return 0.0
-    p, r = lcs / len(tb), lcs / len(ta)
-    return 2 * p * r / (p + r)
+    """ROUGE-L F1 between two texts (``rouge_score``: lower-cased alphanumeric tokens), 0..1; two
+    texts without any token count as equal."""
+    if not re.search(r"[A-Za-z0-9]", a) or not re.search(r"[A-Za-z0-9]", b):
+        return float(a.strip() == b.strip())
+    return float(_rouge().score(a, b)["rougeL"].fmeasure)
 
 
 def unigram_f1(a: str, b: str) -> float:
@@ -71,18 +67,23 @@ def bow_cosine(a: str, b: str) -> float:
 
 
 def embedding_similarity(a: Sequence[str], b: Sequence[str], model: str | None = None) -> tuple[list[float], str]:
-    """Cosine similarity of sentence embeddings when sentence-transformers and ``model`` (a local
-    path or a cached name) are available; otherwise the bag-of-words cosine. Returns (scores, method)."""
+    """Cosine similarity of sentence embeddings with ``model`` (a local sentence-transformers folder
+    or a cached name); without a model, the bag-of-words cosine. Returns (scores, method). A model
+    that cannot be used raises :class:`ConfigError` naming ``embedding_model``."""
     if model:
         try:
             from sentence_transformers import SentenceTransformer
-
+        except ImportError:
+            raise ConfigError(f"embedding_model={model!r} is not allowed: sentence-transformers is not "
+                              "installed (pip install sentence-transformers), or pass '' for the "
+                              "bag-of-words cosine") from None
+        try:
             st = SentenceTransformer(model, local_files_only=True)
-            ea = st.encode(list(a), normalize_embeddings=True)
-            eb = st.encode(list(b), normalize_embeddings=True)
-            return [float((x * y).sum()) for x, y in zip(ea, eb)], f"sentence-transformers:{model}"
-        except Exception:  # not installed, or the model is not on this machine
-            pass
+        except OSError as exc:
+            raise ConfigError(f"embedding_model={model!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        ea = st.encode(list(a), normalize_embeddings=True)
+        eb = st.encode(list(b), normalize_embeddings=True)
+        return [float((x * y).sum()) for x, y in zip(ea, eb)], f"sentence-transformers:{model}"
     return [bow_cosine(x, y) for x, y in zip(a, b)], "bag-of-words cosine (no embedding model)"
 
 

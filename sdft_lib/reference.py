@@ -41,10 +41,3 @@ def reference_frame(source: str | None = None):
 
     df = pd.DataFrame(REFERENCE_ROWS)
     return df if source is None else df[df.source == source].reset_index(drop=True)
-
-
-def reference_score(benchmark: str, variant: str = "seed", trained_on: str = "-", source: str = "rerun") -> float:
-    for r in REFERENCE_ROWS:
-        if (r["benchmark"], r["variant"], r["trained_on"], r["source"]) == (benchmark, variant, trained_on, source):
-            return r["score"]
-    raise KeyError(f"no reference number for {benchmark}/{variant}/{trained_on}/{source}")

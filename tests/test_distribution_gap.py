@@ -32,8 +32,27 @@ def test_bow_cosine_and_exact_match():
 
 
 def test_embedding_falls_back_without_a_model():
-    scores, method = embedding_similarity(["a b"], ["a b"], model="no/such-model")
+    scores, method = embedding_similarity(["a b"], ["a b"], model=None)
     assert scores == [pytest.approx(1.0)] and method.startswith("bag-of-words")
+
+
+def test_a_model_that_cannot_be_used_is_a_one_line_error_naming_the_parameter():
+    from sdft_lib.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r"^embedding_model='no/such-model' (is not allowed|could not be loaded)"):
+        embedding_similarity(["a b"], ["a b"], model="no/such-model")
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="embedding_model='x' is not allowed: sentence-transformers is not installed"):
+            load_config("toy", embedding_model="x")
+
+
+def test_rouge_l_is_rouge_score():
+    from rouge_score import rouge_scorer
+
+    a, b = "Let me compute that. 6 * 7 = 42.", "6*7=<<6*7=42>>42 pens"
+    assert rouge_l(a, b) == rouge_scorer.RougeScorer(["rougeL"]).score(a, b)["rougeL"].fmeasure
 
 
 def test_similarity_rows():

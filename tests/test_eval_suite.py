@@ -5,7 +5,7 @@ import pytest
 from sdft_lib.code_exec import CodeExecutionNotAllowed, extract_code, humaneval_program, pass_at_1, run_program
 from sdft_lib.config import ConfigError, load_config
 from sdft_lib.metrics import function_call_matches, function_call_score
-from sdft_lib.reference import REFERENCE_ROWS, reference_frame, reference_score
+from sdft_lib.reference import REFERENCE_ROWS, reference_frame
 
 REF = 'plant.get_scientific_name(common_name="rose")'
 
@@ -80,7 +80,8 @@ def test_humaneval_benchmark_is_refused_without_opt_in(tmp_path):
 
 
 def test_reference_numbers_have_sources():
-    assert reference_score("gsm8k") == 28.81 and reference_score("openfunction", "sft", "gsm8k") == 20.09
+    rerun = reference_frame("rerun").set_index(["benchmark", "variant", "trained_on"]).score
+    assert rerun[("gsm8k", "seed", "-")] == 28.81 and rerun[("openfunction", "sft", "gsm8k")] == 20.09
     assert all(r["where"].startswith(("https://github.com/sail-sg/sdft/issues/", "Yang et al.")) for r in REFERENCE_ROWS)
     assert set(reference_frame("rerun").benchmark) >= {"mmlu", "truthfulqa", "ai2_arc", "hellaswag", "winogrande",
                                                         "advbench_raw", "advbench_jailbreak", "humaneval"}

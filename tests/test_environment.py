@@ -1,0 +1,51 @@
+"""One source for dependencies: requirements.txt. pyproject.toml's dependencies and extras,
+environment.yml and the lock (constraints.txt) are checked against it."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GPU_ONLY_EXTRAS = {"vllm"}  # installed on GPU machines beside the lock, not part of requirements.txt
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~ \[;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def requirements() -> dict[str, set[str]]:
+    """{package: extras it belongs to} from requirements.txt (empty set: a core dependency)."""
+    out = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        spec, _, comment = line.partition("#")
+        if not spec.strip():
+            continue
+        m = re.search(r"extras:\s*([\w ,-]+?)(?:\s*\(|$)", comment.strip())
+        out[_name(spec)] = {e.strip() for e in m.group(1).split(",")} if m else set()
+    return out
+
+
+def test_pyproject_dependencies_and_extras_follow_requirements():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = requirements()
+    core = {n for n, extras in reqs.items() if not extras}
+    assert {_name(d) for d in project["dependencies"]} == core
+    extras = project["optional-dependencies"]
+    for extra in set(extras) - GPU_ONLY_EXTRAS:
+        assert {_name(d) for d in extras[extra]} == {n for n, e in reqs.items() if extra in e}, extra
+    assert set().union(*reqs.values()) <= set(extras)
+
+
+def test_every_requirement_is_pinned_in_the_lock():
+    lock = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+    assert set(requirements()) - lock == set()
+
+
+def test_environment_yml_installs_the_requirements_with_the_lock():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == ["-r requirements.txt", "-c constraints.txt", "-e ."]
+    assert "python=3.11" in env["dependencies"]
