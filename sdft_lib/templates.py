@@ -145,13 +145,12 @@ def to_messages(rec: dict, with_answer: bool = True) -> list[dict[str, str]]:
 
 def _fill(slots: Sequence, **values: str) -> list:
     """LLaMA-Factory's ``StringFormatter.apply``: each placeholder replaced once, in order."""
-    out = []
-    for slot in slots:
-        if isinstance(slot, str):
-            for name, value in values.items():
-                slot = slot.replace("{{" + name + "}}", value, 1)
-        out.append(slot)
-    return out
+    def fill_one(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace("{{" + name + "}}", value, 1)
+        return text
+
+    return [fill_one(slot) if isinstance(slot, str) else slot for slot in slots]
 
 
 def _turn_slots(tpl: Template, messages: list[dict], system: str | None) -> list[list]:

@@ -47,10 +47,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
 
 @dataclass
 class ModelSpec:
-    hidden: int = 160
-    layers: int = 4
-    heads: int = 4
-    ffn: int = 512
+    """The seed model's shape (the run's ``model_*`` parameters); ``max_len`` positions."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
     dropout: float = 0.0
     max_len: int = 256
 
