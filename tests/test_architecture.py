@@ -9,10 +9,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "sdft_lib"
 
-# The ground floor: pure modules (names, scorers, templates, the world's data) and the two
-# back-ends they call lazily. They import nothing else of sdft_lib.
-GROUND = {"sdft_lib.errors", "sdft_lib.metrics", "sdft_lib.chat", "sdft_lib.templates",
-          "sdft_lib.teaching_world.world", "sdft_lib.benchmarks", "sdft_lib.generation", "sdft_lib.code_exec"}
+# The floors of ARCHITECTURE.md. A module may import from its own floor and the floors below.
+FLOORS = {
+    0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
+       "teaching_world.model standin reference",
+    1: "config",
+    2: "runs runtime",
+    3: "teaching_world.build",
+    4: "data models",
+    5: "paper_eval lm_eval_tasks self_distillation",
+    6: "training evaluation distribution_gap preflight train bookstatus",
+}
+FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}
+GROUND = {m for m, n in FLOOR.items() if n == 0}
 
 
 def _modules() -> dict[str, Path]:
@@ -86,3 +95,11 @@ def test_the_ground_floor_and_the_config_import_nothing_above_them():
     for m in GROUND:
         assert graph[m] <= GROUND, (m, graph[m] - GROUND)
     assert graph["sdft_lib.config"] <= GROUND, graph["sdft_lib.config"] - GROUND
+
+
+def test_every_module_has_a_floor_and_imports_only_downwards():
+    graph = import_graph()
+    modules = {m for m in graph if m not in ("sdft_lib", "sdft_lib.teaching_world")}  # package __init__s
+    assert modules == set(FLOOR), (modules ^ set(FLOOR))
+    upward = [(m, t) for m in modules for t in graph[m] if t in FLOOR and FLOOR[t] > FLOOR[m]]
+    assert upward == []
