@@ -297,11 +297,9 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, list):
             conv = int if name == "ft_seeds" else float
             try:
-                value = [conv(v) if isinstance(v, str) else v for v in value]
+                return [conv(v) if isinstance(v, str) else v for v in value]
             except ValueError:
                 return value
-            return [float(v) if conv is float and isinstance(v, int) and not isinstance(v, bool) else v
-                    for v in value]
         return value
     if name == "world_train" and isinstance(value, str):
         try:
