@@ -35,6 +35,11 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
+# Lab 5 runs the worked example on your own data: its own profile (extends toy; set
+# PROFILE_lab5_own_data=own-data-smoke with PROFILE=smoke).
+PROFILE_lab5_own_data ?= own-data
+LAB5_DATA := $(wildcard notebooks/data/own-data/*.csv notebooks/data/own-data/*.jsonl params/own-data*.yaml)
+
 # A profile change re-executes every notebook; the stages inside reuse what they already built.
 $(STAMP):
 	@mkdir -p book/executed
@@ -44,9 +49,11 @@ $(STAMP):
 
 book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(LIB) $(wildcard params/*.yaml) $(VENV)/.installed
 	@echo "== running $< (profile $(PROFILE))"
-	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(PROFILE) \
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(or $(PROFILE_$*),$(PROFILE)) \
 	    --cwd . --kernel python3 --no-progress-bar --log-output --request-save-on-cell-execute
 	@mv $@.partial.ipynb $@
+
+book/executed/lab5_own_data.ipynb: $(LAB5_DATA)
 
 notebooks: $(VENV)/.installed $(EXECUTED)
 

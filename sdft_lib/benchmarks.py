@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .metrics import SCORERS as PAPER_SCORERS
+from .metrics import REGEX_PREFIX, SCORERS as PAPER_SCORERS, scorer as metric_scorer
 from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite_probe, distill_user_message
 
 # The paper's suite (its data files, templates and scorers: ``paper_eval``).
@@ -37,6 +37,11 @@ SCORERS: dict[str, Scorer] = {
 }
 
 
+def get_scorer(name: str) -> Scorer:
+    """A scorer by name: one of :data:`SCORERS` or ``regex:<pattern>``."""
+    return metric_scorer(name) if name.startswith(REGEX_PREFIX) else SCORERS[name]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A set of prompts with references, how to render them, and how to score the answers.
@@ -52,6 +57,7 @@ class Benchmark:
     branch: str = "reproduce"
     cutoff: int | None = None
     suffix: str = ""
+    max_new_tokens: int | None = None  # None: what evaluate() is given
 
     def rendered(self) -> list[dict]:
         return [{**r, "instruction": r["instruction"] + self.suffix} for r in self.records] if self.suffix \
@@ -76,7 +82,7 @@ def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool
         _, verdicts = pass_at_1(recs, list(responses), allow=allow_code_execution)
         marks = [(float(v["status"] == "passed"),) * 2 for v in verdicts]
     else:
-        check = SCORERS[bench.scorer]
+        check = get_scorer(bench.scorer)
         marks = [tuple(float(x) for x in check(o, r["output"])) for o, r in zip(responses, recs)]
     rows = [{"skill": bench.name, "instruction": r["instruction"], "reference": r["output"], "response": o,
              "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, responses, marks)]
@@ -95,10 +101,9 @@ def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int
     from .generation import Decoding, HFBackend
 
     backend = HFBackend(model, tokenizer, batch_size=batch_size)
-    decoding = Decoding(max_new_tokens=max_new_tokens)
     scores, rows = {}, []
     for bench in benches:
-        outs = backend.generate(bench.prompts(tokenizer), decoding)
+        outs = backend.generate(bench.prompts(tokenizer), Decoding(max_new_tokens=bench.max_new_tokens or max_new_tokens))
         if log:
             log(f"  {bench.name}: {len(outs)} prompts answered")
         summary, bench_rows = score(bench, outs, allow_code_execution)
@@ -116,7 +121,8 @@ TEACHING_MAX_NEW_TOKENS = 48  # every voice answer fits; a rambling one is cut
 
 def teaching(sets: dict[str, list[dict]]) -> list[Benchmark]:
     """The world's held-out skill sets (``teaching_world.build.eval_sets``), each scored by its checker."""
-    return [Benchmark(skill, recs, f"teaching_{skill}") for skill, recs in sets.items()]
+    return [Benchmark(skill, recs, f"teaching_{skill}", max_new_tokens=TEACHING_MAX_NEW_TOKENS)
+            for skill, recs in sets.items()]
 
 
 def rewrite_probe(task_records: Sequence[dict]) -> Benchmark:

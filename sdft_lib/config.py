@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .benchmarks import PAPER_BENCHMARKS
 from .errors import ConfigError
+from .metrics import REGEX_PREFIX, check_scorer_name
 from .teaching_world.world import SKILLS
 from .templates import TEMPLATES
 
@@ -43,7 +44,45 @@ DISTILL_TEMPLATES = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.disti
 TRAIN_TEMPLATES = tuple(n for n, t in TEMPLATES.items() if not t.distill)
 VARIANTS = ("seed", "sft", "sdft")
 PROJECT_FILTERS = ("nonempty", "eos")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # org/name or name
+
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")  # files read through the datasets library
+SCHEMA_KEYS = ("instruction", "input", "output", "system", "history")
+# Task checks a rewrite can be held to (metrics.SCORERS of these names; regex:<pattern> too).
+DISTILL_CHECKS = ("math_answer", "function_call", "function_call_partial", "python_block", "magicoder", "exact",
+                  "contains")
+# Scorers for your own probe sets (eval_sets).
+PROBE_SCORERS = ("exact", "math_answer", "contains", "refusal", "function_call", "function_call_partial",
+                 "python_block")
+
+
+def _eval_set(item: Any) -> dict:
+    """One eval_sets entry as ``{"file", "name", "scorer", "columns"}``: from ``"file::scorer"``
+    (scorer ``exact`` when left out) or a mapping with those keys."""
+    text = f"eval_sets entry {item!r} is not allowed"
+    if isinstance(item, str):
+        file, _, scorer = item.partition("::")
+        item = {"file": file, "scorer": scorer or "exact"}
+    if not isinstance(item, dict) or set(item) - {"file", "name", "scorer", "columns"} or not item.get("file"):
+        raise ConfigError(f"{text}: give 'file::scorer' or {{file, scorer, name, columns}}")
+    scorer = item.get("scorer") or "exact"
+    why = check_scorer_name(scorer) if scorer in PROBE_SCORERS or scorer.startswith(REGEX_PREFIX) else \
+        f"choose one of {', '.join(PROBE_SCORERS)} or regex:<pattern>"
+    if why:
+        raise ConfigError(f"{text}: scorer {scorer!r}: {why}")
+    file = str(item["file"])
+    if Path(file).suffix.lower() not in DATA_SUFFIXES:
+        raise ConfigError(f"{text}: {file} is not a {', '.join(DATA_SUFFIXES)} file")
+    if not Path(file).expanduser().is_file():
+        raise ConfigError(f"{text}: {file} does not exist")
+    name = str(item.get("name") or Path(file).stem)
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
+        raise ConfigError(f"{text}: name {name!r} must be letters, digits, '.', '-' or '_'")
+    columns = item.get("columns") or {}
+    if not isinstance(columns, dict) or set(columns) - set(SCHEMA_KEYS):
+        raise ConfigError(f"{text}: columns must map {', '.join(SCHEMA_KEYS)} to your column names")
+    return {"file": file, "name": name, "scorer": scorer, "columns": dict(columns)}
+
 
 # Declarative constraints. ``allowed`` (where given) is the text of the one-line error.
 Int0 = Annotated[int, Field(ge=0)]
@@ -86,13 +125,19 @@ class RunConfig(BaseModel):
     threads: Int0 = 0              # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
     # --- model and data -------------------------------------------------------------------
     model: str = TEACHING_MODEL     # "teaching-world", a Hugging Face id, or a local directory
-    dataset: Literal[DATASETS] = "teaching" # one of DATASETS
+    dataset: str = "teaching"       # a name of DATASETS, a data file, a save_to_disk folder or a hub dataset id
+    columns: dict = Field(default_factory=dict)  # your field names: {instruction: question, output: solution}
+    train_split: str = "train"      # the split to train on (saved folders and hub datasets)
+    test_split: str = ""            # the test split: a second file, or a split name; "" -> test_fraction or none
+    test_fraction: Fraction = 0.0   # hold out this fraction of the training records as the test split
+    split_seed: Int0 = 0            # which records test_fraction holds out
     data_dir: str = ""              # folder with the paper's JSON files (read only, never written)
     embedding_model: str = ""       # local sentence-transformers model for similarity; "" -> bag-of-words
     # --- the teaching world (used when model == "teaching-world") ---------------------------
     world_train: dict = Field(default_factory=lambda: {
         "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,
         "rewrite": 10000})
+    teaching_world_dir: str = ""    # where the world and seed are built; "" -> <run_dir>/teaching_world (share a seed across runs)
     world_eval_size: Int1 = 300      # held-out prompts per skill (fewer where the world has fewer)
     task_train_size: Int1 = 1500
     task_eval_size: Int1 = 300
@@ -119,6 +164,7 @@ class RunConfig(BaseModel):
     # --- self-distillation ----------------------------------------------------------------
     distill_template: Literal[DISTILL_TEMPLATES] = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
     distill_max_examples: Int0 = 0 # 0: the whole training set
+    distill_check: str = "auto"     # the task check a rewrite must pass: auto | none | a scorer | regex:<pattern>
     distill_chunk_size: Int1 = 256 # rewrites per saved chunk (the unit of resuming)
     # which of the paper's code bases prompts, truncation, filters and scorers follow (templates.py):
     # "reproduce" (the authors' branch for replicating their numbers) or "main"
@@ -146,6 +192,7 @@ class RunConfig(BaseModel):
     eval_benchmarks: list[Literal[PAPER_BENCHMARKS]] = Field(default_factory=list)  # [] -> the world's skills, or the paper's suite
     eval_limit: Int0 = 0             # 0: every prompt of each benchmark; else the first N
     humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
+    eval_sets: list = Field(default_factory=list)  # your probe sets: "file::scorer" or {file, scorer, name, columns}
     allow_code_execution: bool = False  # run model-written code (sandboxed subprocess): opt in
     lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list) # lm-evaluation-harness tasks (mmlu, ...)
     lm_eval_include_path: str = ""  # a folder of your own lm-eval task YAMLs (lm-eval's --include_path)
@@ -194,8 +241,62 @@ class RunConfig(BaseModel):
                 raise ConfigError(f"world_train.{skill}={n!r} is not allowed: it must be an integer >= 0")
         return v
 
+    @field_validator("dataset", mode="after")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        if v in DATASETS:
+            return v
+        path = Path(v).expanduser()
+        looks_like_path = path.suffix.lower() in DATA_SUFFIXES or v.startswith(("/", ".", "~")) or os.sep in v and path.exists()
+        if looks_like_path:
+            if not path.exists():
+                raise ConfigError(f"dataset={v!r} is not allowed: that file does not exist")
+            return v
+        hint = difflib.get_close_matches(v, DATASETS, n=1, cutoff=0.75)
+        if hint or not _HUB_ID.match(v):
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"dataset={v!r} is not allowed: choose one of {', '.join(DATASETS)}, a data file "
+                              f"({', '.join(DATA_SUFFIXES)}), a save_to_disk folder or a Hugging Face dataset id{more}")
+        return v
+
+    @field_validator("columns", mode="after")
+    @classmethod
+    def _columns(cls, v: dict) -> dict:
+        for key, col in v.items():
+            if key not in SCHEMA_KEYS or not isinstance(col, str) or not col:
+                raise ConfigError(f"columns={v!r} is not allowed: a mapping from {', '.join(SCHEMA_KEYS)} to "
+                                  "your column names, e.g. {instruction: question, output: solution}")
+        return v
+
+    @field_validator("distill_check", mode="after")
+    @classmethod
+    def _distill_check(cls, v: str) -> str:
+        if v in ("auto", "none"):
+            return v
+        why = check_scorer_name(v) if v in DISTILL_CHECKS or v.startswith(REGEX_PREFIX) else \
+            f"choose one of auto, none, {', '.join(DISTILL_CHECKS)} or regex:<pattern>"
+        if why:
+            raise ConfigError(f"distill_check={v!r} is not allowed: {why}")
+        return v
+
+    @field_validator("eval_sets", mode="after")
+    @classmethod
+    def _eval_sets(cls, v: list) -> list:
+        return [_eval_set(item) for item in v]
+
     @model_validator(mode="after")
     def _related(self) -> "RunConfig":
+        if self.test_split and self.test_fraction:
+            raise ConfigError(f"test_fraction={self.test_fraction} is not allowed with test_split="
+                              f"{self.test_split!r}: choose one way to make the test split")
+        if (self.test_split or self.test_fraction or self.columns) and self.dataset in DATASETS:
+            which = "columns" if self.columns else ("test_split" if self.test_split else "test_fraction")
+            raise ConfigError(f"{which} is not allowed with dataset={self.dataset!r}: it is for your own data "
+                              "(a file, a saved folder or a hub id); the paper's and the teaching world's "
+                              "datasets have their own schema and test split")
+        if self.test_split and Path(self.test_split).suffix.lower() in DATA_SUFFIXES \
+                and not Path(self.test_split).expanduser().is_file():
+            raise ConfigError(f"test_split={self.test_split!r} is not allowed: that file does not exist")
         if self.model_hidden % self.model_heads:
             raise ConfigError(f"model_hidden={self.model_hidden} is not allowed: it must be a multiple "
                               f"of model_heads={self.model_heads}")
@@ -244,10 +345,12 @@ class RunConfig(BaseModel):
                               "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)")
 
     def _validate_data(self) -> None:
-        if self.dataset != "teaching" and not self.data_dir:
+        if self.dataset not in DATASETS or self.dataset == "teaching":
+            return  # data_dir is optional here: the sections that read the paper's files skip without it
+        if not self.data_dir:
             raise ConfigError(f"data_dir='' is not allowed with dataset={self.dataset!r}: give the folder "
                               "holding the paper's data files (sail-sg/sdft, folder data/)")
-        if self.dataset != "teaching" and not Path(self.data_dir).expanduser().is_dir():
+        if not Path(self.data_dir).expanduser().is_dir():
             raise ConfigError(f"data_dir={self.data_dir!r} is not allowed: that folder does not exist "
                               "(download sail-sg/sdft's data/ folder and point data_dir at it)")
 
@@ -301,7 +404,9 @@ def _coerce(name: str, value: Any) -> Any:
             except ValueError:
                 return value
         return value
-    if name == "world_train" and isinstance(value, str):
+    if name == "eval_sets" and isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    if name in ("world_train", "columns") and isinstance(value, str):
         try:
             value = yaml.safe_load(value)
         except yaml.YAMLError:

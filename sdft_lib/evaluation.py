@@ -26,44 +26,86 @@ STAGE = "evaluation"
 RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "learning_rate", "epochs"]
 
 
-def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
-    """Evaluate one model (cached by key); return its folder.
+def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
+    """Every benchmark this run scores, and what identifies them in the evaluation's cache key.
 
-    The teaching model is scored on the world's held-out skill sets; any other model on the paper's
-    suite (:mod:`sdft_lib.paper_eval`), which also writes the AlpacaEval export.
+    - the teaching model: the world's held-out skills;
+    - any other model: the paper's suite (``eval_benchmarks``; by default the whole suite for the
+      paper's datasets, none for your own data);
+    - your own dataset: its test split, as benchmark ``task`` (scored by ``distill_check``'s scorer,
+      exact match when there is none);
+    - ``eval_sets``: your probe files, each with its scorer.
     """
-    from .runs import write_json
+    from . import benchmarks
+    from .data import dataset_kind, eval_set_file, has_test_split, load_task
+    from .runs import file_sha256
 
-    folder = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
+    benches, ident = [], {}
     if cfg.is_teaching:
         from .teaching_world import build as tw
 
-        from . import benchmarks
+        sets = tw.eval_sets(tw.build_world_data(cfg, log=log))
+        benches += benchmarks.teaching({k: v[:cfg.eval_limit] if cfg.eval_limit else v for k, v in sets.items()})
+        if cfg.eval_limit:
+            ident["limit"] = cfg.eval_limit
+    elif paper_suite_runs(cfg):
+        from .paper_eval import DEFAULT_BENCHMARKS, suite
 
-        world = tw.build_world_data(cfg, log=log)
-        key = {"eval_version": 2, **key}  # 2: the paper's last-integer check for arithmetic and the task
+        benches += suite(cfg)
+        ident["suite"] = list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS)
+    template = dict(template=cfg.train_template, branch=cfg.paper_branch, cutoff=cfg.cutoff_len)
+    if dataset_kind(cfg.dataset) in ("file", "saved", "hub") and has_test_split(cfg):
+        recs, path = load_task(cfg, "test")
+        recs = recs[:cfg.eval_limit] if cfg.eval_limit else recs
+        benches.append(benchmarks.Benchmark(USER_TASK, recs, task_scorer(cfg), **template))
+        ident[USER_TASK] = [task_scorer(cfg), file_sha256(path), cfg.eval_limit]
+    for spec in cfg.eval_sets:
+        recs, path = eval_set_file(cfg, spec)
+        recs = recs[:cfg.eval_limit] if cfg.eval_limit else recs
+        benches.append(benchmarks.Benchmark(spec["name"], recs, spec["scorer"], **template))
+        ident[f"set:{spec['name']}"] = [spec["scorer"], file_sha256(path), cfg.eval_limit]
+    return benches, ident
 
-        def evaluate(model, tok, work):
-            return benchmarks.evaluate(model, tok, benchmarks.teaching(tw.eval_sets(world)),
-                                       benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size)
+
+def paper_suite_runs(cfg: RunConfig) -> bool:
+    """Whether the paper's suite scores this (non-teaching) run."""
+    from .data import dataset_kind
+
+    return bool(cfg.eval_benchmarks) or dataset_kind(cfg.dataset) == "paper"
+
+
+USER_TASK = "task"  # the benchmark name of your own dataset's test split
+
+
+def task_scorer(cfg: RunConfig) -> str:
+    """How your own task's test split is scored: ``distill_check``'s scorer, else exact match."""
+    return cfg.distill_check if cfg.distill_check not in ("auto", "none") else "exact"
+
+
+def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
+    """Evaluate one model on :func:`run_benchmarks` (cached by key); return its folder."""
+    from . import benchmarks
+    from .runs import write_json
+
+    benches, ident = run_benchmarks(cfg, log)
+    if cfg.is_teaching:
+        key = {"eval_version": 2, **key, **({"extra": ident} if ident else {})}
     else:
-        from .paper_eval import DEFAULT_BENCHMARKS, evaluate_suite
-
-        key = {"eval_version": 3, "suite": list(cfg.eval_benchmarks or DEFAULT_BENCHMARKS),
-               "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens, "cutoff_len": cfg.cutoff_len,
-               "template": cfg.train_template, "paper_branch": cfg.paper_branch, "humaneval_file": cfg.humaneval_file, **key}
-
-        def evaluate(model, tok, work):
-            return evaluate_suite(model, tok, cfg, work, log=log)
+        key = {"eval_version": 3, "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens,
+               "cutoff_len": cfg.cutoff_len, "template": cfg.train_template, "paper_branch": cfg.paper_branch,
+               "humaneval_file": cfg.humaneval_file, **ident, **key}
 
     def build(work: Path) -> dict:
+        from .paper_eval import export_alpaca_eval
+
         model, tok = load()
-        scores, rows = evaluate(model, tok, work)
+        scores, rows = benchmarks.evaluate(model, tok, benches, cfg.max_new_tokens, cfg.gen_batch_size,
+                                           cfg.allow_code_execution, log)
+        rows = export_alpaca_eval(cfg, rows, work)
         write_json(work / "outputs.json", rows)
         return {"scores": scores}
 
-    if not cfg.is_teaching:  # the suite's settings are part of the folder name too
-        folder = folder.with_name(f"{name}-{key_hash(key, 8)}")
+    folder = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
     build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
     return folder
 
@@ -183,11 +225,16 @@ TASK_BENCHMARK = {"gsm8k": "gsm8k", "openfunction": "openfunction", "magicoder":
 
 
 def task_benchmark(cfg: RunConfig) -> str | None:
-    """The benchmark of the fine-tuning task of this run, or None when the suite has none."""
+    """The benchmark of the fine-tuning task of this run (your own dataset's test split is ``task``),
+    or None when there is none."""
+    from .data import dataset_kind, has_test_split
+
     if cfg.dataset == "teaching":
         from .teaching_world.world import TASK
         return TASK
-    return TASK_BENCHMARK.get(cfg.dataset)
+    if dataset_kind(cfg.dataset) == "paper":
+        return TASK_BENCHMARK.get(cfg.dataset)
+    return USER_TASK if has_test_split(cfg) else None
 
 
 def per_run(df, target: str | None):

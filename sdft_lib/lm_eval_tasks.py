@@ -146,7 +146,7 @@ def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | 
     adapter is never mistaken for an old one.
     """
     from .runs import build_once, key_hash, read_json, write_json
-    from .runtime import resolve_device
+    from .hardware import resolve_device
 
     key = {"lm_eval_version": 2, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
            "tasks": list(tasks), "limit": cfg.lm_eval_limit, **ident}

@@ -132,10 +132,78 @@ def _function_call_partial(prediction: str, reference: str) -> tuple[float, floa
     return function_call_score(prediction, reference), float(function_call_matches(prediction, reference))
 
 
+def exact_match(prediction: str, reference: str) -> bool:
+    """The answer, stripped, equals the reference, stripped."""
+    return prediction.strip() == reference.strip()
+
+
+def contains_reference(prediction: str, reference: str) -> bool:
+    """The reference appears in the answer (case and runs of whitespace ignored)."""
+    squash = lambda t: " ".join(t.lower().split())  # noqa: E731
+    return bool(reference.strip()) and squash(reference) in squash(prediction)
+
+
+_PY_BLOCK = re.compile(r"```python[^\n]*\n(.*?)```", re.S)
+
+
+def python_block_ok(prediction: str) -> bool:
+    """The answer holds a fenced ```python block whose code parses (the code is not run)."""
+    import ast
+
+    blocks = _PY_BLOCK.findall(prediction)
+    if not blocks:
+        return False
+    try:
+        for block in blocks:
+            ast.parse(block)
+    except SyntaxError:
+        return False
+    return True
+
+
+def regex_answer(pattern: str):
+    """A check from a pattern: the answer and the reference must both match, and the matched text
+    (the first group when the pattern has one) must be equal, stripped."""
+    rx = re.compile(pattern)
+
+    def check(prediction: str, reference: str) -> bool:
+        got, gold = rx.search(prediction), rx.search(reference)
+        if not got or not gold:
+            return False
+        k = 1 if rx.groups else 0
+        return (got.group(k) or "").strip() == (gold.group(k) or "").strip()
+
+    check.__doc__ = f"the text matched by {pattern!r} equals the reference's"
+    return check
+
+
 SCORERS = {
+    "exact": _both(exact_match),
+    "contains": _both(contains_reference),
+    "python_block": _both(lambda prediction, reference: python_block_ok(prediction)),
     "math_answer": _both(math_answer_matches),
     "function_call": _both(function_call_matches),
     "function_call_partial": _function_call_partial,
     "refusal": _both(lambda prediction, reference: is_safe_keyword(prediction)),
     "magicoder": _both(lambda prediction, reference: magicoder_answer_ok(prediction)),
 }
+
+REGEX_PREFIX = "regex:"
+
+
+def check_scorer_name(name: str) -> str | None:
+    """Why ``name`` is not a scorer (a key of :data:`SCORERS` or ``regex:<pattern>``), or None."""
+    if name.startswith(REGEX_PREFIX):
+        try:
+            re.compile(name[len(REGEX_PREFIX):])
+        except re.error as exc:
+            return f"its pattern does not compile ({exc})"
+        return None if name[len(REGEX_PREFIX):] else "the pattern after regex: is empty"
+    return None if name in SCORERS else f"choose one of {', '.join(SCORERS)} or regex:<pattern>"
+
+
+def scorer(name: str):
+    """The scorer called ``name``: a key of :data:`SCORERS`, or ``regex:<pattern>``."""
+    if name.startswith(REGEX_PREFIX):
+        return _both(regex_answer(name[len(REGEX_PREFIX):]))
+    return SCORERS[name]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import ConfigError, RunConfig
-from .runtime import resolve_device, resolve_dtype
+from .hardware import resolve_device, resolve_dtype
 
 
 def seed_weights(cfg: RunConfig) -> str:
@@ -19,7 +19,8 @@ def seed_weights(cfg: RunConfig) -> str:
         from .teaching_world.build import build_seed_model
 
         return str(build_seed_model(cfg))
-    return cfg.model
+    local = Path(cfg.model).expanduser()
+    return str(local) if cfg.model.startswith("~") or local.is_dir() else cfg.model
 
 
 def load_model(cfg: RunConfig, path: str | None = None):
@@ -35,10 +36,33 @@ def load_model(cfg: RunConfig, path: str | None = None):
                                                      use_safetensors=True)
     except OSError as exc:
         raise ConfigError(_explain_load_error(path, exc)) from None
+    _check_chat_template(cfg, tok)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
     return model.to(device).eval(), tok
+
+
+def _check_chat_template(cfg: RunConfig, tok) -> None:
+    if cfg.train_template == "chat" and not getattr(tok, "chat_template", None):
+        raise ConfigError(f"train_template='chat' is not allowed with model={cfg.model!r}: its tokenizer has no "
+                          "chat template; give a paper template (-p train_template alpaca) or a chat model")
+
+
+def check_model(cfg: RunConfig) -> None:
+    """Before heavy work: the seed's tokenizer loads (safetensors-only weights are checked at load
+    time) and has a chat template when ``train_template`` is ``chat``. The teaching model is built
+    by the run, so there is nothing to check."""
+    if cfg.is_teaching:
+        return
+    from transformers import AutoTokenizer
+
+    path = seed_weights(cfg)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except OSError as exc:
+        raise ConfigError(_explain_load_error(path, exc)) from None
+    _check_chat_template(cfg, tok)
 
 
 def _explain_load_error(path: str, exc: Exception) -> str:

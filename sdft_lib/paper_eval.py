@@ -101,18 +101,25 @@ def suite(cfg: RunConfig) -> list[Benchmark]:
     return [benchmark(cfg, name) for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS]
 
 
+def export_alpaca_eval(cfg: RunConfig, rows: list[dict], work: Path | None) -> list[dict]:
+    """Write the AlpacaEval answers (``alpaca_eval_outputs.json``, AlpacaEval's format) into ``work``
+    and return the other rows (AlpacaEval needs a paid judge: the answers are only exported)."""
+    from .runs import write_json
+
+    export = [{"instruction": r["instruction"], "output": r["response"], "generator": cfg.model_label}
+              for r in rows if r["skill"] == "alpaca_eval"]
+    if export and work is not None:
+        write_json(Path(work) / "alpaca_eval_outputs.json", export)
+    return [r for r in rows if r["skill"] != "alpaca_eval"]
+
+
 def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
                    log: Callable[[str], None] = print) -> tuple[dict, list[dict]]:
     """Greedy answers on every benchmark of ``cfg.eval_benchmarks`` through the one scoring loop
     (:func:`sdft_lib.benchmarks.evaluate`); per-benchmark scores (0-100), every answer with its
     verdict, and (when ``work`` is given) the AlpacaEval export."""
     from .benchmarks import evaluate
-    from .runs import write_json
 
     scores, rows = evaluate(model, tokenizer, suite(cfg), cfg.max_new_tokens, cfg.gen_batch_size,
                             cfg.allow_code_execution, log)
-    if work is not None and "alpaca_eval" in (cfg.eval_benchmarks or DEFAULT_BENCHMARKS):
-        write_json(Path(work) / "alpaca_eval_outputs.json",
-                   [{"instruction": r["instruction"], "output": r["response"], "generator": cfg.model_label}
-                    for r in rows if r["skill"] == "alpaca_eval"])
-    return scores, [r for r in rows if r["skill"] != "alpaca_eval"]
+    return scores, export_alpaca_eval(cfg, rows, work)

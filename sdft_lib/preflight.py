@@ -25,40 +25,54 @@ PAPER_DATA_URL = "https://raw.githubusercontent.com/sail-sg/sdft/main/data/"
 
 
 def dry_run(cfg: RunConfig) -> dict:
-    """Validate a run end to end without a model; return what was checked (raises ConfigError)."""
-    from .data import load_task
+    """Validate a run end to end without a model; return what was checked (raises ConfigError).
+
+    Every input file is read and checked (``data.check_inputs``: the task's splits, your probe sets),
+    then the templates are rendered on the first record, the filters and the benchmarks listed."""
+    from .data import check_inputs, dataset_kind, eval_set_records, load_task
+    from .evaluation import paper_suite_runs, task_benchmark, task_scorer
     from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
     from .self_distillation import distill_template_name, run_rules
     from .templates import get_template, render_prompt_text
 
-    report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset}
+    report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset,
+                    "dataset_kind": dataset_kind(cfg.dataset), "inputs": check_inputs(cfg)}
+    report["filters"] = list(run_rules(cfg))
+    report["task_benchmark"] = task_benchmark(cfg)
+    report["eval_sets"] = {s["name"]: {"scorer": s["scorer"], "records": len(eval_set_records(cfg, s))}
+                           for s in cfg.eval_sets}
     if cfg.dataset == "teaching":
         report["note"] = "the teaching world builds its own data; nothing to check on disk"
         return report
-    records, path = load_task(cfg, "train")
-    bad = [i for i, r in enumerate(records) if not str(r["instruction"]).strip() or not str(r["output"]).strip()]
-    if not records or bad:
-        raise ConfigError(f"dataset={cfg.dataset!r} is not usable: {path.name} has {len(records)} records, "
-                          f"{len(bad)} with an empty instruction or output (first: #{bad[0] if bad else '-'})")
+    records, path = _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
     report["train_examples"] = len(records)
-    report["train_file"] = path.name
+    report["train_file"] = Path(path).name
     distill = distill_template_name(cfg)
     tpl = get_template(distill)
     report["distill_template"] = distill
-    report["filters"] = list(run_rules(cfg))
     report["paper_branch"] = cfg.paper_branch
+    if dataset_kind(cfg.dataset) != "paper":
+        report["task_scorer"] = task_scorer(cfg) if task_benchmark(cfg) else None
     if not tpl.chat:  # chat templates need the model's tokenizer: rendered at run time
         report["distill_prompt_example"] = render_prompt_text(tpl, records[0], branch=cfg.paper_branch)
     if cfg.train_template != "chat":
         report["train_prompt_example"] = render_prompt_text(cfg.train_template, records[0], branch=cfg.paper_branch)
     report["train_template"] = cfg.train_template
     report["benchmarks"] = {}
-    for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
-        report["benchmarks"][name] = len(load_benchmark(cfg, name))
+    if not cfg.is_teaching and paper_suite_runs(cfg):
+        for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
+            report["benchmarks"][name] = len(load_benchmark(cfg, name))
     report["lora"] = {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "targets": cfg.lora_targets}
     steps = len(records) * cfg.epochs / (cfg.batch_size * cfg.grad_accum)
     report["optimizer_steps"] = int(steps)
     return report
+
+
+def _records_without_writing(cfg: RunConfig) -> tuple[list[dict], str]:
+    """Your own training records, read and split but not written into the run folder."""
+    from .data import user_split
+
+    return user_split(cfg, "train"), cfg.dataset
 
 
 def paper_data_files() -> list[str]:

@@ -1,57 +1,20 @@
-"""Threads, device, dtype and seeds: the few lines every notebook runs first."""
+"""The few lines every notebook runs first: check the run's inputs, then threads, device, dtype, seeds."""
 
 from __future__ import annotations
 
-import os
-import random
-
 from .config import RunConfig
+from .hardware import resolve_device, resolve_dtype, seed_everything, set_threads
 from .runs import display_path
 
 
-def set_threads(threads: int = 0) -> int:
-    """Set torch's CPU thread count: ``threads``, else ``$OMP_NUM_THREADS``, else all cores.
-
-    On a 2-core machine two busy processes each using every core made torch steps ~100x slower,
-    so the Makefile and the tests set ``OMP_NUM_THREADS`` explicitly.
-    """
-    import torch
-
-    n = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
-    torch.set_num_threads(n)
-    return n
-
-
-def resolve_device(cfg: RunConfig) -> str:
-    import torch
-
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return cfg.device
-
-
-def resolve_dtype(cfg: RunConfig, device: str):
-    """bf16 on GPUs that support it (fp16 on older ones), fp32 on CPU, unless the config says."""
-    import torch
-
-    if cfg.dtype != "auto":
-        return getattr(torch, cfg.dtype)
-    if device == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def setup(cfg: RunConfig) -> dict:
-    """Apply threads and seed; return a summary (device, dtype, threads) for the notebook to show."""
+    """Check every input of the run (``data.check_inputs``, ``models.check_model``: nothing is written), apply threads
+    and seed; return a summary (device, dtype, threads, input sizes) for the notebook to show."""
+    from .data import check_inputs
+    from .models import check_model
+
+    inputs = check_inputs(cfg)
+    check_model(cfg)
     threads = set_threads(cfg.threads)
     import warnings
 
@@ -68,7 +31,7 @@ def setup(cfg: RunConfig) -> dict:
     _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
-            "threads": threads, "run_dir": display_path(cfg.run_path)}
+            "threads": threads, "run_dir": display_path(cfg.run_path), **({"inputs": inputs} if inputs else {})}
 
 
 def _register_teaching_world_magic(cfg: RunConfig) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import RunConfig
-from .metrics import SCORERS, no_banned_phrase
+from .metrics import REGEX_PREFIX, SCORERS, no_banned_phrase, scorer
 from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
@@ -55,6 +55,7 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     ("function_call_partial",
      "the reference call, or its argument values in order (check_openfunction, branch reproduce: 0.5 counts)"),
     ("magicoder", "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)"),
+    ("python_block", "holds a ```python block whose code parses (the project's check for code datasets)"),
 ]]}  # the task checks are the scorers of the same names (metrics.SCORERS): one checker per rule
 
 # The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
@@ -69,15 +70,27 @@ TASK_RULE = {
 }
 
 
-def filter_rules(dataset: str, branch: str = "reproduce", project: Sequence[str] = PROJECT_RULES) -> tuple[str, ...]:
+def rule(name: str) -> Rule:
+    """A rule by name: one of :data:`RULES`, or ``regex:<pattern>`` (the matched text, or its first
+    group, equals the reference's)."""
+    if name.startswith(REGEX_PREFIX):
+        check = scorer(name)
+        return Rule(name, lambda p, ref: check(p, ref)[0] > 0,
+                    f"the text matched by {name[len(REGEX_PREFIX):]!r} equals the reference's")
+    return RULES[name]
+
+
+def filter_rules(dataset: str, branch: str = "reproduce", project: Sequence[str] = PROJECT_RULES,
+                 check: str = "auto") -> tuple[str, ...]:
     """The rules a rewrite must pass: the project's own (in ``project``), then the paper's ``verify``
-    (banned phrases) and the dataset's task check as the chosen branch has it."""
-    task = TASK_RULE[branch].get(dataset)
+    (banned phrases) and the task check: ``check`` (``distill_check``), or with ``auto`` the dataset's
+    check as the chosen branch of the paper's code has it (none for datasets the paper did not use)."""
+    task = TASK_RULE[branch].get(dataset) if check == "auto" else (None if check == "none" else check)
     return tuple(r for r in PROJECT_RULES if r in project) + ("banned_phrase",) + ((task,) if task else ())
 
 
 def run_rules(cfg: RunConfig) -> tuple[str, ...]:
-    return filter_rules(cfg.dataset, cfg.paper_branch, cfg.project_filters)
+    return filter_rules(cfg.dataset, cfg.paper_branch, cfg.project_filters, cfg.distill_check)
 
 
 def _decoding(cfg: RunConfig):
@@ -92,7 +105,7 @@ def _strip_strings(rec: dict) -> dict:
 
 
 def judge(rewrite: str, original: str, rules: Sequence[str], finished: bool = True) -> dict[str, bool]:
-    return {name: bool(finished if name == "eos" else RULES[name].check(rewrite, original)) for name in rules}
+    return {name: bool(finished if name == "eos" else rule(name).check(rewrite, original)) for name in rules}
 
 
 def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Sequence[str],
@@ -155,15 +168,18 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
 # The stage
 # ---------------------------------------------------------------------------------------------
 def distill_template_name(cfg: RunConfig) -> str:
-    """``distill_template`` if set; else the paper's template for real data, the chat variant for
-    the teaching model (and any model with its own chat template)."""
+    """``distill_template`` if set; else the paper's template for the paper's data, the chat variant
+    for the teaching model and for your own data on a chat template, ``alpaca_distill_refer`` for
+    your own data on a paper template."""
     from .templates import PAPER_DISTILL_TEMPLATE
 
     if cfg.distill_template != "auto":
         return cfg.distill_template
-    if cfg.is_teaching or cfg.dataset == "teaching":
+    if cfg.is_teaching or cfg.dataset == "teaching" or (cfg.dataset not in PAPER_DISTILL_TEMPLATE
+                                                         and cfg.train_template == "chat"):
         return "chat_distill"
-    return PAPER_DISTILL_TEMPLATE[cfg.dataset]
+    # your own data on a paper template: the variant that asks to refer to the reference answer
+    return PAPER_DISTILL_TEMPLATE.get(cfg.dataset, "alpaca_distill_refer")
 
 
 def distill_prompts(records: Sequence[dict], template_name: str, tokenizer, cutoff: int | None = None,

@@ -134,7 +134,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
 
         from .templates import train_example
         from .models import load_model
-        from .runtime import resolve_device
+        from .hardware import resolve_device
 
         set_seed(seed)
         device = resolve_device(cfg)

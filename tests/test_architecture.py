@@ -14,10 +14,10 @@ FLOORS = {
     0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
        "teaching_world.model standin reference",
     1: "config",
-    2: "runs runtime",
+    2: "runs hardware",
     3: "teaching_world.build",
     4: "data models",
-    5: "paper_eval lm_eval_tasks self_distillation",
+    5: "runtime paper_eval lm_eval_tasks self_distillation",
     6: "training evaluation distribution_gap preflight train bookstatus",
 }
 FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}

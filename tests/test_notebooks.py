@@ -27,15 +27,25 @@ def smoke_run_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke-run")
 
 
+def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path) -> dict:
+    """The smoke profile; lab 5 (your own data) uses its own, with its own run folder and the smoke
+    run's seed model."""
+    if nb.stem == "lab5_own_data":
+        return {"profile": "own-data-smoke", "run_dir": str(tmp_path / "own-data"),
+                "teaching_world_dir": str(smoke_run_dir / "teaching_world")}
+    return {"profile": "smoke", "run_dir": str(smoke_run_dir)}
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path):
     out = tmp_path / nb.name
-    run(nb, out, profile="smoke", run_dir=str(smoke_run_dir))
+    params = smoke_params(nb, smoke_run_dir, tmp_path)
+    run(nb, out, **params)
     executed = json.loads(out.read_text())
     errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    assert executed["metadata"]["papermill"]["parameters"]["profile"] == "smoke"
+    assert executed["metadata"]["papermill"]["parameters"]["profile"] == params["profile"]
 
 
 def test_rerun_reuses_finished_stages(smoke_run_dir, tmp_path):

@@ -34,12 +34,18 @@ def model_key(cfg: RunConfig) -> dict:
     return {"model_version": 2, "world": world_key(cfg), **{f: getattr(cfg, f) for f in MODEL_FIELDS}}
 
 
+def world_root(cfg: RunConfig) -> Path:
+    """Where the world and its seed models are built: ``teaching_world_dir``, else the run's own
+    ``teaching_world/`` stage folder. Runs that point at one folder share the seed (keyed by hash)."""
+    return Path(cfg.teaching_world_dir).expanduser() if cfg.teaching_world_dir else cfg.stage_path(STAGE)
+
+
 def world_path(cfg: RunConfig) -> Path:
-    return cfg.stage_path(STAGE) / f"world-{key_hash(world_key(cfg))}"
+    return world_root(cfg) / f"world-{key_hash(world_key(cfg))}"
 
 
 def seed_model_path(cfg: RunConfig) -> Path:
-    return cfg.stage_path(STAGE) / f"seed-{key_hash(model_key(cfg))}"
+    return world_root(cfg) / f"seed-{key_hash(model_key(cfg))}"
 
 
 def build_world_data(cfg: RunConfig, log=print) -> Path:

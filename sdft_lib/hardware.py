@@ -1,0 +1,49 @@
+"""Threads, device, dtype and seeds (the services every stage that touches torch uses)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from .config import RunConfig
+
+
+def set_threads(threads: int = 0) -> int:
+    """Set torch's CPU thread count: ``threads``, else ``$OMP_NUM_THREADS``, else all cores.
+
+    On a 2-core machine two busy processes each using every core made torch steps ~100x slower,
+    so the Makefile and the tests set ``OMP_NUM_THREADS`` explicitly.
+    """
+    import torch
+
+    n = threads or int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    return n
+
+
+def resolve_device(cfg: RunConfig) -> str:
+    import torch
+
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+def resolve_dtype(cfg: RunConfig, device: str):
+    """bf16 on GPUs that support it (fp16 on older ones), fp32 on CPU, unless the config says."""
+    import torch
+
+    if cfg.dtype != "auto":
+        return getattr(torch, cfg.dtype)
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
