@@ -177,6 +177,22 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     _guard_user_data(path, cfg)
     input_hashes = {name: file_sha256(p) for name, p in (inputs or {}).items()}
     want = key_hash({"key": key, "inputs": input_hashes})
+    found = _finished(path, want, stage, log)
+    if found is not None:
+        return found
+    # One builder per artifact: a second process (make -j, two notebooks, every rank of accelerate)
+    # waits here, then finds the artifact finished. The operating system releases the lock when its
+    # holder exits, crashed or not; a crashed build's partial folder is picked up again below.
+    with _artifact_lock(path, stage, log):
+        found = _finished(path, want, stage, log)
+        if found is not None:
+            return found
+        return _build(path, want, key, build, stage, cfg, input_hashes, log)
+
+
+def _finished(path: Path, want: str, stage: str, log: Callable[[str], None]) -> Path | None:
+    """``path`` if it holds the finished artifact for ``want``; None if there is none; an error if
+    it holds something else."""
     if is_complete(path):
         have = read_json(path / MANIFEST).get("key_hash")
         if have == want:
@@ -190,6 +206,28 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     if path.exists():
         raise StaleArtifactError(f"{path} exists but is not a finished {stage} artifact (no {MANIFEST}); "
                                  "it is left untouched: move it away or pass a new run_dir")
+    return None
+
+
+@contextmanager
+def _artifact_lock(path: Path, stage: str, log: Callable[[str], None]):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another process building {stage}: {display_path(path)}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None], stage: str,
+           cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
     work = path.parent / f".{path.name}.partial"
     work.mkdir(parents=True, exist_ok=True)
     stamp = work / ".key"

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,53 @@ def test_nothing_is_written_inside_data_dir(tmp_path):
     with pytest.raises(ConfigError, match="lies inside data_dir"):
         build_once(cfg.stage_path("demo") / "x", {"k": 1}, lambda w: None, stage="demo", cfg=cfg)
     assert list(data.iterdir()) == []
+
+
+# --- concurrent builders: one builds, the others wait and reuse -----------------------------------
+def _slow_build(root: str, log: str, seconds: float) -> str:
+    import time as _time
+
+    from sdft_lib.runs import build_once
+
+    def build(work):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        _time.sleep(seconds)
+        (work / f"made-by-{os.getpid()}").write_text("x")
+        return {}
+
+    return str(build_once(Path(root) / "art", {"k": 1}, build, stage="race", log=lambda m: None))
+
+
+def _race(args):
+    return _slow_build(*args)
+
+
+def test_two_processes_racing_for_one_artifact_build_it_once(tmp_path):
+    import multiprocessing as mp
+
+    log = tmp_path / "builds.log"
+    with mp.get_context("spawn").Pool(2) as pool:
+        paths = pool.map(_race, [(str(tmp_path), str(log), 1.5)] * 2)
+    assert paths[0] == paths[1] == str(tmp_path / "art")
+    assert len(log.read_text().split()) == 1  # the second process waited, then reused it
+    assert len(list((tmp_path / "art").glob("made-by-*"))) == 1 and (tmp_path / "art" / "manifest.json").is_file()
+
+
+def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
+    import multiprocessing as mp
+    import signal
+    import time
+
+    log = tmp_path / "builds.log"
+    child = mp.get_context("spawn").Process(target=_slow_build, args=(str(tmp_path), str(log), 60.0))
+    child.start()
+    deadline = time.time() + 60
+    while not (log.is_file() and log.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.1)
+    os.kill(child.pid, signal.SIGKILL)  # dies holding the lock, mid-build
+    child.join()
+    t0 = time.time()
+    path = _slow_build(str(tmp_path), str(log), 0.0)
+    assert time.time() - t0 < 20 and Path(path, "manifest.json").is_file()
+    assert [p.name for p in Path(path).glob("made-by-*")] == [f"made-by-{os.getpid()}"]
