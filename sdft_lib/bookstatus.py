@@ -1,7 +1,9 @@
 """Write the book's status page: each executed notebook, its profile, when it ran and how long.
 
 Read from the metadata papermill stores in every executed notebook, so the page says what the
-rendered book really shows. Usage: ``python -m sdft_lib.bookstatus book/executed book/status.md``.
+rendered book really shows. Also hides papermill's injected-parameters cell on the rendered pages
+(the notebook's own parameters cell stays; the values used are in the status table).
+Usage: ``python -m sdft_lib.bookstatus book/executed book/status.md``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,25 @@ def notebook_status(path: Path) -> dict:
     }
 
 
+def hide_injected_parameters(path: Path) -> bool:
+    """Tag papermill's injected-parameters cell ``remove-cell`` (rewritten atomically); True if changed."""
+    from .runs import write_json
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            changed = True
+    if changed:
+        write_json(path, nb)
+    return changed
+
+
 def status_markdown(folder: Path) -> str:
-    rows = [notebook_status(p) for p in sorted(folder.glob("[0-9]*.ipynb"))]
+    paths = sorted(folder.glob("[0-9]*.ipynb")) + sorted(folder.glob("lab*.ipynb"))
+    rows = [notebook_status(p) for p in paths]
     lines = [
         "# Status of this build",
         "",
@@ -43,6 +62,9 @@ def status_markdown(folder: Path) -> str:
               f"{r['seconds']} | {r['status']} |" for r in rows]
     if not rows:
         lines.append("| (none executed yet) | | | | | |")
+    else:
+        total = sum(r["seconds"] for r in rows if isinstance(r["seconds"], int))
+        lines.append(f"| **all notebooks** | | | | {total} ({total / 60:.1f} min) | |")
     lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", ""]
     return "\n".join(lines)
 
@@ -50,6 +72,8 @@ def status_markdown(folder: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder, out = Path(argv[0]), Path(argv[1])
+    for path in sorted(folder.glob("*.ipynb")):
+        hide_injected_parameters(path)
     write_text(out, status_markdown(folder))
     return 0
 

@@ -178,3 +178,25 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     path = _slow_build(str(tmp_path), str(log), 0.0)
     assert time.time() - t0 < 20 and Path(path, "manifest.json").is_file()
     assert [p.name for p in Path(path).glob("made-by-*")] == [f"made-by-{os.getpid()}"]
+
+
+def test_book_status_lists_chapters_and_labs_with_times_and_hides_injected_parameters(tmp_path):
+    import json
+
+    from sdft_lib.bookstatus import main
+
+    def nb(name, seconds):
+        cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "profile = 'toy'", "outputs": [],
+                  "execution_count": 1},
+                 {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "profile = 'smoke'",
+                  "outputs": [], "execution_count": 2}]
+        meta = {"papermill": {"parameters": {"profile": "smoke"}, "duration": seconds, "end_time": "2026-11-22T03:00:00"}}
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps({"cells": cells, "metadata": meta, "nbformat": 4,
+                                                            "nbformat_minor": 5}))
+
+    nb("01_a", 60.4), nb("lab1_b", 30.2)
+    assert main([str(tmp_path), str(tmp_path / "status.md")]) == 0
+    text = (tmp_path / "status.md").read_text()
+    assert "| 01_a | smoke |" in text and "| lab1_b | smoke |" in text and "| **all notebooks** | | | | 90 (1.5 min) | |" in text
+    cells = json.loads((tmp_path / "01_a.ipynb").read_text())["cells"]
+    assert "remove-cell" in cells[1]["metadata"]["tags"] and "remove-cell" not in cells[0]["metadata"]["tags"]
