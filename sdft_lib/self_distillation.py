@@ -77,6 +77,9 @@ def rule(name: str) -> Rule:
         check = scorer(name)
         return Rule(name, lambda p, ref: check(p, ref)[0] > 0,
                     f"the text matched by {name[len(REGEX_PREFIX):]!r} equals the reference's")
+    if name not in RULES and name in SCORERS:  # any other scorer (exact, contains) as a check
+        check = SCORERS[name]
+        return Rule(name, lambda p, ref: check(p, ref)[0] > 0, f"the {name} scorer gives it credit")
     return RULES[name]
 
 

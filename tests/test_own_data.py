@@ -111,6 +111,10 @@ def test_test_split_from_a_second_file_and_a_seeded_fraction(tmp_path):
     (r"regex:-> (\d+)", "6 x 7 is 42 -> 42", "6 x 7 = 42 -> 42", True),
     (r"regex:-> (\d+)", "6 x 7 is 41 -> 41", "6 x 7 = 42 -> 42", False),
     ("none", "anything at all", "6 x 7 = 42 -> 42", True),
+    ("exact", " 42 ", "42", True),
+    ("exact", "42.", "42", False),
+    ("contains", "so the total is 42 dollars", "42 dollars", True),
+    ("contains", "so the total is 41 dollars", "42 dollars", False),
 ])
 def test_each_distill_check_decides_which_rewrites_are_kept(tmp_path, check, rewrite, reference, kept):
     from sdft_lib.self_distillation import apply_filters, run_rules
