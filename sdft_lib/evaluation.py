@@ -64,6 +64,8 @@ def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
         recs = recs[:cfg.eval_limit] if cfg.eval_limit else recs
         benches.append(benchmarks.Benchmark(spec["name"], recs, spec["scorer"], **template))
         ident[f"set:{spec['name']}"] = [spec["scorer"], file_sha256(path), cfg.eval_limit]
+    if USER_TASK in ident or cfg.eval_sets:  # how your own benchmarks are rendered and answered
+        ident["render"] = [cfg.train_template, cfg.paper_branch, cfg.cutoff_len, cfg.max_new_tokens]
     return benches, ident
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Callable
 
 from .config import RunConfig
 from .errors import ConfigError
@@ -111,15 +110,3 @@ def export_alpaca_eval(cfg: RunConfig, rows: list[dict], work: Path | None) -> l
     if export and work is not None:
         write_json(Path(work) / "alpaca_eval_outputs.json", export)
     return [r for r in rows if r["skill"] != "alpaca_eval"]
-
-
-def evaluate_suite(model, tokenizer, cfg: RunConfig, work: Path | None = None,
-                   log: Callable[[str], None] = print) -> tuple[dict, list[dict]]:
-    """Greedy answers on every benchmark of ``cfg.eval_benchmarks`` through the one scoring loop
-    (:func:`sdft_lib.benchmarks.evaluate`); per-benchmark scores (0-100), every answer with its
-    verdict, and (when ``work`` is given) the AlpacaEval export."""
-    from .benchmarks import evaluate
-
-    scores, rows = evaluate(model, tokenizer, suite(cfg), cfg.max_new_tokens, cfg.gen_batch_size,
-                            cfg.allow_code_execution, log)
-    return scores, export_alpaca_eval(cfg, rows, work)
