@@ -21,7 +21,7 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast sandbox test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
@@ -62,8 +62,15 @@ book: notebooks
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
 	@echo "The book: $(abspath _build/html/index.html)"
 
-test: $(VENV)/.installed
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra --ignore=tests/browser
+# Model-written code (HumanEval) runs in a bubblewrap sandbox: Debian's bubblewrap, installed here
+# like Chromium for the browser test. make test requires it (SDFT_REQUIRE_SANDBOX=1): the escape tests
+# fail instead of skipping without it.
+sandbox:
+	@command -v bwrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
+
+test: $(VENV)/.installed sandbox
+	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra --ignore=tests/browser
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
 # JavaScript errors, screenshots under _build/screenshots. Run after `make book`.

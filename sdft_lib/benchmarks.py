@@ -69,8 +69,8 @@ class Benchmark:
         return [prompt_ids(tokenizer, self.template, r, self.cutoff, self.branch) for r in self.rendered()]
 
 
-def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool = False
-          ) -> tuple[dict | None, list[dict]]:
+def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool = False,
+          unsandboxed: bool = False) -> tuple[dict | None, list[dict]]:
     """Per-benchmark summary ``{"n", "lenient", "strict"}`` (0-100; None when not scored) and one row
     per answer with its verdicts."""
     recs = list(bench.records)
@@ -79,7 +79,7 @@ def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool
     elif bench.scorer == "humaneval":
         from .code_exec import pass_at_1
 
-        _, verdicts = pass_at_1(recs, list(responses), allow=allow_code_execution)
+        _, verdicts = pass_at_1(recs, list(responses), allow=allow_code_execution, unsandboxed=unsandboxed)
         marks = [(float(v["status"] == "passed"),) * 2 for v in verdicts]
     else:
         check = get_scorer(bench.scorer)
@@ -94,8 +94,8 @@ def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool
 
 
 def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int, batch_size: int = 64,
-             allow_code_execution: bool = False, log: Callable[[str], None] | None = None
-             ) -> tuple[dict, list[dict]]:
+             allow_code_execution: bool = False, log: Callable[[str], None] | None = None,
+             unsandboxed: bool = False) -> tuple[dict, list[dict]]:
     """Greedy answers to every benchmark's prompts, scored: ``({name: summary}, rows)``. A benchmark
     without a scorer contributes rows only."""
     from .generation import Decoding, HFBackend
@@ -106,7 +106,7 @@ def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int
         outs = backend.generate(bench.prompts(tokenizer), Decoding(max_new_tokens=bench.max_new_tokens or max_new_tokens))
         if log:
             log(f"  {bench.name}: {len(outs)} prompts answered")
-        summary, bench_rows = score(bench, outs, allow_code_execution)
+        summary, bench_rows = score(bench, outs, allow_code_execution, unsandboxed)
         if summary is not None:
             scores[bench.name] = summary
         rows += bench_rows

@@ -193,7 +193,8 @@ class RunConfig(BaseModel):
     eval_limit: Int0 = 0             # 0: every prompt of each benchmark; else the first N
     humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
     eval_sets: list = Field(default_factory=list)  # your probe sets: "file::scorer" or {file, scorer, name, columns}
-    allow_code_execution: bool = False  # run model-written code (sandboxed subprocess): opt in
+    allow_code_execution: bool = False  # run model-written code (in a bubblewrap sandbox): opt in
+    allow_unsandboxed_code_execution: bool = False  # where no sandbox can be made: run it anyway, with your rights
     lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list) # lm-evaluation-harness tasks (mmlu, ...)
     lm_eval_include_path: str = ""  # a folder of your own lm-eval task YAMLs (lm-eval's --include_path)
     lm_eval_limit: Int0 = 0          # 0: whole tasks; else N documents per task
@@ -329,6 +330,9 @@ class RunConfig(BaseModel):
             raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed with "
                               f"model='{TEACHING_MODEL}': the teaching world is scored on its own skills; "
                               "give a saved model directory to run the paper's suite")
+        if self.allow_unsandboxed_code_execution and not self.allow_code_execution:
+            raise ConfigError("allow_unsandboxed_code_execution=True is not allowed with allow_code_execution=False: "
+                              "pass -p allow_code_execution true as well (the first opt-in)")
         if "humaneval" in self.eval_benchmarks:
             if not self.humaneval_file or not Path(self.humaneval_file).expanduser().is_file():
                 raise ConfigError(f"humaneval_file={self.humaneval_file!r} is not allowed with benchmark "

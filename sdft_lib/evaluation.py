@@ -102,7 +102,8 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
 
         model, tok = load()
         scores, rows = benchmarks.evaluate(model, tok, benches, cfg.max_new_tokens, cfg.gen_batch_size,
-                                           cfg.allow_code_execution, log)
+                                           cfg.allow_code_execution, log,
+                                           unsandboxed=cfg.allow_unsandboxed_code_execution)
         rows = export_alpaca_eval(cfg, rows, work)
         write_json(work / "outputs.json", rows)
         return {"scores": scores}

@@ -8,13 +8,18 @@ from .runs import display_path
 
 
 def setup(cfg: RunConfig) -> dict:
-    """Check every input of the run (``data.check_inputs``, ``models.check_model``: nothing is written), apply threads
+    """Check every input of the run (``data.check_inputs``, ``models.check_model``, the code sandbox when
+    HumanEval runs: nothing is written), apply threads
     and seed; return a summary (device, dtype, threads, input sizes) for the notebook to show."""
     from .data import check_inputs
     from .models import check_model
 
     inputs = check_inputs(cfg)
     check_model(cfg)
+    code = None
+    if "humaneval" in cfg.eval_benchmarks:  # model-written code will run: is there a sandbox?
+        from .code_exec import check_sandbox
+        code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
     import warnings
 
@@ -31,7 +36,8 @@ def setup(cfg: RunConfig) -> dict:
     _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
-            "threads": threads, "run_dir": display_path(cfg.run_path), **({"inputs": inputs} if inputs else {})}
+            "threads": threads, "run_dir": display_path(cfg.run_path), **({"inputs": inputs} if inputs else {}),
+            **({"code_execution": code} if code else {})}
 
 
 def _register_teaching_world_magic(cfg: RunConfig) -> None:

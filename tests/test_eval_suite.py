@@ -1,4 +1,4 @@
-"""The paper's scorers, the sandboxed code runner and the reference numbers."""
+"""The paper's scorers, HumanEval's pass@1 and the reference numbers (the sandbox: test_sandbox.py)."""
 
 import pytest
 
@@ -38,25 +38,15 @@ def test_code_execution_needs_opt_in():
         pass_at_1([{"prompt": "", "test": "", "entry_point": "f"}], ["def f(): pass"], allow=False)
 
 
-def test_code_execution_verdicts(tmp_path):
-    assert run_program("assert 1 + 1 == 2", allow=True)["status"] == "passed"
-    bad = run_program("assert 1 + 1 == 3", allow=True)
-    assert bad["status"] == "failed" and "AssertionError" in bad["detail"]
-    assert run_program("while True: pass", allow=True, timeout=1)["status"] == "timeout"
-    net = run_program("import socket\ns = socket.socket()\n", allow=True)
-    assert net["status"] == "failed" and "network" in net["detail"]
-    # the program runs in its own empty folder, not the caller's working directory
-    assert run_program("import os\nassert os.listdir('.') == []", allow=True)["status"] == "passed"
-
-
 def test_humaneval_pass_at_1():
     problem = {"task_id": "t/0", "prompt": "def add(a, b):\n", "entry_point": "add",
                "test": "def check(f):\n    assert f(2, 3) == 5\n"}
+    # unsandboxed=True: the sandbox where there is one (tests/test_sandbox.py), a plain subprocess otherwise
     assert extract_code("Here:\n```python\nx = 1\n```\nbye") == "x = 1\n"
     assert "check(add)" in humaneval_program(problem, "    return a + b\n")
     score, rows = pass_at_1([problem, problem, problem],
                             ["    return a + b\n", "```python\ndef add(a, b):\n    return a - b\n```",
-                             "```python\ndef add(a, b):\n    return b + a\n```"], allow=True)
+                             "```python\ndef add(a, b):\n    return b + a\n```"], allow=True, unsandboxed=True)
     assert score == pytest.approx(200 / 3) and [r["status"] for r in rows] == ["passed", "failed", "passed"]
 
 
