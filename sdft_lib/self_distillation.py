@@ -20,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .config import RunConfig
 from .metrics import REGEX_PREFIX, SCORERS, no_banned_phrase, scorer
@@ -211,15 +211,19 @@ def make_backend(cfg: RunConfig):
     return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=True), tok
 
 
-def _prompts_hash(prompts: Sequence) -> str:
-    return hashlib.sha256(json.dumps(list(map(lambda p: p if isinstance(p, str) else list(p), prompts))).encode()).hexdigest()
+def _prompts_hash(prompts: Sequence, shape: Mapping | None = None) -> str:
+    blob = json.dumps([list(map(lambda p: p if isinstance(p, str) else list(p), prompts)), dict(shape or {})],
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], list],
-                     chunk_size: int, log: Callable[[str], None] = print) -> list[dict]:
+                     chunk_size: int, log: Callable[[str], None] = print, shape: Mapping | None = None) -> list[dict]:
     """Generate in chunks, each saved atomically as ``chunks/NNNNN.json`` with the hash of the
-    prompts it answers; a saved chunk is read back instead of regenerated only when that hash
-    matches, so a killed run continues where it stopped and a rewrite never meets another prompt.
+    prompts it answers and of ``shape`` (whatever else shapes its text and that the artifact's key
+    leaves out, e.g. the generation batch size); a saved chunk is read back instead of regenerated
+    only when that hash matches, so a killed run continues where it stopped, a rewrite never meets
+    another prompt, and a resumed run equals an uninterrupted one.
 
     ``generate`` returns :class:`~sdft_lib.generation.Generation` objects; the result is one
     ``{"text", "finished"}`` dict per prompt.
@@ -231,7 +235,7 @@ def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], l
     for c in range(n_chunks):
         path = folder / f"{c:05d}.json"
         part = list(prompts[c * chunk_size:(c + 1) * chunk_size])
-        digest = _prompts_hash(part)
+        digest = _prompts_hash(part, shape)
         if path.is_file():
             done = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(done, dict) and done.get("prompts_sha256") == digest and len(done["rewrites"]) == len(part):
@@ -276,7 +280,8 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
         t0 = time.time()
         try:
             gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, _decoding(cfg)),
-                                    cfg.distill_chunk_size, log=log)
+                                    cfg.distill_chunk_size, log=log,
+                                    shape={"gen_batch_size": cfg.gen_batch_size, "backend": cfg.gen_backend})
         finally:
             backend.close()  # frees the GPU before the next model is loaded (vLLM holds most of it)
         gen_s = time.time() - t0

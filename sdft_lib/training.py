@@ -154,12 +154,15 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         if resume:
             log(f"  resuming {variant} from its last checkpoint")
         t0 = time.time()
-        result = trainer.train(resume_from_checkpoint=True if resume else None)
+        trainer.train(resume_from_checkpoint=True if resume else None)
         secs = time.time() - t0
         target = work / ("adapter" if cfg.finetune == "lora" else "model")
         model.save_pretrained(target, safe_serialization=True)
         tok.save_pretrained(target)
-        history = [h for h in trainer.state.log_history if "loss" in h]
+        _stable_adapter_config(target)
+        # the log as the checkpoint kept it (a resumed run's is whole); TRL's running num_tokens restarts
+        # from 0 on resume (its counter is not in the checkpoint), so it is left out
+        history = [{k: v for k, v in h.items() if k != "num_tokens"} for h in trainer.state.log_history if "loss" in h]
         write_json(work / "train_log.json", history)
         import shutil
         shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -169,13 +172,35 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
             "variant": variant, "learning_rate": lr, "epochs": epochs, "seed": seed,
             "examples": len(rows), "train_seconds": round(secs, 2),
             "tokens_per_second": round(n_tokens * epochs / secs, 1) if secs else None,
-            "train_loss": round(float(result.training_loss), 4),
+            "train_loss": _mean_logged_loss(history),
             "final_logged_loss": history[-1]["loss"] if history else None,
             "trainable_parameters": trainable, "total_parameters": total, "device": device,
             "finetune": cfg.finetune}}
 
     return build_once(run_path(cfg, variant, lr, epochs, seed), train_key(cfg, variant, lr, epochs, seed),
                       build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log)
+
+
+def _mean_logged_loss(history: list[dict]) -> float | None:
+    """The mean training loss over the logged steps, each log weighted by the steps it averages.
+    (The Trainer's own ``training_loss`` counts only the steps of the last process: after a resume
+    it is the mean of the resumed part.)"""
+    total, last = 0.0, 0
+    for h in history:
+        total += h["loss"] * (h["step"] - last)
+        last = h["step"]
+    return round(total / last, 4) if last else None
+
+
+def _stable_adapter_config(folder: Path) -> None:
+    """PEFT writes ``target_modules`` from a set, in an order that changes with each process's hash
+    seed; sorted, two identical runs save identical files."""
+    path = folder / "adapter_config.json"
+    if path.is_file():
+        conf = read_json(path)
+        if isinstance(conf.get("target_modules"), list):
+            conf["target_modules"] = sorted(conf["target_modules"])
+            write_json(path, conf)
 
 
 def finetuned_weights(cfg: RunConfig, run_dir: str | Path) -> tuple[str, Path | None]:

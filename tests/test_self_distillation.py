@@ -126,6 +126,11 @@ def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
     assert [o["text"] for o in out] == [p.upper() for p in prompts]
     # chunk 00000 of size 4 held p0..p3, not p0, p1: every chunk is generated anew, none misaligned
     assert calls == [prompts[i:i + 2] for i in range(0, 10, 2)]
+    # what shapes a chunk's text beyond its prompts (the batch size) is in its hash too
+    calls.clear()
+    generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None, chunk_size=2,
+                     log=lambda m: None, shape={"gen_batch_size": 8})
+    assert len(calls) == 5
 
 
 def test_truncated_rewrites_are_rejected_and_counted():
