@@ -163,15 +163,40 @@ def is_complete(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def distributed():
+    """accelerate's process state when this is one process of several (``accelerate launch``), else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    # accelerate's shared state is made once per process: say "CPU" here as the Trainer will
+    # (use_cpu), or the processes would not join one gloo group
+    cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    return PartialState(cpu=cpu)
+
+
+def is_main_process() -> bool:
+    """True unless this is a process other than the first of a distributed job: the one that writes."""
+    state = distributed()
+    return state is None or state.is_main_process
+
+
 def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
                *, stage: str, cfg: RunConfig | None = None,
-               inputs: Mapping[str, str | os.PathLike] | None = None, log: Callable[[str], None] = print) -> Path:
+               inputs: Mapping[str, str | os.PathLike] | None = None, log: Callable[[str], None] = print,
+               collective: bool = False) -> Path:
     """Return ``path`` holding the artifact for ``key``, building it only if it is not there.
 
     ``build(work_dir)`` writes the artifact's files into ``work_dir`` and may return extra
     manifest fields (metrics, timings). ``inputs`` are files whose SHA-256 joins the key.
     If ``path`` holds an artifact built from another key, :class:`StaleArtifactError` is raised
     rather than overwriting it.
+
+    ``collective``: under ``accelerate launch`` every process calls this and every process runs
+    ``build`` (distributed training needs them all), but only the main process takes the lock,
+    prepares the work folder, and writes the manifest; ``build`` itself must write on the main
+    process only.
     """
     path = Path(path)
     _guard_user_data(path, cfg)
@@ -180,6 +205,9 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     found = _finished(path, want, stage, log)
     if found is not None:
         return found
+    state = distributed() if collective else None
+    if state is not None:
+        return _build_together(state, path, want, key, build, stage, cfg, input_hashes, log)
     # One builder per artifact: a second process (make -j, two notebooks, every rank of accelerate)
     # waits here, then finds the artifact finished. The operating system releases the lock when its
     # holder exits, crashed or not; a crashed build's partial folder is picked up again below.
@@ -226,8 +254,8 @@ def _artifact_lock(path: Path, stage: str, log: Callable[[str], None]):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None], stage: str,
-           cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
+def _prepare(path: Path, want: str) -> Path:
+    """The artifact's work folder, emptied if it holds another build's leftovers, stamped with ``want``."""
     work = path.parent / f".{path.name}.partial"
     work.mkdir(parents=True, exist_ok=True)
     stamp = work / ".key"
@@ -235,12 +263,48 @@ def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path]
         shutil.rmtree(work)
         work.mkdir(parents=True)
     stamp.write_text(want)
+    return work
+
+
+def _finish(path: Path, work: Path, key: Mapping[str, Any], stage: str, cfg: RunConfig | None,
+            input_hashes: dict, extra: dict) -> Path:
+    extra.setdefault("finished", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    (work / ".key").unlink()
+    write_json(work / MANIFEST, manifest(cfg, stage, key, input_hashes, extra))
+    os.replace(work, path)
+    return path
+
+
+def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None], stage: str,
+           cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
+    work = _prepare(path, want)
     log(f"building {stage}: {display_path(path)}")
     t0 = time.time()
     extra = dict(build(work) or {})
     extra.setdefault("seconds", round(time.time() - t0, 2))
-    extra["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    stamp.unlink()
-    write_json(work / MANIFEST, manifest(cfg, stage, key, input_hashes, extra))
-    os.replace(work, path)
+    return _finish(path, work, key, stage, cfg, input_hashes, extra)
+
+
+def _build_together(state, path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
+                    stage: str, cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
+    """:func:`build_once` for every process of a distributed job at once (see ``collective``)."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        if state.is_main_process:  # other jobs building this artifact wait for this one
+            stack.enter_context(_artifact_lock(path, stage, log))
+            if _finished(path, want, stage, log) is None:
+                _prepare(path, want)
+                log(f"building {stage} on {state.num_processes} processes: {display_path(path)}")
+        state.wait_for_everyone()
+        if is_complete(path):  # another job finished it while the main process waited for the lock
+            return _finished(path, want, stage, log)
+        work = path.parent / f".{path.name}.partial"
+        t0 = time.time()
+        extra = dict(build(work) or {})
+        extra.setdefault("seconds", round(time.time() - t0, 2))
+        state.wait_for_everyone()
+        if state.is_main_process:
+            _finish(path, work, key, stage, cfg, input_hashes, {**extra, "processes": state.num_processes})
+    state.wait_for_everyone()
     return path

@@ -3,6 +3,12 @@
     python -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data            # one GPU
     accelerate launch --config_file configs/accelerate/fsdp.yaml \\
         -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data               # several GPUs
+    accelerate launch --multi_gpu --num_processes 2 -m sdft_lib.train smoke # DDP on a CPU (gloo)
+
+(On a machine without GPUs, ``--multi_gpu`` starts the processes with torchrun and they join a gloo
+group on the CPU; accelerate's ``--cpu --num_processes 2`` starts only one process unless MPI is
+installed.) Only the main process writes; the adapter is saved through the Trainer, which gathers
+FSDP-sharded weights first.
 
 Trains SFT and SDFT (the distilled set is built first if it is missing) for every fine-tuning seed
 of the profile, through :func:`sdft_lib.training.sweep`. Under several processes, distillation runs
@@ -36,10 +42,16 @@ def main(argv: list[str] | None = None) -> int:
 
     setup(cfg)
     rank = int(os.environ.get("RANK", "0"))
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    first = f"build it first with one process (python -m sdft_lib.train {args.profile} --distill-only ...)"
+    if several and cfg.is_teaching:
+        from .teaching_world.build import seed_model_path
+        if not (seed_model_path(cfg) / "manifest.json").is_file():
+            print(f"the teaching world's seed model is missing: {first}", file=sys.stderr)
+            return 2
     if "sdft" in args.variants.split(",") and not (distilled_path(cfg) / "manifest.json").is_file():
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            print("the distilled set is missing: build it first with one process "
-                  f"(python -m sdft_lib.train {args.profile} --distill-only ...)", file=sys.stderr)
+        if several:
+            print(f"the distilled set is missing: {first}", file=sys.stderr)
             return 2
         run_self_distillation(cfg)
     if args.distill_only:

@@ -51,7 +51,14 @@ def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int)
             "grad_accum": cfg.grad_accum, "cutoff_len": cfg.cutoff_len, "lr_scheduler": cfg.lr_scheduler,
             "warmup_ratio": cfg.warmup_ratio, "dataset": cfg.dataset, "train_template": cfg.train_template,
             "paper_branch": cfg.paper_branch,
-            "max_examples": cfg.distill_max_examples}
+            "max_examples": cfg.distill_max_examples,
+            # several processes multiply the global batch: a run on 2 is another run than on 1
+            **({"processes": _processes()} if _processes() > 1 else {})}
+
+
+def _processes() -> int:
+    import os
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def run_path(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> Path:
@@ -99,10 +106,10 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
     from trl import SFTConfig
 
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
-    steps_per_epoch = max(1, n // (cfg.batch_size * cfg.grad_accum))
+    steps_per_epoch = max(1, n // (cfg.batch_size * cfg.grad_accum * _processes()))  # global batches
     return SFTConfig(
         max_length=None, completion_only_loss=True, packing=False, padding_free=False,
-        gradient_checkpointing=False, shuffle_dataset=False,
+        gradient_checkpointing=False, shuffle_dataset=False, ddp_find_unused_parameters=False,
         output_dir=str(out), per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=lr, num_train_epochs=epochs,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=0.0,
@@ -157,15 +164,18 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         trainer.train(resume_from_checkpoint=True if resume else None)
         secs = time.time() - t0
         target = work / ("adapter" if cfg.finetune == "lora" else "model")
-        model.save_pretrained(target, safe_serialization=True)
-        tok.save_pretrained(target)
-        _stable_adapter_config(target)
+        # Saved through the Trainer: under FSDP it gathers the sharded weights first; under several
+        # processes only the main one writes (here and below).
+        trainer.save_model(str(target))
         # the log as the checkpoint kept it (a resumed run's is whole); TRL's running num_tokens restarts
         # from 0 on resume (its counter is not in the checkpoint), so it is left out
         history = [{k: v for k, v in h.items() if k != "num_tokens"} for h in trainer.state.log_history if "loss" in h]
-        write_json(work / "train_log.json", history)
-        import shutil
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        if trainer.is_world_process_zero():
+            (target / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments, with paths
+            _stable_adapter_config(target)
+            write_json(work / "train_log.json", history)
+            import shutil
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
         return {"metrics": {
@@ -178,7 +188,8 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
             "finetune": cfg.finetune}}
 
     return build_once(run_path(cfg, variant, lr, epochs, seed), train_key(cfg, variant, lr, epochs, seed),
-                      build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log)
+                      build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log,
+                      collective=True)
 
 
 def _mean_logged_loss(history: list[dict]) -> float | None:
