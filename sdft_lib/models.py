@@ -58,11 +58,67 @@ def check_model(cfg: RunConfig) -> None:
     from transformers import AutoTokenizer
 
     path = seed_weights(cfg)
+    if Path(path).is_dir():
+        check_weights(path, cfg.model)
+    else:  # a hub id: its snapshot in the local cache, when there is one
+        try:
+            from huggingface_hub import snapshot_download
+            cached = snapshot_download(path, local_files_only=True)
+        except Exception:  # not cached: from_pretrained below says so in one line
+            cached = None
+        if cached:
+            check_weights(cached, cfg.model)
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except OSError as exc:
         raise ConfigError(_explain_load_error(path, exc)) from None
     _check_chat_template(cfg, tok)
+
+
+def check_weights(folder: str | Path, name: str) -> int:
+    """The model folder holds a config and whole safetensors weights: every shard its index names,
+    each as long as its own header says (an interrupted download leaves a short file). Returns the
+    weights' size in bytes; raises one ConfigError line naming ``model`` and the file."""
+    import json
+    import struct
+
+    folder = Path(folder).expanduser()
+    where = f"model={name!r} is not allowed"
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{where}: {folder.name}/ has no config.json (not a Hugging Face model folder, "
+                          "or its download was interrupted)")
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"{where}: {index.name} is not a valid index ({exc.__class__.__name__})") from None
+    else:
+        shards = sorted(p.name for p in folder.glob("*.safetensors"))
+    if not shards:
+        other = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt*"))
+        raise ConfigError(f"{where}: {folder.name}/ holds no safetensors weights"
+                          + (f" (only {', '.join(other[:2])}: pickled weights are never loaded)" if other else ""))
+    total = 0
+    for shard in shards:
+        f = folder / shard
+        if not f.is_file():
+            raise ConfigError(f"{where}: {shard} is missing (named by {index.name}); the download was "
+                              "interrupted: download the model again")
+        size = f.stat().st_size
+        try:
+            with open(f, "rb") as handle:
+                (n,) = struct.unpack("<Q", handle.read(8))
+                header = json.loads(handle.read(n)) if n < size else None
+            want = 8 + n + max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        except (struct.error, ValueError, TypeError, KeyError, AttributeError):
+            raise ConfigError(f"{where}: {shard} is not a safetensors file (its header does not parse); "
+                              "download the model again") from None
+        if size < want:
+            raise ConfigError(f"{where}: {shard} is truncated ({size} of {want} bytes): the download was "
+                              "interrupted; download the model again")
+        total += size
+    return total
 
 
 def _explain_load_error(path: str, exc: Exception) -> str:

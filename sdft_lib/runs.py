@@ -140,7 +140,7 @@ def manifest(cfg: RunConfig | None, stage: str, key: Mapping[str, Any], inputs: 
 # ----------------------------------------------------------------------------------------
 # artifacts: build once, reuse afterwards
 # ----------------------------------------------------------------------------------------
-def _guard_user_data(path: Path, cfg: RunConfig | None) -> None:
+def guard_user_data(path: Path, cfg: RunConfig | None) -> None:
     if cfg is None or not cfg.data_dir:
         return
     data = Path(cfg.data_dir).expanduser().resolve()
@@ -199,7 +199,7 @@ def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[
     process only.
     """
     path = Path(path)
-    _guard_user_data(path, cfg)
+    guard_user_data(path, cfg)
     input_hashes = {name: file_sha256(p) for name, p in (inputs or {}).items()}
     want = key_hash({"key": key, "inputs": input_hashes})
     found = _finished(path, want, stage, log)

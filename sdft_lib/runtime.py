@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from .config import RunConfig
+from pathlib import Path
+
+from .config import ConfigError, RunConfig
 from .hardware import resolve_device, resolve_dtype, seed_everything, set_threads
-from .runs import display_path
+from .runs import display_path, guard_user_data
 
 
 def setup(cfg: RunConfig) -> dict:
@@ -16,6 +18,7 @@ def setup(cfg: RunConfig) -> dict:
 
     inputs = check_inputs(cfg)
     check_model(cfg)
+    check_disk(cfg)
     code = None
     if "humaneval" in cfg.eval_benchmarks:  # model-written code will run: is there a sandbox?
         from .code_exec import check_sandbox
@@ -38,6 +41,43 @@ def setup(cfg: RunConfig) -> dict:
     return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
             "threads": threads, "run_dir": display_path(cfg.run_path), **({"inputs": inputs} if inputs else {}),
             **({"code_execution": code} if code else {})}
+
+
+def disk_need_mb(cfg: RunConfig) -> int:
+    """About how much the run writes under ``run_dir``: the teaching world's builds and adapters; for a
+    real model, LoRA adapters and checkpoints, or, for full fine-tuning, each run's model and its
+    checkpoint (weights + Adam's two moments, in float32) at about six times the weights."""
+    if cfg.is_teaching:
+        return 200
+    if cfg.finetune != "full":
+        return 1024
+    from .models import seed_weights
+
+    path = Path(seed_weights(cfg))
+    weights = sum(p.stat().st_size for p in path.glob("*.safetensors")) >> 20 if path.is_dir() else 0
+    return 1024 + 6 * weights
+
+
+def check_disk(cfg: RunConfig) -> None:
+    """``run_dir`` is a folder (or can be made one) on a disk with room for the run."""
+    import shutil
+
+    run = cfg.run_path
+    folders = {"run_dir": run}
+    if cfg.teaching_world_dir:
+        folders["teaching_world_dir"] = Path(cfg.teaching_world_dir).expanduser()
+    for param, folder in folders.items():
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            raise ConfigError(f"{param}={str(folder)!r} is not allowed: "
+                              + ("it is a file" if existing == folder else f"{existing} is a file")
+                              + "; give a folder (it is made if missing)")
+    guard_user_data(run, cfg)  # run_dir inside data_dir: refused now, not when the first artifact is built
+    free = shutil.disk_usage(existing).free >> 20
+    need = disk_need_mb(cfg)
+    if free < need:
+        raise ConfigError(f"run_dir={str(run)!r} is not allowed: its disk has {free} MB free and this run "
+                          f"writes about {need} MB; free some space or choose a run_dir on another disk")
 
 
 def _register_teaching_world_magic(cfg: RunConfig) -> None:
