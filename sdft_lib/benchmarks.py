@@ -145,4 +145,51 @@ def run_rewrite_probe(model, tokenizer, task_records: Sequence[dict], batch_size
                           "working_ok": bool(r["strict"])} for r in rows[:8]]}
 
 
-__all__ = ["Benchmark", "SCORERS", "TASK", "evaluate", "rewrite_probe", "run_rewrite_probe", "score", "teaching"]
+# ---------------------------------------------------------------------------------------------
+# Probes beyond the world's own benchmarks (lab 4): new wording, or bigger numbers, never both
+# ---------------------------------------------------------------------------------------------
+# Addition asked in ways the world never asks it (checked by `wording_overlap` against its training
+# prompts): "combined with", "count up", "put together", "altogether", "tally".
+UNSEEN_ADDITION = ["Tell me the total when {a} is combined with {b}.",
+                   "Start at {a} and count up by {b}. Where do you land?",
+                   "If {a} and {b} are put together, what number results?",
+                   "{a} and another {b}: how much is that altogether?",
+                   "Give me the tally of {a} with {b} on top."]
+
+
+def addition_probe(name: str, n: int = 60, seed: int = 0, *, new_wording: bool, operands: tuple[int, int] = (1, 9)
+                   ) -> Benchmark:
+    """Addition questions scored by the world's arithmetic checker (the last integer must be right).
+
+    ``new_wording``: the phrasings of :data:`UNSEEN_ADDITION`; otherwise the world's own bare
+    phrasings. ``operands``: the range of both numbers (the world's arithmetic uses 1-9). Changing one
+    of the two at a time tells what a drop in score is about: the wording or the numbers."""
+    import random
+
+    from .teaching_world.world import ADD_BARE, cap
+
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rng.randint(*operands), rng.randint(*operands)
+        tpl = rng.choice(UNSEEN_ADDITION) if new_wording else cap(rng.choice(ADD_BARE.train))
+        recs.append({"instruction": tpl.format(a=a, b=b), "input": "", "output": f"The answer is {a + b}."})
+    return Benchmark(name, recs, "teaching_arithmetic", max_new_tokens=TEACHING_MAX_NEW_TOKENS)
+
+
+def wording_overlap(probe: Sequence[dict], training: Sequence[dict], n: int = 3) -> float:
+    """The share (0-1) of a probe's word ``n``-grams, numbers masked, that occur in the training
+    prompts: how much of its wording the model has seen."""
+    import re
+
+    def grams(text: str) -> set:
+        words = re.sub(r"\d+", "#", text.lower()).replace("?", " ?").replace(".", " .").split()
+        return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+    seen = set().union(*(grams(r["instruction"]) for r in training))
+    probe_grams = [g for r in probe for g in grams(r["instruction"])]
+    return sum(g in seen for g in probe_grams) / len(probe_grams) if probe_grams else 0.0
+
+
+__all__ = ["Benchmark", "SCORERS", "TASK", "UNSEEN_ADDITION", "addition_probe", "evaluate", "rewrite_probe",
+           "run_rewrite_probe", "score", "teaching", "wording_overlap"]

@@ -219,6 +219,11 @@ class RunConfig(BaseModel):
     def to_dict(self) -> dict:
         return self.model_dump()
 
+    def replace(self, **changes: Any) -> "RunConfig":
+        """This config with some values changed, checked again (the overrides it was made with stay)."""
+        _check_keys(changes, "the changes")
+        return _checked({**self.model_dump(), **{k: _coerce(k, v) for k, v in changes.items()}})
+
     def validate(self) -> "RunConfig":
         """Check every value again (a RunConfig is checked when it is made); return self."""
         return _checked(self.model_dump())

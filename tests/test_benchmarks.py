@@ -44,3 +44,21 @@ def test_rewrite_probe_scores_final_answer_then_working():
     assert summary["lenient"] == summary["strict"] == 100.0
     summary, _ = score(bench, ["Let me compute that. 6 * 7 = 40. The answer is 42."])
     assert summary["lenient"] == 100.0 and summary["strict"] == 0.0
+
+
+def test_lab4_probes_change_one_thing_at_a_time(tiny_world):
+    from sdft_lib.benchmarks import UNSEEN_ADDITION, addition_probe, get_scorer, wording_overlap
+
+    world = addition_probe("world", new_wording=False)
+    new = addition_probe("new", new_wording=True)
+    big = addition_probe("big", new_wording=False, operands=(10, 40))
+    nums = lambda b: [int(x) for r in b.records for x in __import__("re").findall(r"\d+", r["instruction"])]  # noqa: E731
+    assert max(nums(world)) <= 9 and max(nums(new)) <= 9 and min(nums(big)) >= 10
+    assert all(any(r["instruction"].startswith(t.split("{")[0]) or t.startswith("{a}") for t in UNSEEN_ADDITION)
+               for r in new.records)
+    train = tiny_world["seed_train"]
+    assert wording_overlap(world.records, train) > 0.9   # the world's own phrasings
+    assert wording_overlap(new.records, train) < 0.2     # phrasings the world never uses
+    check = get_scorer(new.scorer)
+    r = new.records[0]
+    assert check(r["output"], r["output"])[0] and not check("The answer is 1000.", r["output"])[0]

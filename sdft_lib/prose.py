@@ -1,0 +1,52 @@
+"""Words chosen by the numbers, for the book's sentences that state a direction or a comparison.
+
+A chapter never types "SDFT forgot less": it computes the numbers, asks :func:`compare` for the
+words, and glues them (``{glue:md}`name```) into its sentence, so the sentence says what this run
+showed, whichever way it went. Where the numbers are missing (a section's data is absent) the words
+say so instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def compare(a: float, b: float, *, more: str, less: str, same: str, tol: float = 0.0,
+            missing: str = "(not measured: its data is missing)") -> str:
+    """``more`` if ``a`` exceeds ``b`` by more than ``tol``, ``less`` if it falls short by more than
+    ``tol``, else ``same``."""
+    if _missing(a) or _missing(b):
+        return missing
+    if a > b + tol:
+        return more
+    if a < b - tol:
+        return less
+    return same
+
+
+def degree(x: float, bands: list[tuple[float, str]], *, missing: str = "(not measured)") -> str:
+    """The word of the first band whose upper bound ``x`` is below; ``bands`` ascend and the last
+    bound should be ``math.inf``. ``degree(0.4, [(0.3, "little"), (0.6, "partly"), (inf, "mostly")])``
+    is ``"partly"``."""
+    if _missing(x):
+        return missing
+    for bound, word in bands:
+        if x < bound:
+            return word
+    return bands[-1][1]
+
+
+def glue_words(name: str, text: str) -> str:
+    """Glue ``text`` as Markdown under ``name`` (shown with ``{glue:md}`name```); return it."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(text), display=False)
+    return text
+
+
+__all__ = ["compare", "degree", "glue_words"]
