@@ -21,7 +21,7 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast sandbox test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
@@ -113,6 +113,11 @@ gpu-smoke: $(VENV)/.installed
 
 test-fast: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
+
+# Notebooks and their MyST Markdown twins in notebooks/text/ (jupytext.toml): the newer file of each
+# pair wins. tests/test_jupytext.py fails when a pair is out of step.
+sync: $(VENV)/.installed
+	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 # Rebuild constraints.txt from requirements.txt in a throw-away environment.
 lock:
