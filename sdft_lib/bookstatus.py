@@ -15,6 +15,20 @@ from pathlib import Path
 from .runs import write_text
 
 
+# Console messages of the built book that come from upstream packages, with why they are harmless.
+# The browser test (tests/browser) tolerates exactly these texts and no other console error; the
+# status page lists them, so a reader sees the same list.
+KNOWN_ISSUES = [
+    ("Identifier 'THEBE_JS_URL' has already been declared",
+     "jupyter-book 1.0.4's sphinx-thebe adds its inline config script twice, so every page logs this "
+     "JavaScript error once; live code cells are off in this book, so nothing depends on it."),
+    ("Got invalid theme mode: . Resetting to auto.",
+     "pydata-sphinx-theme logs this once in a browser that has no stored light/dark choice."),
+    ("/favicon.ico - Failed to load resource",
+     "the browser asks for /favicon.ico and the book has none."),
+]
+
+
 def notebook_status(path: Path) -> dict:
     nb = json.loads(path.read_text(encoding="utf-8"))
     pm = nb.get("metadata", {}).get("papermill", {})
@@ -65,7 +79,12 @@ def status_markdown(folder: Path) -> str:
     else:
         total = sum(r["seconds"] for r in rows if isinstance(r["seconds"], int))
         lines.append(f"| **all notebooks** | | | | {total} ({total / 60:.1f} min) | |")
-    lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", ""]
+    lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", "",
+              "## Known issues", "",
+              "Messages the built pages log in the browser's console that come from the packages the book",
+              "is built with; the browser test allows exactly these and fails on any other:", ""]
+    lines += [f"- `{text}`: {why}" for text, why in KNOWN_ISSUES]
+    lines.append("")
     return "\n".join(lines)
 
 

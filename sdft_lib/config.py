@@ -557,7 +557,12 @@ def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:
     """Build the config from a notebook's globals: every name that is a RunConfig field counts.
 
     Papermill injects ``-p name value`` as globals, so any parameter works on any notebook, even
-    one its parameters cell does not list.
+    one its parameters cell does not list. A kernel started in ``notebooks/`` (JupyterLab, ``make
+    lab``) moves to the project root first, where papermill runs, so relative paths mean the same.
     """
+    if Path.cwd().resolve() == (PROJECT_ROOT / "notebooks").resolve():
+        # JupyterLab starts a notebook's kernel in its own folder; papermill runs from the project
+        # root (--cwd .). Relative paths (profiles, data, runs) are read from the root in both.
+        os.chdir(PROJECT_ROOT)
     picked = {k: namespace[k] for k in _FIELDS if k in namespace and k != "profile"}
     return load_config(namespace.get("profile", "toy"), **picked)
