@@ -29,6 +29,26 @@ KNOWN_ISSUES = [
 ]
 
 
+def gpu_runs(root: Path) -> list[dict]:
+    """Every finished artifact under ``root`` (a runs folder) that was built on a GPU, from its
+    manifest: profile, stage, GPU, processes, finished. The GPU chapter's "what has run" table is
+    read from these, so it says what this build's machine holds, never a hand-kept list."""
+    import json
+
+    out = []
+    for m in sorted(Path(root).rglob("manifest.json")) if Path(root).is_dir() else []:
+        try:
+            man = json.loads(m.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        hw = man.get("hardware") or {}
+        if hw.get("cuda"):
+            out.append({"profile": (man.get("params") or {}).get("profile"), "stage": man.get("stage"),
+                        "gpu": ", ".join(hw.get("gpus") or []) or "a GPU", "processes": man.get("processes", 1),
+                        "backend": ((man.get("report") or {}).get("backend")), "finished": man.get("finished", "")})
+    return out
+
+
 def notebook_status(path: Path) -> dict:
     nb = json.loads(path.read_text(encoding="utf-8"))
     pm = nb.get("metadata", {}).get("papermill", {})

@@ -200,3 +200,22 @@ def test_book_status_lists_chapters_and_labs_with_times_and_hides_injected_param
     assert "| 01_a | smoke |" in text and "| lab1_b | smoke |" in text and "| **all notebooks** | | | | 90 (1.5 min) | |" in text
     cells = json.loads((tmp_path / "01_a.ipynb").read_text())["cells"]
     assert "remove-cell" in cells[1]["metadata"]["tags"] and "remove-cell" not in cells[0]["metadata"]["tags"]
+
+
+def test_gpu_runs_are_read_from_the_manifests(tmp_path):
+    from sdft_lib.bookstatus import KNOWN_ISSUES, gpu_runs, status_markdown
+    from sdft_lib.runs import write_json
+
+    write_json(tmp_path / "paper" / "gsm8k" / "training" / "sft-x" / "manifest.json",
+               {"stage": "training/sft", "params": {"profile": "paper/gsm8k"}, "finished": "2026-12-01T10:00:00",
+                "hardware": {"cuda": True, "gpus": ["NVIDIA H100"]}, "processes": 2})
+    write_json(tmp_path / "toy" / "training" / "sft-y" / "manifest.json",
+               {"stage": "training/sft", "params": {"profile": "toy"}, "hardware": {"cuda": False}})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    runs = gpu_runs(tmp_path)
+    assert runs == [{"profile": "paper/gsm8k", "stage": "training/sft", "gpu": "NVIDIA H100", "processes": 2,
+                     "backend": None, "finished": "2026-12-01T10:00:00"}]
+    assert gpu_runs(tmp_path / "none") == []
+    page = status_markdown(tmp_path)  # the known upstream console messages are listed for readers
+    assert "## Known issues" in page and all(text in page for text, _ in KNOWN_ISSUES)
