@@ -18,7 +18,7 @@ FLOORS = {
     3: "teaching_world.build",
     4: "data models",
     5: "runtime paper_eval lm_eval_tasks self_distillation",
-    6: "training evaluation distribution_gap preflight train bookstatus",
+    6: "training evaluation distribution_gap preflight train bookstatus on_policy",
 }
 FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}
 GROUND = {m for m, n in FLOOR.items() if n == 0}

@@ -1,0 +1,114 @@
+"""On-policy self-distillation (Shenfeld et al. 2026) through TRL's ``SDFTTrainer``.
+
+The student answers the task's prompt alone, sampling its own completion; the teacher is the same
+model shown the prompt *and* the demonstration (the dataset's answer), and the student is trained
+towards the teacher's next-token distribution on the student's own tokens. Settings are those the
+authors report having run, which differ from TRL's defaults:
+
+=========================  ===========================  ====================================
+setting                    the authors' run (here)      TRL 1.16.0's default
+=========================  ===========================  ====================================
+divergence                 forward KL(teacher||student) ``distillation_alpha=0.5`` (a mix)
+                           (``distillation_alpha=0``)
+support                    full logits                  top-100 logits
+teacher                    EMA of the student, rate     the frozen base model (``base``)
+                           0.01 (``ema``, ``0.01``)     (EMA rate default 0.05)
+=========================  ===========================  ====================================
+
+A run is saved like :func:`sdft_lib.training.train_adapter`'s (``adapter/``, ``train_log.json``,
+metrics in the manifest), so the evaluation stage scores it like any other run. Not yet used by a
+chapter (issue #16).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+from .runs import build_once, key_hash, write_json
+
+STAGE = "training"
+VARIANT = "onpolicy"
+# The authors' settings (see the table above); each differs from TRL's default.
+AUTHORS = {"distillation_alpha": 0.0, "distillation_mode": "full_logits", "teacher_model_kind": "ema",
+           "teacher_update_rate": 0.01}
+TEACHER_TEMPLATE = "{prompt}\n\n{privileged_context}"
+DEMONSTRATION = "Here is an example of a correct answer:\n{output}\nNow answer in your own words."
+
+
+def teacher_records(records: list[dict]) -> list[dict]:
+    """TRL's dataset: the student's prompt (a chat turn) and the demonstration the teacher sees."""
+    return [{"prompt": [{"role": "user", "content": r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")}],
+             "privileged_context": DEMONSTRATION.format(output=r["output"])} for r in records]
+
+
+def on_policy_config(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: int, device: str):
+    """TRL's ``SDFTConfig`` with the authors' settings, one sampled completion per prompt, and the
+    book's CPU-safe flags (no bf16 on a CPU, no reporting, no gradient checkpointing)."""
+    import torch
+    from trl.experimental.sdft import SDFTConfig
+
+    return SDFTConfig(
+        output_dir=str(out), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        num_generations=1, max_completion_length=cfg.max_new_tokens, max_prompt_length=cfg.cutoff_len,
+        temperature=1.0, learning_rate=lr, num_train_epochs=epochs, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio, seed=seed, data_seed=seed, use_cpu=device == "cpu",
+        bf16=device == "cuda" and torch.cuda.is_bf16_supported(), fp16=False, report_to="none",
+        gradient_checkpointing=False, save_strategy="no", logging_steps=1, disable_tqdm=True,
+        teacher_prompt_template=TEACHER_TEMPLATE, **AUTHORS)
+
+
+def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | None = None, seed: int | None = None,
+                    log: Callable[[str], None] = print) -> Path:
+    """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
+    from .data import load_task
+    from .training import lora_config, run_path, train_key
+
+    lr = cfg.learning_rate if lr is None else lr
+    epochs = cfg.epochs if epochs is None else epochs
+    seed = cfg.seed if seed is None else seed
+    records, source = load_task(cfg, "train")
+    if cfg.distill_max_examples:
+        records = records[:cfg.distill_max_examples]
+    key = {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, template=TEACHER_TEMPLATE,
+                                                                          demonstration=DEMONSTRATION)}
+    path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
+        f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}")
+
+    def build(work: Path) -> dict:
+        from datasets import Dataset
+        from transformers import PrinterCallback, set_seed
+        from trl.experimental.sdft import SDFTTrainer
+
+        from .hardware import resolve_device
+        from .models import load_model
+
+        set_seed(seed)
+        device = resolve_device(cfg)
+        model, tok = load_model(cfg)
+        model.train()
+        args = on_policy_config(cfg, work / "checkpoints", lr, epochs, seed, device)
+        trainer = SDFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(teacher_records(records)),
+                              processing_class=tok, peft_config=lora_config(cfg))
+        trainer.remove_callback(PrinterCallback)
+        t0 = time.time()
+        trainer.train()
+        secs = time.time() - t0
+        target = work / "adapter"
+        trainer.save_model(str(target))
+        history = [h for h in trainer.state.log_history if "loss" in h]
+        if trainer.is_world_process_zero():
+            (target / "training_args.bin").unlink(missing_ok=True)
+            write_json(work / "train_log.json", history)
+        generated = sum(h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history)
+        return {"metrics": {"variant": VARIANT, "learning_rate": lr, "epochs": epochs, "seed": seed,
+                            "examples": len(records), "train_seconds": round(secs, 2),
+                            "tokens_generated": round(generated), "device": device, "finetune": "lora",
+                            "final_logged_loss": history[-1]["loss"] if history else None}}
+
+    return build_once(path, key, build, stage=f"{STAGE}/{VARIANT}", cfg=cfg, inputs={"data": source}, log=log)
+
+
+__all__ = ["AUTHORS", "on_policy_config", "teacher_records", "train_on_policy"]
