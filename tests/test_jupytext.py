@@ -38,3 +38,19 @@ def test_a_changed_notebook_is_caught(tmp_path):
     changed = jupytext.reads(json.dumps(raw), fmt="ipynb")
     twin = (ROOT / "notebooks" / "text" / f"{path.stem}.md").read_text(encoding="utf-8")
     assert twin != jupytext.writes(changed, fmt="md:myst", config=CONFIG)
+
+
+def test_make_sync_leaves_a_synced_pair_unchanged(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("data"))
+    shutil.copy(ROOT / "jupytext.toml", tmp_path)
+    before = {p: p.read_bytes() for p in (tmp_path / "notebooks" / "text").glob("*.md")}
+    # the command `make sync` runs
+    r = subprocess.run([str(Path(sys.executable).parent / "jupytext"), "--sync",
+                        *sorted(str(p) for p in (tmp_path / "notebooks").glob("*.ipynb"))],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert {p: p.read_bytes() for p in before} == before
