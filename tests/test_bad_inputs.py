@@ -88,6 +88,17 @@ def _no_template(m: Path) -> None:
         extra.unlink()
 
 
+def _offline(mp, t: Path) -> None:
+    """No hub: the environment a user without a connection has (the flag is read at import, so the
+    imported constant is set too), and an empty cache."""
+    import huggingface_hub.constants as hub
+
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setattr(hub, "HF_HUB_OFFLINE", True)
+    mp.setenv("HF_HOME", str(t / "hf"))
+    mp.setattr(hub, "HF_HUB_CACHE", str(t / "hf" / "hub"))
+
+
 def _full_disk(free_mb: int):
     def patch(mp):
         import collections
@@ -141,7 +152,7 @@ CATALOGUE: list[Case] = [
     Case("models", "a model with pickled weights only (`pytorch_model.bin`)", "`model`: no safetensors weights; pickles are never loaded",
          lambda t, s, mp: dict(model=_model(t, s, _pickled_only)), r"^model='.*my-model' is not allowed: my-model/ holds no safetensors weights \(only pytorch_model.bin"),
     Case("models", "a hub id that is not in the local cache, offline", "`model` is not available offline, and how to get it",
-         lambda t, s, mp: (mp.setenv("HF_HUB_OFFLINE", "1"), mp.setenv("HF_HOME", str(t / "hf")), dict(model="someone/some-model"))[-1],
+         lambda t, s, mp: (_offline(mp, t), dict(model="someone/some-model"))[-1],
          r"^model='someone/some-model' is not available offline"),
     Case("models", "a base model (no chat template) with the chat template", "`train_template='chat'`: the tokenizer has no chat template",
          lambda t, s, mp: dict(model=_model(t, s, _no_template), train_template="chat"),

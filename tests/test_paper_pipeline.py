@@ -57,7 +57,7 @@ def local_lm_eval_task(tmp_path_factory):
                                             ("small-gpu", "")])  # chat templates, LoRA on all linear layers
 def test_make_pipeline_runs_every_cell_on_a_paper_profile(profile, extra, standin, local_lm_eval_task, tmp_path):
     run_dir, executed = tmp_path / "run", tmp_path / "executed"
-    params = (f"-p run_dir {run_dir} -p device cpu -p max_new_tokens 64 -p lm_eval_tasks standin_qa "
+    params = (f"-p run_dir {run_dir} -p device cpu -p max_new_tokens 32 -p lm_eval_tasks standin_qa "
               f"-p lm_eval_include_path {local_lm_eval_task} {extra}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(["make", "-s", "pipeline", f"PROFILE={profile}", f"DATA={FIXTURE_DATA}",
