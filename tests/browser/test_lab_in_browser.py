@@ -21,14 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def lab():
+def lab(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
     args = (f"--no-browser --ServerApp.token={token} --ServerApp.ip=127.0.0.1 --ServerApp.allow_root=True "
             "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
-    env = {**os.environ, "VENV": str(Path(sys.executable).parents[1])}
+    # JupyterLab settings of the test's own: no autosave (the lab's file is never written) and no news
+    settings = tmp_path_factory.mktemp("lab-settings")
+    (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = {**os.environ, "VENV": str(Path(sys.executable).parents[1]), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -58,13 +64,16 @@ def test_make_lab_opens_a_lab_and_runs_its_first_cells(lab, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, token = lab
+    before = (ROOT / "notebooks" / "lab1_gap.ipynb").read_bytes()
     browser.get(f"{url}/lab/tree/notebooks/lab1_gap.ipynb?token={token}")
     wait = WebDriverWait(browser, 180)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"))
-    # the kernel is the project's: wait until it is idle
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']")
-               or "Idle" in d.find_element(By.TAG_NAME, "body").text)
+    # the notebook is loaded (its code cells are rendered) and its kernel has started and is idle
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell")) >= 2)
+    wait.until(lambda d: "| Idle" in d.find_element(By.CSS_SELECTOR, "#jp-main-statusbar").text)
     code = browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell")
+    Path(ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ROOT / "_build" / "screenshots" / "make-lab-opened.png"))
+    assert len(code) >= 2, f"{len(code)} code cells rendered"
     for i in range(2):  # the parameters cell, then the setup cell (imports sdft_lib, checks the inputs)
         code[i].find_element(By.CSS_SELECTOR, ".jp-InputArea-editor").click()
         code[i].find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.SHIFT, Keys.ENTER)
@@ -76,3 +85,4 @@ def test_make_lab_opens_a_lab_and_runs_its_first_cells(lab, browser):
     assert "Traceback" not in outputs and "Error" not in outputs, outputs
     Path(ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ROOT / "_build" / "screenshots" / "make-lab.png"))
+    assert before == (ROOT / "notebooks" / "lab1_gap.ipynb").read_bytes()  # nothing saved into the lab
