@@ -64,7 +64,7 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
                     log: Callable[[str], None] = print) -> Path:
     """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
     from .data import load_task
-    from .training import lora_config, run_path, train_key
+    from .training import lora_config, run_path, save_trained, train_key
 
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
@@ -96,11 +96,9 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         t0 = time.time()
         trainer.train()
         secs = time.time() - t0
-        target = work / "adapter"
-        trainer.save_model(str(target))
+        save_trained(trainer, work / "adapter")
         history = [h for h in trainer.state.log_history if "loss" in h]
         if trainer.is_world_process_zero():
-            (target / "training_args.bin").unlink(missing_ok=True)
             write_json(work / "train_log.json", history)
         generated = sum(h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history)
         return {"metrics": {"variant": VARIANT, "learning_rate": lr, "epochs": epochs, "seed": seed,

@@ -176,12 +176,6 @@ def distributed():
     return PartialState(cpu=cpu)
 
 
-def is_main_process() -> bool:
-    """True unless this is a process other than the first of a distributed job: the one that writes."""
-    state = distributed()
-    return state is None or state.is_main_process
-
-
 def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
                *, stage: str, cfg: RunConfig | None = None,
                inputs: Mapping[str, str | os.PathLike] | None = None, log: Callable[[str], None] = print,

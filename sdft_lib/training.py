@@ -164,15 +164,11 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         trainer.train(resume_from_checkpoint=True if resume else None)
         secs = time.time() - t0
         target = work / ("adapter" if cfg.finetune == "lora" else "model")
-        # Saved through the Trainer: under FSDP it gathers the sharded weights first; under several
-        # processes only the main one writes (here and below).
-        trainer.save_model(str(target))
+        save_trained(trainer, target)
         # the log as the checkpoint kept it (a resumed run's is whole); TRL's running num_tokens restarts
         # from 0 on resume (its counter is not in the checkpoint), so it is left out
         history = [{k: v for k, v in h.items() if k != "num_tokens"} for h in trainer.state.log_history if "loss" in h]
         if trainer.is_world_process_zero():
-            (target / "training_args.bin").unlink(missing_ok=True)  # a pickle of the arguments, with paths
-            _stable_adapter_config(target)
             write_json(work / "train_log.json", history)
             import shutil
             shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -190,6 +186,16 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
     return build_once(run_path(cfg, variant, lr, epochs, seed), train_key(cfg, variant, lr, epochs, seed),
                       build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log,
                       collective=True)
+
+
+def save_trained(trainer, target: Path) -> None:
+    """Save a run's adapter (or model) and tokenizer through the Trainer: under FSDP it gathers the
+    sharded weights first, and under several processes only the main one writes. The pickled
+    arguments (with paths) are dropped and the adapter config is written in a stable order."""
+    trainer.save_model(str(target))
+    if trainer.is_world_process_zero():
+        (target / "training_args.bin").unlink(missing_ok=True)
+        _stable_adapter_config(target)
 
 
 def _mean_logged_loss(history: list[dict]) -> float | None:
