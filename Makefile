@@ -71,7 +71,7 @@ sandbox:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
 
 # Two test workers (pytest-xdist), each file on one worker, one torch thread each: on 2 cores this
-# took 13.5 minutes against 22.7 for one worker (2026-11-22).
+# took 9.6 minutes against 22.7 for one worker, from a fresh clone (2026-11-22).
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed sandbox actionlint
 	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile \
