@@ -18,6 +18,7 @@ import pytest
 
 from sdft_lib import code_exec
 from sdft_lib.code_exec import CodeExecutionNotAllowed, run_program
+from sdft_lib.config import ConfigError
 
 PROBLEM = code_exec.sandbox_problem()
 if PROBLEM and os.environ.get("SDFT_REQUIRE_SANDBOX"):
@@ -91,7 +92,7 @@ def test_the_run_parameters_are_checked_before_any_work(tmp_path, monkeypatch, s
                         '"entry_point": "f"}\n')
     common = dict(model=str(standin_dir), eval_benchmarks="humaneval", humaneval_file=str(problems),
                   allow_code_execution=True, dataset="alpaca", data_dir="tests/fixtures/paper-data")
-    with pytest.raises(ConfigErrorType(), match="allow_unsandboxed_code_execution=True is not allowed"):
+    with pytest.raises(ConfigError, match="allow_unsandboxed_code_execution=True is not allowed"):
         load_config("paper/alpaca", **{**common, "allow_code_execution": False},
                     allow_unsandboxed_code_execution=True)
     monkeypatch.setattr(code_exec, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed")
@@ -101,11 +102,6 @@ def test_the_run_parameters_are_checked_before_any_work(tmp_path, monkeypatch, s
     assert not (tmp_path / "runs").exists()  # refused before anything was written
     assert setup(load_config("paper/alpaca", **common, allow_unsandboxed_code_execution=True))["code_execution"] \
         == "unsandboxed"
-
-
-def ConfigErrorType():
-    from sdft_lib.config import ConfigError
-    return ConfigError
 
 
 # ---------------------------------------------------------------------------------------------
