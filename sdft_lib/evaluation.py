@@ -113,6 +113,14 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
     return folder
 
 
+def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable = print) -> dict:
+    """Scores of any model on the run's benchmarks (``{benchmark: {"n", "lenient", "strict"}}``),
+    through the same cached path as the seed and every fine-tuned run. ``load()`` returns
+    ``(model, tokenizer)``; ``key`` says what the model is (the cache key); ``name`` names its folder.
+    The frontier chapter scores its rescaled adapters (WiSE-FT, LiNeS) this way."""
+    return read_json(_eval_model(cfg, name, key, load, log) / "manifest.json")["scores"]
+
+
 def _seed_eval(cfg: RunConfig, log: Callable) -> Path:
     from .models import load_model
     from .teaching_world.build import model_key

@@ -10,13 +10,19 @@
   task data at a given ratio (``replay_mix``).
 
 These act on a loaded PEFT model (scales, not weights, change: nothing is retrained or saved) or on
-training records. The chapter that puts them on one frontier with SFT and SDFT is not written yet.
+training records. The rest of the module puts every method on one frontier (task accuracy against
+the mean score on the kept skills) through the book's own stages: one training path
+(:func:`sdft_lib.training.train_adapter`, TRL's ``SDFTTrainer`` for the on-policy method), one
+evaluation path (:func:`sdft_lib.evaluation.evaluate_model`), the same seed model, data, fine-tuning
+seeds and benchmarks for every method (``notebooks/07_frontier.ipynb``).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from pathlib import Path
 from typing import Callable, Sequence
 
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
@@ -91,4 +97,275 @@ def replay_mix(task: Sequence[dict], replay: Sequence[dict], ratio: float, seed:
     return mixed
 
 
-__all__ = ["layer_index", "lines", "lines_scales", "lora_modules", "replay_mix", "scale_adapter", "wise_ft"]
+# ---------------------------------------------------------------------------------------------
+# Replay data: the seed's own answers to prompts of its other skills
+# ---------------------------------------------------------------------------------------------
+STAGE = "frontier"
+
+
+def replay_prompts(cfg, n: int) -> list[dict]:
+    """``n`` prompts of the seed's other skills, drawn with the run's seed from the world's *training*
+    prompts (never its held-out ones): what a user has who holds prompts but not the pre-training
+    answers. The teaching world only: a real model's pre-training prompts are not at hand."""
+    from .runs import read_json
+    from .teaching_world.build import build_world_data
+
+    if not cfg.is_teaching:
+        raise ValueError(f"model={cfg.model!r} is not allowed for replay: its prompts come from the teaching "
+                         "world's training prompts; use the teaching-world model (profile toy or smoke)")
+    pool = read_json(build_world_data(cfg, log=lambda m: None) / "seed_train.json")
+    picked = random.Random(cfg.seed).sample(range(len(pool)), min(n, len(pool)))
+    return [{"instruction": pool[i]["instruction"], "input": pool[i].get("input", "")} for i in picked]
+
+
+def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
+    """Build (or reuse) the replay set: the seed's greedy answers (the run's template and decoding)
+    to :func:`replay_prompts`. ``replay.json`` in the returned folder; the manifest's metrics count
+    the tokens generated and the seconds it took."""
+    import time
+
+    from .runs import build_once, key_hash, write_json
+    from .teaching_world.build import model_key
+
+    key = {"replay_version": 1, "seed_model": model_key(cfg), "n": n, "seed": cfg.seed,
+           "template": cfg.train_template, "max_new_tokens": cfg.max_new_tokens, "do_sample": cfg.do_sample}
+
+    def build(work: Path) -> dict:
+        from .distribution_gap import own_answers
+        from .models import load_model
+
+        t0 = time.time()
+        model, tok = load_model(cfg)
+        recs = own_answers(model, tok, replay_prompts(cfg, n), cfg)
+        write_json(work / "replay.json", recs)
+        generated = sum(len(tok(r["output"], add_special_tokens=False)["input_ids"]) for r in recs)
+        return {"metrics": {"records": len(recs), "tokens_generated": generated,
+                            "seconds": round(time.time() - t0, 2)}}
+
+    return build_once(cfg.stage_path(STAGE) / f"replay-{key_hash(key, 8)}", key, build,
+                      stage=f"{STAGE}/replay", cfg=cfg, log=log)
+
+
+def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
+    """The task's training records mixed with replay at ``ratio`` (:func:`replay_mix`, mixed with the
+    run's seed so every fine-tuning seed trains on one data set), written once to the frontier stage
+    (the file's hash joins the training run's key). The replay pool is as large as the task: ratios
+    up to 1 draw without replacement."""
+    from .data import load_task
+    from .runs import key_hash, read_json, write_text
+
+    task, _ = load_task(cfg, "train")
+    if cfg.distill_max_examples:
+        task = task[:cfg.distill_max_examples]
+    replay = read_json(replay_set(cfg, len(task), log) / "replay.json")  # one pool, as large as the task
+    mixed = replay_mix(task, replay, ratio, seed=cfg.seed)
+    text = json.dumps(mixed, ensure_ascii=False, indent=1)
+    path = cfg.stage_path(STAGE) / f"mix-r{ratio:g}-{key_hash({'text': text}, 10)}.json"
+    if not path.is_file():
+        write_text(path, text)
+    return mixed, path
+
+
+def train_replay(cfg, ratio: float, seed: int, log: Callable[[str], None] = print) -> Path:
+    """SFT on the task mixed with replay at ``ratio``, through the training stage's one path."""
+    from .training import train_adapter
+
+    return train_adapter(cfg, f"replay{ratio:g}", seed=seed, data=replay_data(cfg, ratio, log), log=log)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rescaled adapters (WiSE-FT, LiNeS), scored through the evaluation stage
+# ---------------------------------------------------------------------------------------------
+def rescaled_scores(cfg, run_dir: Path, method: str, log: Callable[[str], None] = print, **how: float) -> dict:
+    """Scores of a LoRA run with its adapter rescaled (``method`` ``"wise"`` with ``alpha``, or
+    ``"lines"`` with ``alpha`` and ``beta``), merged, on the run's benchmarks; cached like any run."""
+    from .evaluation import evaluate_model
+    from .runs import read_json
+    from .training import load_finetuned
+
+    if method not in ("wise", "lines"):
+        raise ValueError(f"method={method!r} is not allowed: choose wise or lines")
+    run_dir = Path(run_dir)
+
+    def load():
+        model, tok = load_finetuned(cfg, run_dir)
+        wise_ft(model, how["alpha"]) if method == "wise" else lines(model, how["alpha"], how["beta"])
+        return model.merge_and_unload().eval(), tok
+
+    key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"],
+           "rescale": {"method": method, **how}}
+    label = "-".join(f"{k}{v:g}" for k, v in how.items())
+    return evaluate_model(cfg, f"{run_dir.name}-{method}-{label}", key, load, log)
+
+
+# ---------------------------------------------------------------------------------------------
+# The frontier table and what it says
+# ---------------------------------------------------------------------------------------------
+def task_and_kept(scores: dict, target: str, kept: Sequence[str]) -> tuple[float, float]:
+    """Task accuracy and the mean score on the kept skills (0-100) of one model's scores."""
+    return float(scores[target]["lenient"]), float(sum(scores[b]["lenient"] for b in kept) / len(kept))
+
+
+def skills(cfg) -> tuple[str, list[str]]:
+    """The task's benchmark and the kept skills' benchmarks of the run (every other one it scores)."""
+    from .evaluation import run_benchmarks, task_benchmark
+
+    target = task_benchmark(cfg)
+    return target, [b.name for b in run_benchmarks(cfg, log=lambda m: None)[0] if b.name != target]
+
+
+def run_cost(run_dir: Path) -> dict:
+    """What one training run cost: wall seconds of its training and the tokens it trained on (and,
+    for on-policy runs, the tokens it generated while training)."""
+    from .runs import read_json
+
+    m = read_json(Path(run_dir) / "manifest.json")["metrics"]
+    trained = m.get("tokens_trained") or round((m.get("tokens_per_second") or 0) * m["train_seconds"])
+    return {"train_seconds": m["train_seconds"], "tokens_trained": trained,
+            "tokens_generated": m.get("tokens_generated", 0), "data_seconds": 0.0}
+
+
+def data_cost(cfg, variant: str) -> dict:
+    """What building a method's training data cost once, for all its seeds: self-distillation's
+    rewrites (SDFT) or the seed's replay answers; nothing for SFT's own data."""
+    from .runs import read_json
+
+    if variant == "sdft":
+        from transformers import AutoTokenizer
+
+        from .models import seed_weights
+        from .self_distillation import run_self_distillation
+
+        folder = run_self_distillation(cfg, log=lambda m: None)
+        tok = AutoTokenizer.from_pretrained(seed_weights(cfg))
+        lines_ = (folder / "rewrites.jsonl").read_text().splitlines()
+        generated = sum(len(tok(json.loads(x)["rewrite"], add_special_tokens=False)["input_ids"]) for x in lines_ if x)
+        return {"data_seconds": read_json(folder / "manifest.json")["seconds"], "tokens_generated": generated}
+    if variant.startswith("replay"):
+        man = read_json(replay_set(cfg, _task_size(cfg), log=lambda m: None) / "manifest.json")["metrics"]
+        return {"data_seconds": man["seconds"], "tokens_generated": man["tokens_generated"]}
+    return {"data_seconds": 0.0, "tokens_generated": 0}
+
+
+def _task_size(cfg) -> int:
+    from .data import load_task
+
+    n = len(load_task(cfg, "train")[0])
+    return min(n, cfg.distill_max_examples) if cfg.distill_max_examples else n
+
+
+def row(method: str, setting: str, x: float, seed: int, scores: dict, target: str, kept: Sequence[str],
+        cost: dict) -> dict:
+    """One point of the frontier table: a method at one setting and one fine-tuning seed."""
+    task, kept_mean = task_and_kept(scores, target, kept)
+    return {"method": method, "setting": setting, "x": x, "seed": seed, "task": task, "kept": kept_mean,
+            "data_seconds": cost.get("data_seconds", 0.0), "train_seconds": cost.get("train_seconds", 0.0),
+            "tokens_generated": cost.get("tokens_generated", 0), "tokens_trained": cost.get("tokens_trained", 0)}
+
+
+def combined_cost(run_dir: Path, data: dict) -> dict:
+    """A run's own cost plus its data's (generated tokens add up)."""
+    c = run_cost(run_dir)
+    return {**c, "data_seconds": data["data_seconds"],
+            "tokens_generated": c["tokens_generated"] + data["tokens_generated"]}
+
+
+def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
+    """A notebook parameter of comma-separated numbers in ``[lo, hi]`` (``"0.25,1"``), checked before
+    any work: a bad one is a one-line ``ConfigError`` naming the parameter."""
+    from .errors import ConfigError
+
+    try:
+        out = [float(x) for x in str(value).split(",") if x.strip()]
+    except ValueError:
+        out = None
+    if not out or any(not lo <= x <= hi for x in out):
+        raise ConfigError(f"{name}={value!r} is not allowed: give comma-separated numbers in [{lo:g}, {hi:g}]")
+    return sorted(set(out))
+
+
+def parse_lines(name: str, value) -> list[tuple[float, float]]:
+    """LiNeS settings ``"alpha:beta,..."`` (each scale ``alpha + beta * depth`` must stay in [0, 1])."""
+    from .errors import ConfigError
+
+    out = []
+    for part in str(value).split(","):
+        try:
+            a, b = (float(x) for x in part.split(":"))
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not allowed: give alpha:beta pairs such as 0:1,0.25:0.5") from None
+        if not (0 <= a <= 1 and 0 <= a + b <= 1):
+            raise ConfigError(f"{name}={value!r} is not allowed: alpha and alpha + beta must be in [0, 1]")
+        out.append((a, b))
+    return out
+
+
+def summarize(rows):
+    """Per (method, setting): seeds, mean and sd of task and kept, and mean compute."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else 0.0)
+    out = []
+    for (method, setting), g in df.groupby(["method", "setting"], sort=False):
+        out.append({"method": method, "setting": setting, "x": g["x"].iloc[0], "seeds": g["seed"].nunique(),
+                    "task": g.task.mean(), "task_sd": sd(g.task), "kept": g.kept.mean(), "kept_sd": sd(g.kept),
+                    "data_seconds": g.data_seconds.mean(), "train_seconds": g.train_seconds.mean(),
+                    "tokens_generated": g.tokens_generated.mean(), "tokens_trained": g.tokens_trained.mean()})
+    return pd.DataFrame(out)
+
+
+def pareto(summary) -> list[int]:
+    """Index labels of the rows no other row beats on both task and kept (means; ties keep both)."""
+    pts = list(zip(summary.index, summary.task, summary.kept))
+    return [i for i, t, k in pts if not any((t2 >= t and k2 >= k) and (t2 > t or k2 > k) for _, t2, k2 in pts)]
+
+
+def best_at(summary, threshold: float):
+    """Per method, its point with the most kept skill among those reaching ``threshold`` task
+    accuracy (mean over seeds); methods with none are left out. Sorted best first."""
+    ok = summary[summary.task >= threshold]
+    if ok.empty:
+        return ok
+    return ok.loc[ok.groupby("method", sort=False)["kept"].idxmax()].sort_values("kept", ascending=False)
+
+
+def plot(summary, ax, target: str | None = None) -> None:
+    """Every method's frontier on ``ax``: mean task accuracy (x) against mean kept-skill accuracy (y)
+    with one standard deviation both ways, a method's settings joined in order of ``x``; the seed
+    is a black star."""
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in summary.method.unique() if m != "seed"]
+    colours = plt.get_cmap("tab10")
+    markers = "osD^vP*Xh<>"
+    for i, m in enumerate(methods):
+        g = summary[summary.method == m].sort_values("x")
+        ax.errorbar(g.task, g.kept, xerr=g.task_sd, yerr=g.kept_sd, marker=markers[i % len(markers)],
+                    color=colours(i % 10), linestyle="--" if m.startswith(("WiSE", "LiNeS")) else "-",
+                    capsize=2, markersize=5, linewidth=1.2, label=m)
+    seed = summary[summary.method == "seed"]
+    if len(seed):
+        ax.scatter(seed.task, seed.kept, marker="*", s=160, color="black", zorder=5, label="seed")
+    ax.set(xlabel=f"task ({target}) accuracy (%)" if target else "task accuracy (%)",
+           ylabel="mean accuracy on the kept skills (%)", xlim=(-5, 105), ylim=(-5, 105),
+           title="Every method on one frontier (mean ± sd over seeds)")
+    ax.legend(fontsize=7, loc="lower left")
+
+
+def table(summary):
+    """The frontier as a readable table: mean ± sd, seeds, and the cost columns."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "method": summary.method, "setting": summary.setting, "seeds": summary.seeds,
+        "task %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.task, summary.task_sd)],
+        "kept %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.kept, summary.kept_sd)],
+        "data s": summary.data_seconds.round(1), "train s": summary.train_seconds.round(1),
+        "tokens gen.": summary.tokens_generated.round().astype(int),
+        "tokens trained": summary.tokens_trained.round().astype(int)}).set_index(["method", "setting"])
+
+
+__all__ = ["best_at", "combined_cost", "data_cost", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
+           "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "scale_adapter", "summarize",
+           "table", "task_and_kept", "train_replay", "wise_ft"]

@@ -16,8 +16,11 @@ teacher                    EMA of the student, rate     the frozen base model (`
 =========================  ===========================  ====================================
 
 A run is saved like :func:`sdft_lib.training.train_adapter`'s (``adapter/``, ``train_log.json``,
-metrics in the manifest), so the evaluation stage scores it like any other run. Not yet used by a
-chapter (issue #16).
+metrics in the manifest), so the evaluation stage scores it like any other run. The frontier
+chapter (``notebooks/07_frontier.ipynb``) trains it beside SFT, SDFT and replay.
+
+In the teaching world the teacher's prompt is the world's rewrite prompt (the one self-distillation
+sends): the tiny seed learned to use a reference answer in that form only (:func:`teacher_records`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Callable
 
 from .config import RunConfig
 from .runs import build_once, key_hash, write_json
+from .teaching_world.world import DISTILL_SYSTEM, distill_user_message
 
 STAGE = "training"
 VARIANT = "onpolicy"
@@ -38,10 +42,33 @@ TEACHER_TEMPLATE = "{prompt}\n\n{privileged_context}"
 DEMONSTRATION = "Here is an example of a correct answer:\n{output}\nNow answer in your own words."
 
 
-def teacher_records(records: list[dict]) -> list[dict]:
-    """TRL's dataset: the student's prompt (a chat turn) and the demonstration the teacher sees."""
-    return [{"prompt": [{"role": "user", "content": r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")}],
-             "privileged_context": DEMONSTRATION.format(output=r["output"])} for r in records]
+def teacher_records(records: list[dict], world: bool = False) -> list[dict]:
+    """TRL's dataset: the student's prompt (a chat turn) and the demonstration the teacher sees.
+
+    ``world=True`` (the teaching world): the teacher's turn is the world's own rewrite prompt, the
+    one self-distillation sends (question and reference answer; :func:`world_teacher` adds its
+    system turn): the teaching seed learned to read a reference in that form and no other, as a
+    real chat model reads the authors' free-text demonstration."""
+    rows = []
+    for r in records:
+        question = r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")
+        context = distill_user_message(question, r["output"]) if world else DEMONSTRATION.format(output=r["output"])
+        rows.append({"prompt": [{"role": "user", "content": question}], "privileged_context": context})
+    return rows
+
+
+def world_teacher(trainer):
+    """TRL's teacher-prompt builder, for the teaching world: the teacher's turns are the rewrite
+    system turn and the rewrite prompt (``privileged_context``), exactly self-distillation's prompt
+    (TRL's template, which puts the question in front, is not used)."""
+    from trl.experimental.sdft.sdft_trainer import DemonstrationTeacherContextBuilder
+
+    class WorldTeacher(DemonstrationTeacherContextBuilder):
+        def _compose_teacher_prompt(self, prompt, privileged_context):
+            return [{"role": "system", "content": DISTILL_SYSTEM},
+                    {"role": "user", "content": self._stringify_privileged_context(privileged_context)}]
+
+    return WorldTeacher(trainer)
 
 
 def on_policy_config(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: int, device: str):
@@ -72,8 +99,9 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
     records, source = load_task(cfg, "train")
     if cfg.distill_max_examples:
         records = records[:cfg.distill_max_examples]
-    key = {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, template=TEACHER_TEMPLATE,
-                                                                          demonstration=DEMONSTRATION)}
+    teacher = ({"template": "world rewrite prompt", "system": DISTILL_SYSTEM} if cfg.is_teaching
+               else {"template": TEACHER_TEMPLATE, "demonstration": DEMONSTRATION})
+    key = {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, **teacher)}
     path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
         f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}")
 
@@ -90,8 +118,11 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         model, tok = load_model(cfg)
         model.train()
         args = on_policy_config(cfg, work / "checkpoints", lr, epochs, seed, device)
-        trainer = SDFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(teacher_records(records)),
+        data = teacher_records(records, world=cfg.is_teaching)
+        trainer = SDFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data),
                               processing_class=tok, peft_config=lora_config(cfg))
+        if cfg.is_teaching:
+            trainer.teacher_context_builder = world_teacher(trainer)
         trainer.remove_callback(PrinterCallback)
         t0 = time.time()
         trainer.train()
@@ -101,12 +132,17 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         if trainer.is_world_process_zero():
             write_json(work / "train_log.json", history)
         generated = sum(h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history)
+        prompts = sum(len(tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True))
+                      for r in data)
         return {"metrics": {"variant": VARIANT, "learning_rate": lr, "epochs": epochs, "seed": seed,
                             "examples": len(records), "train_seconds": round(secs, 2),
-                            "tokens_generated": round(generated), "device": device, "finetune": "lora",
+                            "tokens_generated": round(generated),
+                            # the student's sequences: its prompts and its own sampled answers
+                            "tokens_trained": round(prompts * epochs + generated),
+                            "device": device, "finetune": "lora",
                             "final_logged_loss": history[-1]["loss"] if history else None}}
 
     return build_once(path, key, build, stage=f"{STAGE}/{VARIANT}", cfg=cfg, inputs={"data": source}, log=log)
 
 
-__all__ = ["AUTHORS", "on_policy_config", "teacher_records", "train_on_policy"]
+__all__ = ["AUTHORS", "on_policy_config", "teacher_records", "train_on_policy", "world_teacher"]

@@ -96,7 +96,8 @@ def _register_teaching_world_magic(cfg: RunConfig) -> None:
 
     def teaching_world(line: str, cell: str):
         if teaching:
-            ip.run_cell(cell)  # shows its outputs like any cell
+            result = ip.run_cell(cell)  # shows its outputs like any cell
+            result.raise_error()        # and fails like one: papermill stops at the error
             return None
         print(f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
               f"and dataset={cfg.dataset!r}.")

@@ -122,17 +122,20 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
 
 def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epochs: float | None = None,
                   seed: int | None = None, log: Callable[[str], None] = print,
-                  callbacks: Sequence | None = None, save_steps: int | None = None) -> Path:
+                  callbacks: Sequence | None = None, save_steps: int | None = None,
+                  data: tuple[list[dict], Path] | None = None) -> Path:
     """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder.
 
     ``callbacks`` are extra transformers ``TrainerCallback``s; ``save_steps`` overrides how often a
     checkpoint is written (by default twice an epoch), which is what an interrupted run resumes from.
+    ``data`` (records and the file they were read from) trains another variant than ``sft``/``sdft``
+    through the same path (the frontier chapter's replay mixes); the file's hash joins the run's key.
     """
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
-    records, data_path = variant_data(cfg, variant, log=log)
-    if cfg.distill_max_examples:
+    records, data_path = data if data is not None else variant_data(cfg, variant, log=log)
+    if cfg.distill_max_examples and data is None:
         records = records[:cfg.distill_max_examples]
 
     def build(work: Path) -> dict:
@@ -176,7 +179,7 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         total = sum(p.numel() for p in model.parameters())
         return {"metrics": {
             "variant": variant, "learning_rate": lr, "epochs": epochs, "seed": seed,
-            "examples": len(rows), "train_seconds": round(secs, 2),
+            "examples": len(rows), "train_seconds": round(secs, 2), "tokens_trained": round(n_tokens * epochs),
             "tokens_per_second": round(n_tokens * epochs / secs, 1) if secs else None,
             "train_loss": _mean_logged_loss(history),
             "final_logged_loss": history[-1]["loss"] if history else None,

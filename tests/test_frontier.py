@@ -78,3 +78,108 @@ def test_replay_mix_ratio_and_seed():
     assert sorted(r["instruction"] for r in replay_mix(task, replay, 0.0)) == sorted(r["instruction"] for r in task)
     with pytest.raises(ValueError):
         replay_mix(task, [], 0.2)
+
+
+def test_wise_ft_of_the_merged_model_is_the_interpolation_of_the_weights(tuned):
+    """What the chapter scores (the rescaled adapter, merged) is W0 + alpha * (W1 - W0) in every layer."""
+    import copy
+
+    seed = {n.replace(".base_layer", ""): p.detach().clone()
+            for n, p in copy.deepcopy(tuned).get_base_model().named_parameters() if "lora_" not in n}
+    full = {n: p.detach().clone() for n, p in copy.deepcopy(tuned).merge_and_unload().named_parameters()}
+    half = copy.deepcopy(tuned)
+    wise_ft(half, 0.3)
+    got = dict(half.merge_and_unload().named_parameters())
+    assert any(not torch.equal(seed[n], w) for n, w in full.items())  # the run did move some weights
+    for name, w1 in full.items():
+        w0 = seed[name]
+        assert torch.allclose(got[name], w0 + 0.3 * (w1 - w0), atol=1e-6), name
+
+
+def test_wise_ft_refuses_alpha_outside_0_1(tuned):
+    with pytest.raises(ValueError, match="alpha=1.5 is not allowed"):
+        wise_ft(tuned, 1.5)
+
+
+def test_replay_mix_above_one_repeats_the_pool():
+    task = [{"instruction": f"t{i}", "output": ""} for i in range(4)]
+    replay = [{"instruction": f"r{i}", "output": ""} for i in range(3)]
+    mixed = replay_mix(task, replay, 2.0, seed=0)
+    drawn = [r["instruction"] for r in mixed if r["instruction"].startswith("r")]
+    assert len(drawn) == 8 and set(drawn) == {"r0", "r1", "r2"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The table, its summary and what the chapter reads from it
+# ---------------------------------------------------------------------------------------------
+from sdft_lib import frontier  # noqa: E402
+from sdft_lib.errors import ConfigError  # noqa: E402
+
+SCORES = {"multiply": {"lenient": 80.0}, "a": {"lenient": 50.0}, "b": {"lenient": 70.0}}
+
+
+def _rows():
+    out = []
+    for method, setting, x, pts in [("seed", "the seed", 0, [(0, 95), (0, 95), (0, 95)]),
+                                    ("SFT", "lr 1", 1, [(90, 10), (88, 12), (92, 14)]),
+                                    ("SDFT", "lr 1", 1, [(85, 40), (87, 38), (83, 42)]),
+                                    ("WiSE", "α 0.5", 0.5, [(60, 70), (62, 72), (58, 68)]),
+                                    ("bad", "x", 1, [(50, 5), (52, 6), (48, 7)])]:
+        for seed, (t, k) in enumerate(pts):
+            out.append({"method": method, "setting": setting, "x": x, "seed": seed, "task": t, "kept": k,
+                        "data_seconds": 1.0, "train_seconds": 2.0 + seed, "tokens_generated": 10, "tokens_trained": 100})
+    return out
+
+
+def test_row_scores_the_task_and_the_mean_of_the_kept_skills():
+    r = frontier.row("SFT", "lr 1", 1.0, 0, SCORES, "multiply", ["a", "b"], {"train_seconds": 3.0})
+    assert (r["task"], r["kept"], r["train_seconds"], r["tokens_trained"]) == (80.0, 60.0, 3.0, 0)
+
+
+def test_summarize_gives_mean_and_sd_over_seeds():
+    s = frontier.summarize(_rows()).set_index("method")
+    assert s.loc["SFT", "task"] == pytest.approx(90.0) and s.loc["SFT", "task_sd"] == pytest.approx(2.0)
+    assert s.loc["SDFT", "kept"] == pytest.approx(40.0) and s.loc["SDFT", "kept_sd"] == pytest.approx(2.0)
+    assert s.loc["SFT", "seeds"] == 3 and s.loc["SFT", "train_seconds"] == pytest.approx(3.0)
+
+
+def test_pareto_keeps_exactly_the_points_nothing_beats():
+    s = frontier.summarize(_rows())
+    front = set(s.loc[frontier.pareto(s)].method)
+    assert front == {"seed", "SFT", "SDFT", "WiSE"}  # "bad" is beaten by SDFT on both axes
+
+
+def test_best_at_ranks_methods_that_reach_the_threshold_by_kept():
+    s = frontier.summarize(_rows())
+    ranked = frontier.best_at(s[s.method != "seed"], 80.0)
+    assert list(ranked.method) == ["SDFT", "SFT"]
+    assert frontier.best_at(s, 99.0).empty
+
+
+def test_table_and_plot_show_every_method(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = frontier.summarize(_rows())
+    t = frontier.table(s)
+    assert t.loc[("SFT", "lr 1"), "task %"] == "90.0 ± 2.0"
+    fig, ax = plt.subplots()
+    frontier.plot(s, ax, "multiply")
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"seed", "SFT", "SDFT", "WiSE", "bad"}
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("value, message", [("", "give comma-separated numbers"), ("0.5,x", "give comma-separated"),
+                                            ("1.5", "in [0, 1]")])
+def test_parse_floats_names_the_parameter(value, message):
+    with pytest.raises(ConfigError) as err:
+        frontier.parse_floats("wise_alphas", value, 0.0, 1.0)
+    assert str(err.value).startswith(f"wise_alphas={value!r} is not allowed") and message in str(err.value)
+
+
+def test_parse_lines():
+    assert frontier.parse_lines("lines_settings", "0:1,0.25:0.5") == [(0.0, 1.0), (0.25, 0.5)]
+    for bad in ("0.5", "0:2", "a:b"):
+        with pytest.raises(ConfigError, match="lines_settings="):
+            frontier.parse_lines("lines_settings", bad)

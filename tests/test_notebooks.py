@@ -84,3 +84,22 @@ def test_config_error_shows_as_one_line_in_the_notebook(tmp_path):
     errors = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert len(errors) == 1
     assert errors[0]["traceback"] == ["ConfigError: lora_r=0 is not allowed: it must be an integer >= 1"]
+
+
+def test_an_error_in_a_teaching_world_cell_stops_the_notebook(tmp_path):
+    """``%%teaching_world`` runs its cell through IPython; an exception there must fail the notebook
+    as it would anywhere else (it once printed the traceback and let papermill go on)."""
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from sdft_lib.config import load_config\nfrom sdft_lib import runtime\n"
+                                          f"runtime.setup(load_config('smoke', run_dir={str(tmp_path / 'run')!r}))"),
+                nbformat.v4.new_code_cell("%%teaching_world\nraise ValueError('boom in a teaching-world cell')"),
+                nbformat.v4.new_code_cell("print('after')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "magic.ipynb"
+    nbformat.write(nb, str(src))
+    with pytest.raises(pm.PapermillExecutionError, match="boom in a teaching-world cell"):
+        pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(ROOT),
+                            progress_bar=False)

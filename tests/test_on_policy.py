@@ -48,17 +48,50 @@ def test_the_teacher_sees_the_prompt_and_the_demonstration_the_student_does_not(
     assert teacher[-1]["content"].startswith("What is 6 times 7?") and "#### 42" in teacher[-1]["content"]
 
 
+def test_in_the_teaching_world_the_teacher_sees_self_distillations_prompt(tmp_path):
+    """The tiny seed reads a reference only in the world's rewrite form: the teacher's turns are the
+    rewrite system turn and the rewrite prompt, exactly what self-distillation sends."""
+    from sdft_lib.on_policy import world_teacher
+    from sdft_lib.teaching_world.world import DISTILL_SYSTEM, distill_user_message
+
+    rec = {"instruction": "What is 6 times 7?", "input": "", "output": "6*7=<<6*7=42>>42\n#### 42"}
+    [row] = teacher_records([rec], world=True)
+    assert row["prompt"] == [{"role": "user", "content": "What is 6 times 7?"}]
+    assert "42" not in row["prompt"][0]["content"].replace("6 times 7", "")
+
+    class Trainer:
+        args = on_policy_config(load_config("smoke"), tmp_path, 1e-3, 1.0, 0, "cpu")
+    turns = world_teacher(Trainer())._compose_teacher_prompt(row["prompt"], row["privileged_context"])
+    assert turns == [{"role": "system", "content": DISTILL_SYSTEM},
+                     {"role": "user", "content": distill_user_message("What is 6 times 7?", rec["output"])}]
+
+
 @pytest.mark.slow
-def test_a_short_run_trains_saves_and_loads(tmp_path):
+def test_a_short_run_trains_saves_and_loads(tmp_path, monkeypatch):
+    from sdft_lib import on_policy
     from sdft_lib.on_policy import train_on_policy
+    from sdft_lib.teaching_world.world import DISTILL_SYSTEM
     from sdft_lib.training import load_finetuned
 
+    seen = []
+    real = on_policy.world_teacher
+
+    def spy(trainer):  # records the teacher prompts the trainer really builds
+        builder = real(trainer)
+        compose = builder._compose_teacher_prompt
+        builder._compose_teacher_prompt = lambda p, c: seen.append(compose(p, c)) or seen[-1]
+        return builder
+
+    monkeypatch.setattr(on_policy, "world_teacher", spy)
     cfg = load_config("smoke", run_dir=str(tmp_path), task_train_size=16, epochs=1.0, batch_size=4, max_new_tokens=16)
     run = train_on_policy(cfg, log=lambda m: None)
+    assert len(seen) == 16 and all(t[0] == {"role": "system", "content": DISTILL_SYSTEM} for t in seen)
     log = json.loads((run / "train_log.json").read_text())
     manifest = json.loads((run / "manifest.json").read_text())
     assert len(log) == 4 and all(h["loss"] >= 0 for h in log)
     assert manifest["metrics"]["variant"] == "onpolicy" and manifest["key"]["on_policy"]["teacher_update_rate"] == 0.01
+    m = manifest["metrics"]
+    assert 0 < m["tokens_generated"] <= 16 * 16 and m["tokens_trained"] > m["tokens_generated"]
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     model, tok = load_finetuned(cfg, run)
     assert train_on_policy(cfg, log=lambda m: None) == run  # reused
