@@ -255,10 +255,13 @@ def _task_size(cfg) -> int:
 
 
 def row(method: str, setting: str, x: float, seed: int, scores: dict, target: str, kept: Sequence[str],
-        cost: dict) -> dict:
-    """One point of the frontier table: a method at one setting and one fine-tuning seed."""
+        cost: dict, anchor: bool = False) -> dict:
+    """One point of the frontier table: a method at one setting and one fine-tuning seed.
+    ``anchor``: the point is another method's, repeated to draw this method's curve (WiSE-FT's
+    α = 0 is the seed and α = 1 the run; replay's ratio 0 is SFT); rankings leave it out."""
     task, kept_mean = task_and_kept(scores, target, kept)
     return {"method": method, "setting": setting, "x": x, "seed": seed, "task": task, "kept": kept_mean,
+            "anchor": anchor,
             "data_seconds": cost.get("data_seconds", 0.0), "train_seconds": cost.get("train_seconds", 0.0),
             "tokens_generated": cost.get("tokens_generated", 0), "tokens_trained": cost.get("tokens_trained", 0)}
 
@@ -309,6 +312,7 @@ def summarize(rows):
     out = []
     for (method, setting), g in df.groupby(["method", "setting"], sort=False):
         out.append({"method": method, "setting": setting, "x": g["x"].iloc[0], "seeds": g["seed"].nunique(),
+                    "anchor": bool(g["anchor"].any()) if "anchor" in g else False,
                     "task": g.task.mean(), "task_sd": sd(g.task), "kept": g.kept.mean(), "kept_sd": sd(g.kept),
                     "data_seconds": g.data_seconds.mean(), "train_seconds": g.train_seconds.mean(),
                     "tokens_generated": g.tokens_generated.mean(), "tokens_trained": g.tokens_trained.mean()})
@@ -316,15 +320,19 @@ def summarize(rows):
 
 
 def pareto(summary) -> list[int]:
-    """Index labels of the rows no other row beats on both task and kept (means; ties keep both)."""
+    """Index labels of the rows no other row beats on both task and kept (means; ties keep both).
+    Anchor rows (another method's point, repeated) are left out."""
+    if "anchor" in summary:
+        summary = summary[~summary.anchor]
     pts = list(zip(summary.index, summary.task, summary.kept))
     return [i for i, t, k in pts if not any((t2 >= t and k2 >= k) and (t2 > t or k2 > k) for _, t2, k2 in pts)]
 
 
 def best_at(summary, threshold: float):
     """Per method, its point with the most kept skill among those reaching ``threshold`` task
-    accuracy (mean over seeds); methods with none are left out. Sorted best first."""
-    ok = summary[summary.task >= threshold]
+    accuracy (mean over seeds); methods with none are left out, and so are anchor rows (another
+    method's point, repeated). Sorted best first."""
+    ok = summary[(summary.task >= threshold) & ~(summary.anchor if "anchor" in summary else False)]
     if ok.empty:
         return ok
     return ok.loc[ok.groupby("method", sort=False)["kept"].idxmax()].sort_values("kept", ascending=False)

@@ -132,8 +132,8 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         if trainer.is_world_process_zero():
             write_json(work / "train_log.json", history)
         generated = sum(h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history)
-        prompts = sum(len(tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True))
-                      for r in data)
+        prompts = sum(len(tok(tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False),
+                              add_special_tokens=False)["input_ids"]) for r in data)
         return {"metrics": {"variant": VARIANT, "learning_rate": lr, "epochs": epochs, "seed": seed,
                             "examples": len(records), "train_seconds": round(secs, 2),
                             "tokens_generated": round(generated),

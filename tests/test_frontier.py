@@ -149,6 +149,15 @@ def test_pareto_keeps_exactly_the_points_nothing_beats():
     assert front == {"seed", "SFT", "SDFT", "WiSE"}  # "bad" is beaten by SDFT on both axes
 
 
+def test_anchor_rows_are_drawn_but_not_ranked():
+    rows = _rows() + [dict(r, method="WiSE", setting="α 1 (the run)", x=1.0, anchor=True)
+                      for r in _rows() if r["method"] == "SDFT"]
+    s = frontier.summarize(rows)
+    assert list(frontier.best_at(s[s.method != "seed"], 80.0).method) == ["SDFT", "SFT"]
+    assert "α 1 (the run)" not in set(s.loc[frontier.pareto(s)].setting)
+    assert "α 1 (the run)" in set(s.setting)
+
+
 def test_best_at_ranks_methods_that_reach_the_threshold_by_kept():
     s = frontier.summarize(_rows())
     ranked = frontier.best_at(s[s.method != "seed"], 80.0)
@@ -183,3 +192,26 @@ def test_parse_lines():
     for bad in ("0.5", "0:2", "a:b"):
         with pytest.raises(ConfigError, match="lines_settings="):
             frontier.parse_lines("lines_settings", bad)
+
+
+@pytest.mark.slow
+def test_replay_data_on_the_smoke_world(tmp_path):
+    """Replay prompts come from the world's training prompts, never its held-out ones; the seed
+    answers them; the mix has the asked ratio, is written once and reused; other models are refused."""
+    from sdft_lib.config import load_config
+    from sdft_lib.data import load_task
+    from sdft_lib.runs import read_json
+    from sdft_lib.teaching_world.build import build_world_data, eval_sets
+
+    cfg = load_config("smoke", run_dir=str(tmp_path))
+    held_out = {r["instruction"] for recs in eval_sets(build_world_data(cfg, log=lambda m: None)).values() for r in recs}
+    prompts = frontier.replay_prompts(cfg, 30)
+    assert len(prompts) == 30 and not held_out & {p["instruction"] for p in prompts}
+    task, _ = load_task(cfg, "train")
+    mixed, path = frontier.replay_data(cfg, 0.5, log=lambda m: None)
+    assert len(mixed) == len(task) + round(0.5 * len(task)) and path.is_file()
+    assert frontier.replay_data(cfg, 0.5, log=lambda m: None)[1] == path
+    pool = read_json(frontier.replay_set(cfg, len(task), log=lambda m: None) / "replay.json")
+    assert len(pool) == len(task) and all("output" in r for r in pool)
+    with pytest.raises(ValueError, match="model='gpt2' is not allowed for replay"):
+        frontier.replay_prompts(cfg.replace(model="gpt2"), 3)
