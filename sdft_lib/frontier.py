@@ -338,6 +338,18 @@ def best_at(summary, threshold: float):
     return ok.loc[ok.groupby("method", sort=False)["kept"].idxmax()].sort_values("kept", ascending=False)
 
 
+def kept_at(summary, method: str, task: float) -> float:
+    """The kept-skill mean of ``method``'s curve at task accuracy ``task``, read off the straight
+    segments between its settings (in order of ``x``); NaN where the curve does not reach ``task``.
+    What a method keeps is only comparable at equal task accuracy."""
+    g = summary[summary.method == method].sort_values("x")
+    pts = list(zip(g.task, g.kept))
+    for (t0, k0), (t1, k1) in zip(pts, pts[1:]):
+        if min(t0, t1) <= task <= max(t0, t1):
+            return float(k0 if t1 == t0 else k0 + (task - t0) / (t1 - t0) * (k1 - k0))
+    return float("nan")
+
+
 def plot(summary, ax, target: str | None = None) -> None:
     """Every method's frontier on ``ax``: mean task accuracy (x) against mean kept-skill accuracy (y)
     with one standard deviation both ways, a method's settings joined in order of ``x``; the seed
@@ -374,6 +386,6 @@ def table(summary):
         "tokens trained": summary.tokens_trained.round().astype(int)}).set_index(["method", "setting"])
 
 
-__all__ = ["best_at", "combined_cost", "data_cost", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
+__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
            "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "scale_adapter", "summarize",
            "table", "task_and_kept", "train_replay", "wise_ft"]

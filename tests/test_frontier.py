@@ -1,5 +1,7 @@
 """Mechanics of the methods beyond SDFT (sdft_lib.frontier) on a tiny random Llama with LoRA."""
 
+import math
+
 import pytest
 import torch
 
@@ -215,3 +217,13 @@ def test_replay_data_on_the_smoke_world(tmp_path):
     assert len(pool) == len(task) and all("output" in r for r in pool)
     with pytest.raises(ValueError, match="model='gpt2' is not allowed for replay"):
         frontier.replay_prompts(cfg.replace(model="gpt2"), 3)
+
+
+def test_kept_at_reads_the_curve_between_its_settings():
+    s = frontier.summarize([dict(r, method="WiSE", setting=f"α {a}", x=a) for a, t, k in
+                            [(0.0, 0, 90), (0.5, 40, 50), (1.0, 80, 10)]
+                            for r in [{"seed": 0, "task": t, "kept": k, "data_seconds": 0, "train_seconds": 0,
+                                       "tokens_generated": 0, "tokens_trained": 0}]])
+    assert frontier.kept_at(s, "WiSE", 60.0) == pytest.approx(30.0)
+    assert frontier.kept_at(s, "WiSE", 40.0) == pytest.approx(50.0)
+    assert math.isnan(frontier.kept_at(s, "WiSE", 95.0))
