@@ -370,7 +370,7 @@ def plot(summary, ax, target: str | None = None) -> None:
     ax.set(xlabel=f"task ({target}) accuracy (%)" if target else "task accuracy (%)",
            ylabel="mean accuracy on the kept skills (%)", xlim=(-5, 105), ylim=(-5, 105),
            title="Every method on one frontier (mean ± sd over seeds)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: it hides no point
 
 
 def table(summary):
