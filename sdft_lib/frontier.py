@@ -287,6 +287,19 @@ def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
     return sorted(set(out))
 
 
+def parse_float(name: str, value, lo: float, hi: float) -> float:
+    """A notebook parameter of one number in ``[lo, hi]``; anything else is a one-line ``ConfigError``."""
+    from .errors import ConfigError
+
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or not lo <= x <= hi:
+        raise ConfigError(f"{name}={value!r} is not allowed: give one number in [{lo:g}, {hi:g}]")
+    return x
+
+
 def parse_lines(name: str, value) -> list[tuple[float, float]]:
     """LiNeS settings ``"alpha:beta,..."`` (each scale ``alpha + beta * depth`` must stay in [0, 1])."""
     from .errors import ConfigError
@@ -386,6 +399,6 @@ def table(summary):
         "tokens trained": summary.tokens_trained.round().astype(int)}).set_index(["method", "setting"])
 
 
-__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
+__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "parse_float", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
            "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "scale_adapter", "summarize",
            "table", "task_and_kept", "train_replay", "wise_ft"]

@@ -227,3 +227,10 @@ def test_kept_at_reads_the_curve_between_its_settings():
     assert frontier.kept_at(s, "WiSE", 60.0) == pytest.approx(30.0)
     assert frontier.kept_at(s, "WiSE", 40.0) == pytest.approx(50.0)
     assert math.isnan(frontier.kept_at(s, "WiSE", 95.0))
+
+
+def test_parse_float_takes_one_number():
+    assert frontier.parse_float("onpolicy_epochs", "2", 0.01, 100.0) == 2.0
+    for bad in ("1,2", "x", "0", None):
+        with pytest.raises(ConfigError, match=f"onpolicy_epochs={bad!r} is not allowed: give one number"):
+            frontier.parse_float("onpolicy_epochs", bad, 0.01, 100.0)
