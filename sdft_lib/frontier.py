@@ -151,12 +151,9 @@ def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[
     run's seed so every fine-tuning seed trains on one data set), written once to the frontier stage
     (the file's hash joins the training run's key). The replay pool is as large as the task: ratios
     up to 1 draw without replacement."""
-    from .data import load_task
     from .runs import key_hash, read_json, write_text
 
-    task, _ = load_task(cfg, "train")
-    if cfg.distill_max_examples:
-        task = task[:cfg.distill_max_examples]
+    task = _task_records(cfg)
     replay = read_json(replay_set(cfg, len(task), log) / "replay.json")  # one pool, as large as the task
     mixed = replay_mix(task, replay, ratio, seed=cfg.seed)
     text = json.dumps(mixed, ensure_ascii=False, indent=1)
@@ -189,7 +186,10 @@ def rescaled_scores(cfg, run_dir: Path, method: str, log: Callable[[str], None] 
 
     def load():
         model, tok = load_finetuned(cfg, run_dir)
-        wise_ft(model, how["alpha"]) if method == "wise" else lines(model, how["alpha"], how["beta"])
+        if method == "wise":
+            wise_ft(model, how["alpha"])
+        else:
+            lines(model, how["alpha"], how["beta"])
         return model.merge_and_unload().eval(), tok
 
     key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"],
@@ -242,16 +242,17 @@ def data_cost(cfg, variant: str) -> dict:
         generated = sum(len(tok(json.loads(x)["rewrite"], add_special_tokens=False)["input_ids"]) for x in lines_ if x)
         return {"data_seconds": read_json(folder / "manifest.json")["seconds"], "tokens_generated": generated}
     if variant.startswith("replay"):
-        man = read_json(replay_set(cfg, _task_size(cfg), log=lambda m: None) / "manifest.json")["metrics"]
+        man = read_json(replay_set(cfg, len(_task_records(cfg)), log=lambda m: None) / "manifest.json")["metrics"]
         return {"data_seconds": man["seconds"], "tokens_generated": man["tokens_generated"]}
     return {"data_seconds": 0.0, "tokens_generated": 0}
 
 
-def _task_size(cfg) -> int:
+def _task_records(cfg) -> list[dict]:
+    """The task's training records as every method trains on them (``distill_max_examples`` caps them)."""
     from .data import load_task
 
-    n = len(load_task(cfg, "train")[0])
-    return min(n, cfg.distill_max_examples) if cfg.distill_max_examples else n
+    task, _ = load_task(cfg, "train")
+    return task[:cfg.distill_max_examples] if cfg.distill_max_examples else task
 
 
 def row(method: str, setting: str, x: float, seed: int, scores: dict, target: str, kept: Sequence[str],
@@ -399,6 +400,7 @@ def table(summary):
         "tokens trained": summary.tokens_trained.round().astype(int)}).set_index(["method", "setting"])
 
 
-__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "parse_float", "parse_floats", "parse_lines", "plot", "row", "run_cost", "skills", "layer_index", "lines", "lines_scales", "lora_modules", "pareto", "replay_data",
-           "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "scale_adapter", "summarize",
-           "table", "task_and_kept", "train_replay", "wise_ft"]
+__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "layer_index", "lines", "lines_scales",
+           "lora_modules", "pareto", "parse_float", "parse_floats", "parse_lines", "plot", "replay_data",
+           "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "row", "run_cost", "scale_adapter",
+           "skills", "summarize", "table", "task_and_kept", "train_replay", "wise_ft"]
