@@ -59,7 +59,7 @@ book/executed/lab5_own_data.ipynb: $(LAB5_DATA)
 notebooks: $(VENV)/.installed $(EXECUTED)
 
 book: notebooks
-	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md
+	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md runs/$(PROFILE)
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
 	@echo "The book: $(abspath _build/html/index.html)"
 

@@ -3,7 +3,8 @@
 Read from the metadata papermill stores in every executed notebook, so the page says what the
 rendered book really shows. Also hides papermill's injected-parameters cell on the rendered pages
 (the notebook's own parameters cell stays; the values used are in the status table).
-Usage: ``python -m sdft_lib.bookstatus book/executed book/status.md``.
+Usage: ``python -m sdft_lib.bookstatus book/executed book/status.md [runs/<profile>]`` (with the run
+folder, the page also shows where the build's time went: :mod:`sdft_lib.bookprofile`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def hide_injected_parameters(path: Path) -> bool:
     return changed
 
 
-def status_markdown(folder: Path) -> str:
+def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
     paths = sorted(folder.glob("[0-9]*.ipynb")) + sorted(folder.glob("lab*.ipynb"))
     rows = [notebook_status(p) for p in paths]
     lines = [
@@ -99,7 +100,18 @@ def status_markdown(folder: Path) -> str:
     else:
         total = sum(r["seconds"] for r in rows if isinstance(r["seconds"], int))
         lines.append(f"| **all notebooks** | | | | {total} ({total / 60:.1f} min) | |")
-    lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", "",
+    lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", ""]
+    if runs_root is not None and rows:
+        from .bookprofile import markdown, profile
+
+        lines += ["## Where the time went", "",
+                  "Each notebook's wall time, and the artifacts it built, by stage: how many, their build",
+                  "seconds added up (runs built side by side in worker processes add up to more than the",
+                  "wall time), and the part spent in training steps or generation. Read from the executed",
+                  "notebooks and the artifacts' manifests (`python -m sdft_lib.bookprofile book/executed",
+                  "runs/<profile>`); a notebook that reused everything built nothing.", "",
+                  markdown(profile(folder, runs_root)), ""]
+    lines += [
               "## Known issues", "",
               "Messages the built pages log in the browser's console that come from the packages the book",
               "is built with; the browser test allows exactly these and fails on any other:", ""]
@@ -111,9 +123,10 @@ def status_markdown(folder: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder, out = Path(argv[0]), Path(argv[1])
+    runs_root = Path(argv[2]) if len(argv) > 2 else None
     for path in sorted(folder.glob("*.ipynb")):
         hide_injected_parameters(path)
-    write_text(out, status_markdown(folder))
+    write_text(out, status_markdown(folder, runs_root))
     return 0
 
 

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, get_args, get_origin
+from typing import Annotated, Any, Iterable, Literal, Mapping, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -123,6 +123,7 @@ class RunConfig(BaseModel):
     device: Literal[DEVICES] = "auto"         # auto | cpu | cuda
     dtype: Literal[DTYPES] = "auto"         # auto | float32 | bfloat16 | float16
     threads: Int0 = 0              # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
+    parallel_runs: Int0 = 0        # worker processes for independent runs (one thread each); 0 -> one per thread for the teaching model on CPU, else 1
     # --- model and data -------------------------------------------------------------------
     model: str = TEACHING_MODEL     # "teaching-world", a Hugging Face id, or a local directory
     dataset: str = "teaching"       # a name of DATASETS, a data file, a save_to_disk folder or a hub dataset id
@@ -553,16 +554,98 @@ def load_config(profile: str = "toy", **overrides: Any) -> RunConfig:
     return _checked(values)
 
 
-def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:
-    """Build the config from a notebook's globals: every name that is a RunConfig field counts.
+# Parameters that belong to one notebook rather than to RunConfig (each notebook's tagged parameters
+# cell declares them; tests/test_notebooks.py checks this list against the notebooks).
+NOTEBOOK_PARAMETERS = {
+    "07_frontier": ("replay_ratios", "wise_alphas", "lines_settings", "onpolicy_epochs"),
+    "lab2_lora_rank": ("ranks",),
+    "06_reproducing_on_gpu": ("assumed_generated_tokens_per_s", "assumed_seconds_per_optimizer_step"),
+}
+_NOTEBOOK_NAMES = {n for names in NOTEBOOK_PARAMETERS.values() for n in names}
 
-    Papermill injects ``-p name value`` as globals, so any parameter works on any notebook, even
-    one its parameters cell does not list. A kernel started in ``notebooks/`` (JupyterLab, ``make
-    lab``) moves to the project root first, where papermill runs, so relative paths mean the same.
+
+def _assignments(source: str) -> dict[str, Any]:
+    """``name = value`` statements of a parameters cell, in order: the literal value, or ``...`` where
+    the value is not a literal (it is then read from the namespace)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name) and node.value is not None:
+                    try:
+                        out[t.id] = ast.literal_eval(node.value)
+                    except (ValueError, SyntaxError, TypeError):
+                        out[t.id] = ...
+    return out
+
+
+def notebook_parameters(namespace: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """What a notebook's parameters cells set, read from the kernel's cell history (``In``): the tagged
+    cell's assignments (its first line starts ``# Parameters (``) and papermill's injected ones (its
+    first line is ``# Parameters``), the later run of each winning. None outside IPython, or when no
+    parameters cell has run."""
+    cells = namespace.get("In")
+    if not isinstance(cells, list):
+        return None
+    own: dict[str, Any] = {}
+    injected: dict[str, Any] = {}
+    found = False
+    for source in cells:
+        if not isinstance(source, str):
+            continue
+        first = source.lstrip().split("\n", 1)[0].strip()
+        if first == "# Parameters":
+            injected.update(_assignments(source))
+            found = True
+        elif first.startswith("# Parameters ("):
+            own.update(_assignments(source))
+            found = True
+    return (own, injected) if found else None
+
+
+def _unknown(name: str, known: Iterable[str]) -> ConfigError:
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    extra = f", did you mean `{hint[0]}`" if hint else ""
+    return ConfigError(f"`{name}` is not a known parameter{extra}; the parameters are RunConfig's fields "
+                       "(sdft_lib/config.py) and those the notebook's parameters cell lists")
+
+
+def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:
+    """Build the config from a notebook's parameters: its tagged cell and papermill's injected one.
+
+    Papermill injects ``-p name value`` as a cell of assignments, so any RunConfig field works on any
+    notebook, even one its parameters cell does not list; a name that is neither a field nor one of the
+    notebook's own parameters is refused in one line, with the closest match. Values are read from the
+    parameters cells themselves (their literals), not from whatever the notebook later assigned to a
+    name, so running this cell again at the end of a notebook gives the same config. Outside a kernel
+    (a plain dict, no cell history) every name of ``namespace`` that is a field counts.
+
+    A kernel started in ``notebooks/`` (JupyterLab, ``make lab``) moves to the project root first,
+    where papermill runs, so relative paths mean the same.
     """
     if Path.cwd().resolve() == (PROJECT_ROOT / "notebooks").resolve():
         # JupyterLab starts a notebook's kernel in its own folder; papermill runs from the project
         # root (--cwd .). Relative paths (profiles, data, runs) are read from the root in both.
         os.chdir(PROJECT_ROOT)
-    picked = {k: namespace[k] for k in _FIELDS if k in namespace and k != "profile"}
-    return load_config(namespace.get("profile", "toy"), **picked)
+    cells = notebook_parameters(namespace)
+    if cells is None:
+        picked = {k: namespace[k] for k in _FIELDS if k in namespace and k != "profile"}
+        return load_config(namespace.get("profile", "toy"), **picked)
+    own, injected = cells
+    for name in own:
+        if name not in _FIELDS and name not in _NOTEBOOK_NAMES:
+            raise _unknown(name, [*_FIELDS, *_NOTEBOOK_NAMES])
+    for name in injected:
+        if name not in _FIELDS and name not in own:
+            raise _unknown(name, [*_FIELDS, *own])
+    values = {**own, **injected}
+    values = {k: (namespace.get(k) if v is ... else v) for k, v in values.items()}
+    picked = {k: v for k, v in values.items() if k in _FIELDS and k != "profile"}
+    return load_config(values.get("profile") or "toy", **picked)

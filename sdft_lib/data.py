@@ -279,6 +279,36 @@ def paper_file(cfg: RunConfig, dataset: str, split: str = "train") -> Path:
     return path
 
 
+def json_records(param: str, value: str, path: Path) -> list[dict]:
+    """A JSON list (or JSON lines) of records in one of the paper's schemas, read and checked like your
+    own files: it exists, is not empty, is UTF-8, parses, holds records, and every record has a
+    non-empty instruction and output (``question``/``answer`` map onto them). One line for the first
+    problem, naming ``param`` and the file, and the record (its 0-based index) and key."""
+    _check_text_file(param, value, path)
+    where = f"{param}={value!r} is not allowed: {_shown(path)}"
+    text = path.read_text(encoding="utf-8")
+    try:
+        rows = ([json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl"
+                else json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where} could not be read as JSON records: {exc.msg} at line {exc.lineno} "
+                          f"column {exc.colno}") from None
+    if not isinstance(rows, list):
+        raise ConfigError(f"{where} holds a JSON {type(rows).__name__}, not a list of records")
+    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise ConfigError(f"{where} record {bad} is a {type(rows[bad]).__name__}, not an object with "
+                          "instruction and output")
+    return to_records(param, value, _shown(path), rows, {})
+
+
+def paper_records(cfg: RunConfig, dataset: str, split: str = "train") -> tuple[list[dict], Path]:
+    """The paper's records of ``dataset`` (``train`` or ``test``) from ``data_dir``, checked like your own
+    files (:func:`json_records`), and the file they came from."""
+    path = paper_file(cfg, dataset, split)
+    return json_records("dataset", dataset, path), path
+
+
 def has_test_split(cfg: RunConfig) -> bool:
     kind = dataset_kind(cfg.dataset)
     if kind == "teaching":
@@ -333,8 +363,7 @@ def load_task(cfg: RunConfig, split: str = "train") -> tuple[list[dict], Path]:
         path = folder / ("task_train.json" if split == "train" else "task_test.json")
         return read_records(path), path
     if kind == "paper":
-        path = paper_file(cfg, cfg.dataset, split)
-        return read_records(path), path
+        return paper_records(cfg, cfg.dataset, split)
     records = user_split(cfg, split)
     return records, _materialize(cfg, split, records)
 
@@ -364,7 +393,9 @@ def check_inputs(cfg: RunConfig) -> dict:
     out: dict[str, int] = {}
     kind = dataset_kind(cfg.dataset)
     if kind == "paper":
-        out["train"] = len(read_records(paper_file(cfg, cfg.dataset, "train")))
+        out["train"] = len(paper_records(cfg, cfg.dataset, "train")[0])
+        if has_test_split(cfg):
+            out["test"] = len(paper_records(cfg, cfg.dataset, "test")[0])
     elif kind in ("file", "saved", "hub"):
         out["train"] = len(user_split(cfg, "train"))
         if has_test_split(cfg):
@@ -387,4 +418,5 @@ def paper_distilled_pairs(data_dir: str | Path) -> dict[str, tuple[list[dict], l
     return pairs
 
 
-__all__ = ["check_inputs", "dataset_kind", "eval_set_records", "load_task", "read_records", "user_records"]
+__all__ = ["check_inputs", "dataset_kind", "eval_set_records", "json_records", "load_task", "paper_records",
+           "read_records", "user_records"]

@@ -185,6 +185,20 @@ def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
              "strict_score": s["strict"], "learning_rate": lr, "epochs": epochs} for b, s in scores.items()]
 
 
+def evaluate_point(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int, log: Callable = print) -> dict:
+    """Train (or reuse) one run of the grid and evaluate it (or reuse its scores)."""
+    from .training import train_adapter
+
+    return evaluate_run(cfg, train_adapter(cfg, variant, lr=lr, epochs=epochs, seed=seed, log=log), log)
+
+
+def grid_jobs(cfg: RunConfig, lrs, epochs, seeds) -> list:
+    """The grid's runs as :func:`sdft_lib.parallel.prebuild` jobs (the seed's evaluation first)."""
+    jobs = [("sdft_lib.evaluation:evaluate_seed", {})] if "seed" in cfg.eval_variants else []
+    return jobs + [("sdft_lib.evaluation:evaluate_point", {"variant": v, "lr": lr, "epochs": ep, "seed": s})
+                   for lr in lrs for ep in epochs for s in seeds for v in cfg.eval_variants if v != "seed"]
+
+
 def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> list[dict]:
     """Train (or reuse) SFT and SDFT for every grid point and evaluate them; seed rows included."""
     from .training import sweep
@@ -205,11 +219,21 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
     """results.csv (the profile's setting, every fine-tuning seed) and sweep.csv (the frontier)."""
+    from .parallel import prebuild, workers_for
+
     seeds = cfg.ft_seeds or [cfg.seed]
-    main = evaluate_grid(cfg, [cfg.learning_rate], [cfg.epochs], seeds, log)
-    out = {"results": write_csv(cfg.stage_path(STAGE) / "results.csv", main)}
     lrs = cfg.sweep_lrs or [cfg.learning_rate]
     eps = cfg.sweep_epochs or [cfg.epochs]
+    # every run of both tables, side by side where that is faster (sdft_lib.parallel); the loops
+    # below then reuse them in their own order
+    if workers_for(cfg) > 1:
+        if "sdft" in cfg.eval_variants:  # every SDFT run reads the distilled set: made once, here
+            from .training import variant_data
+            variant_data(cfg, "sdft", log)
+        jobs = grid_jobs(cfg, [cfg.learning_rate], [cfg.epochs], seeds) + grid_jobs(cfg, lrs, eps, seeds)
+        prebuild(cfg, [j for i, j in enumerate(jobs) if j not in jobs[:i]])
+    main = evaluate_grid(cfg, [cfg.learning_rate], [cfg.epochs], seeds, log)
+    out = {"results": write_csv(cfg.stage_path(STAGE) / "results.csv", main)}
     sweep = evaluate_grid(cfg, lrs, eps, seeds, log) if (len(lrs) > 1 or len(eps) > 1) else main
     out["sweep"] = write_csv(cfg.stage_path(STAGE) / "sweep.csv", sweep)
     return out
@@ -319,6 +343,12 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
         outputs = outputs_for_run(cfg, run, log)
         models[v] = (*finetuned_weights(cfg, run), {"run_key": read_json(run / "manifest.json")["key_hash"]}, outputs)
     n = cfg.lm_eval_limit or None
+    from .parallel import prebuild
+
+    prebuild(cfg, [("sdft_lib.lm_eval_tasks:evaluate_with_lm_eval",
+                    {"name": f"cross-{variant}", "model_dir": base, "adapter": adapter, "tasks": tasks,
+                     "include_path": task_dir, "ident": ident})
+                   for variant, (base, adapter, ident, _) in models.items()])  # side by side, then reused below
     rows = []
     for variant, (base, adapter, ident, outputs) in models.items():
         res = evaluate_with_lm_eval(cfg, f"cross-{variant}", base, adapter, tasks, task_dir, ident, log=log)

@@ -199,6 +199,58 @@ def rescaled_scores(cfg, run_dir: Path, method: str, log: Callable[[str], None] 
 
 
 # ---------------------------------------------------------------------------------------------
+# Every run of the chapter, built side by side first (sdft_lib.parallel)
+# ---------------------------------------------------------------------------------------------
+def evaluate_replay(cfg, ratio: float, seed: int, log: Callable[[str], None] = print) -> dict:
+    """Train (or reuse) one replay run and score it."""
+    from .evaluation import evaluate_run
+
+    return evaluate_run(cfg, train_replay(cfg, ratio, seed, log), log)
+
+
+def evaluate_on_policy(cfg, epochs: float, seed: int, log: Callable[[str], None] = print) -> dict:
+    """Train (or reuse) one on-policy self-distillation run and score it."""
+    from .evaluation import evaluate_run
+    from .on_policy import train_on_policy
+
+    return evaluate_run(cfg, train_on_policy(cfg, epochs=epochs, seed=seed, log=log), log)
+
+
+def jobs(cfg, seeds: Sequence[int], lrs: Sequence[float], replay: Sequence[float], alphas: Sequence[float],
+         lines_settings: Sequence[tuple[float, float]], onpolicy_epochs: float) -> list:
+    """Every artifact the chapter needs, as :func:`sdft_lib.parallel.prebuild` jobs, longest first:
+    on-policy runs, replay runs, then the rescalings (WiSE-FT, LiNeS) of the main SFT and SDFT runs;
+    the SFT/SDFT sweep (the evaluation chapter's, normally reused) comes before the rescalings that
+    need it."""
+    from .evaluation import grid_jobs
+    from .training import run_path
+
+    out = [("sdft_lib.frontier:evaluate_on_policy", {"epochs": onpolicy_epochs, "seed": s}) for s in seeds]
+    out += [("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay if r > 0 for s in seeds]
+    out += grid_jobs(cfg, list(lrs), [cfg.epochs], list(seeds))
+    for variant in ("sft", "sdft"):
+        for s in seeds:
+            run = run_path(cfg, variant, cfg.learning_rate, cfg.epochs, s)
+            out += [("sdft_lib.frontier:rescaled_scores", {"run_dir": run, "method": "wise", "alpha": a})
+                    for a in alphas]
+            out += [("sdft_lib.frontier:rescaled_scores", {"run_dir": run, "method": "lines", "alpha": a, "beta": b})
+                    for a, b in lines_settings]
+    return out
+
+
+def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -> int:
+    """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
+    side; return the number of workers (1: the chapter's cells build in place)."""
+    from .parallel import prebuild as run_jobs, workers_for
+
+    if workers_for(cfg) <= 1:
+        return 1
+    if any(r > 0 for r in replay):
+        replay_set(cfg, len(_task_records(cfg)), log=lambda m: None)
+    return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs))
+
+
+# ---------------------------------------------------------------------------------------------
 # The frontier table and what it says
 # ---------------------------------------------------------------------------------------------
 def task_and_kept(scores: dict, target: str, kept: Sequence[str]) -> tuple[float, float]:

@@ -191,6 +191,16 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
                       collective=True)
 
 
+def train_variants(cfg: RunConfig, variants: Sequence[str] = VARIANTS,
+                   log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Fine-tune each variant at the run's setting; return their run folders. The runs are independent,
+    so they are built side by side where that is faster (:mod:`sdft_lib.parallel`)."""
+    from .parallel import prebuild
+
+    prebuild(cfg, [("sdft_lib.training:train_adapter", {"variant": v}) for v in variants])
+    return {v: train_adapter(cfg, v, log=log) for v in variants}
+
+
 def save_trained(trainer, target: Path) -> None:
     """Save a run's adapter (or model) and tokenizer through the Trainer: under FSDP it gathers the
     sharded weights first, and under several processes only the main one writes. The pickled

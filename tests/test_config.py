@@ -105,3 +105,39 @@ def test_run_dir_default_and_explicit(tmp_path):
 
 def test_every_field_has_a_default():
     RunConfig().validate()
+
+
+def test_the_notebook_parameters_list_is_what_the_notebooks_declare():
+    """``config.NOTEBOOK_PARAMETERS`` (names a notebook's parameters cell may set besides RunConfig's
+    fields) is read from the notebooks themselves: every tagged parameters cell, nothing more."""
+    import json
+    from pathlib import Path
+
+    from sdft_lib.config import NOTEBOOK_PARAMETERS, RunConfig, _assignments
+
+    found = {}
+    for nb in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(params) == 1, nb.name
+        source = "".join(params[0]["source"])
+        assert source.startswith("# Parameters ("), nb.name  # how config_from_namespace finds the cell
+        extra = tuple(n for n in _assignments(source) if n not in RunConfig.model_fields)
+        if extra:
+            found[nb.stem] = extra
+    assert found == {k: tuple(v) for k, v in NOTEBOOK_PARAMETERS.items()}
+
+
+def test_config_from_namespace_reads_the_parameters_cells_not_later_globals():
+    """Values come from the parameters cells' own text, so a later ``model = ...`` in the notebook does
+    not change what re-running the config cell gives; an injected name that is not a parameter stops."""
+    from sdft_lib.config import config_from_namespace
+
+    own = '# Parameters (papermill: -p name value).\nprofile = "smoke"\nrun_dir = None\nseed = None\n'
+    ns = {"In": ["", own, '# Parameters\nlora_r = 4\n'], "lora_r": 4, "profile": "smoke"}
+    first = config_from_namespace(ns)
+    ns.update(lora_r=99, model=object(), seed="later")  # what cells after the config cell may assign
+    assert config_from_namespace(ns) == first and first.lora_r == 4 and first.profile == "smoke"
+    ns["In"].append('# Parameters\nlora_rr = 4\n')
+    with pytest.raises(ConfigError, match="`lora_rr` is not a known parameter, did you mean `lora_r`"):
+        config_from_namespace(ns)

@@ -33,14 +33,30 @@ def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path) -> dict:
     if nb.stem == "lab5_own_data":
         return {"profile": "own-data-smoke", "run_dir": str(tmp_path / "own-data"),
                 "teaching_world_dir": str(smoke_run_dir / "teaching_world")}
+    if nb.stem == "07_frontier":  # its runs are built side by side in two workers (sdft_lib.parallel)
+        return {"profile": "smoke", "run_dir": str(smoke_run_dir), "parallel_runs": 2}
     return {"profile": "smoke", "run_dir": str(smoke_run_dir)}
+
+
+RERUN_CONFIG = ("# the config cell run again at the end, as a JupyterLab user re-runs it\n"
+                "from sdft_lib.config import config_from_namespace as _again\n"
+                "assert _again(globals()) == cfg, 'the config changed on a re-run of the first cell'")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path):
+    """Every notebook runs; at its end, building the config again from its globals (what re-running
+    its first cells in JupyterLab does) gives the config it ran with, whatever it assigned since."""
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    book.cells.append(nbformat.v4.new_code_cell(RERUN_CONFIG))
+    src = tmp_path / "src" / nb.name
+    src.parent.mkdir()
+    nbformat.write(book, str(src))
     out = tmp_path / nb.name
     params = smoke_params(nb, smoke_run_dir, tmp_path)
-    run(nb, out, **params)
+    run(src, out, **params)
     executed = json.loads(out.read_text())
     errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
