@@ -80,6 +80,30 @@ def hide_injected_parameters(path: Path) -> bool:
     return changed
 
 
+def provenance(runs_root: Path) -> list[str]:
+    """Where this build ran: the commit the book was built from, and the machine, commit and package
+    versions recorded in the newest artifact manifest under ``runs_root``."""
+    from .runs import git_commit
+
+    newest, when = None, ""
+    for m in Path(runs_root).rglob("manifest.json") if Path(runs_root).is_dir() else []:
+        try:
+            man = json.loads(m.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if man.get("packages") and str(man.get("finished", "")) >= when:
+            newest, when = man, str(man.get("finished", ""))
+    lines = ["## Where this build ran", "", f"- book built from commit `{git_commit() or 'unknown'}`"]
+    if newest:
+        hw = newest.get("hardware") or {}
+        gpus = ", ".join(hw.get("gpus") or []) or "no GPU"
+        lines += [f"- the newest run artifact ({newest.get('stage')}, finished {when}): commit "
+                  f"`{newest.get('git_commit') or 'unknown'}`, {hw.get('cpu_count', '?')} CPU cores, "
+                  f"{hw.get('torch_threads', '?')} torch threads, {gpus}, {hw.get('platform', '?')}",
+                  "- packages: " + ", ".join(f"{k} {v}" for k, v in (newest.get("packages") or {}).items() if v)]
+    return lines + [""]
+
+
 def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
     paths = sorted(folder.glob("[0-9]*.ipynb")) + sorted(folder.glob("lab*.ipynb"))
     rows = [notebook_status(p) for p in paths]
@@ -102,6 +126,7 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
         lines.append(f"| **all notebooks** | | | | {total} ({total / 60:.1f} min) | |")
     lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", ""]
     if runs_root is not None and rows:
+        lines += provenance(runs_root)
         from .bookprofile import markdown, profile
 
         lines += ["## Where the time went", "",

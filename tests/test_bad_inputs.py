@@ -76,6 +76,20 @@ def _shard(m: Path) -> None:
     (m / "model.safetensors.index.json").write_text(json.dumps(index))
 
 
+def _paper(t: Path, damage: Callable[[Path], None]) -> dict:
+    """A copy of the paper's data folder (the fixture) whose GSM8K training file is damaged."""
+    data = t / "paper-data"
+    shutil.copytree(FIXTURE, data)
+    damage(data / "gsm8k" / "gsm8k_train.json")
+    return dict(dataset="gsm8k", data_dir=str(data))
+
+
+def _drop_answer(p: Path) -> None:
+    rows = json.loads(p.read_text())
+    del rows[1]["answer"]
+    p.write_text(json.dumps(rows))
+
+
 def _pickled_only(m: Path) -> None:
     (m / "model.safetensors").rename(m / "pytorch_model.bin")
 
@@ -157,6 +171,14 @@ CATALOGUE: list[Case] = [
     Case("models", "a base model (no chat template) with the chat template", "`train_template='chat'`: the tokenizer has no chat template",
          lambda t, s, mp: dict(model=_model(t, s, _no_template), train_template="chat"),
          r"^train_template='chat' is not allowed with model='.*my-model': its tokenizer has no chat template"),
+    Case("files", "a paper data file with a record that lost its answer", "`dataset`: the file, the record's index and its missing key",
+         lambda t, s, mp: _paper(t, _drop_answer),
+         r"^dataset='gsm8k' is not allowed: .*gsm8k_train.json record 1: output \(column 'answer'\) is missing"),
+    Case("files", "a paper data file that holds an empty list", "`dataset`: the file holds no records",
+         lambda t, s, mp: _paper(t, lambda p: p.write_text("[]")), r"^dataset='gsm8k' is not allowed: .*gsm8k_train.json holds no records"),
+    Case("files", "a paper data file saved in another encoding", "`dataset`: the file is not UTF-8, and the first bad byte",
+         lambda t, s, mp: _paper(t, lambda p: p.write_bytes(p.read_bytes().replace(b"a", b"\xe9", 1))),
+         r"^dataset='gsm8k' is not allowed: .*gsm8k_train.json is not UTF-8 text \(byte \d+ is 0xe9\)"),
     # --- interrupted downloads -------------------------------------------------------------------
     Case("downloads", "weights cut off by an interrupted download", "`model`: which file is truncated, how many bytes of how many",
          lambda t, s, mp: dict(model=_model(t, s, _truncate)),
@@ -167,6 +189,9 @@ CATALOGUE: list[Case] = [
     Case("downloads", "a data file cut off mid-record", "`dataset`: the file could not be read as JSON",
          lambda t, s, mp: dict(dataset=str(_file(t, "cut.json", '[{"instruction": "a", "output": "b"}, {"instruction": "c", "out'))),
          r"^dataset='.*cut.json' is not allowed: .*cut.json could not be read as JSON records"),
+    Case("downloads", "a paper data file cut off mid-record", "`dataset`: the file could not be read as JSON, and where",
+         lambda t, s, mp: _paper(t, lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])),
+         r"^dataset='gsm8k' is not allowed: .*gsm8k_train.json could not be read as JSON records: .* at line \d+ column \d+$"),
     # --- folders ----------------------------------------------------------------------------------
     Case("folders", "`run_dir` pointing at a file", "`run_dir` is a file; give a folder",
          lambda t, s, mp: dict(run_dir=str(_file(t, "notes.txt", "mine"))), r"^run_dir='.*notes.txt' is not allowed: it is a file"),

@@ -47,3 +47,15 @@ def test_stage_kinds_group_evaluations_by_what_they_score():
     assert stage_kind("evaluation/sft-lr0.003-ep2-s0-abc-wise-alpha0.5") == "evaluation (rescaled)"
     assert stage_kind("training/replay0.25") == "training/replay0.25"
     assert stage_kind("training/sdft") == "training/sdft"
+
+
+def test_the_status_page_says_where_the_build_ran(tmp_path):
+    from sdft_lib.bookstatus import provenance
+
+    _artifact(tmp_path, "a", "training/sft", 1.0, "2026-12-01T10:00:00+0000", git_commit="old",
+              packages={"torch": "1.0"}, hardware={"cpu_count": 2, "torch_threads": 1})
+    _artifact(tmp_path, "b", "training/sdft", 1.0, "2026-12-01T11:00:00+0000", git_commit="abc123",
+              packages={"torch": "2.13.0", "vllm": None}, hardware={"cpu_count": 16, "gpus": ["H200"]})
+    text = "\n".join(provenance(tmp_path))
+    assert "commit `abc123`" in text and "16 CPU cores" in text and "H200" in text
+    assert "torch 2.13.0" in text and "vllm" not in text and "torch 1.0" not in text
