@@ -74,7 +74,7 @@ sandbox:
 # took 9.6 minutes against 22.7 for one worker, from a fresh clone (2026-11-22).
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed sandbox actionlint
-	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile \
+	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
 	    --ignore=tests/browser
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,

@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--profile", default="toy")
     ap.add_argument("--teaching-world-dir", required=True)
     ap.add_argument("--runs", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads here, and workers (0: OMP_NUM_THREADS or every core)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -38,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("sequential", "parallel"):
             cfg = load_config(args.profile, run_dir=str(Path(tmp) / mode), teaching_world_dir=world,
-                              parallel_runs=0 if mode == "parallel" else 1)
+                              threads=args.threads, parallel_runs=0 if mode == "parallel" else 1)
             info = runtime.setup(cfg)
             jobs = [("sdft_lib.evaluation:evaluate_point", {"variant": "sft", "lr": cfg.learning_rate,
                                                             "epochs": cfg.epochs, "seed": s}) for s in seeds]

@@ -1,7 +1,9 @@
 """The bad-input catalogue: mistakes users really make, each refused in the first cell.
 
-Every case runs what a notebook's first code cell runs (``load_config`` then ``runtime.setup``) and
-checks: a ``ConfigError`` of one line, that it names the parameter or file at fault and says what is
+Every case runs twice: what a notebook's first code cell runs (``load_config`` then
+``runtime.setup``), and the user's own path, ``papermill`` on the self-distillation chapter with the
+case's ``-p`` parameters (a full disk is reported by the kernel's ``shutil``, set in a cell before
+the notebook's own). Each checks: a ``ConfigError`` of one line, that it names the parameter or file at fault and says what is
 allowed, and that nothing was written or changed (every file under the test's folder is as it was,
 and no run folder appeared). The README's table "When the input is wrong" is this catalogue; a test
 keeps them equal (``python tests/test_bad_inputs.py`` prints the table). Malformed data files have
@@ -125,7 +127,7 @@ def _full_disk(free_mb: int):
 CATALOGUE: list[Case] = [
     # --- parameters -------------------------------------------------------------------------------
     Case("parameters", "a misspelled parameter (`-p learning_rat 1e-4`)", "`learning_rat` is not a known parameter, did you mean `learning_rate`",
-         lambda t, s, mp: dict(learning_rat=1e-4), r"^'learning_rat' in the parameters is not a known parameter \(did you mean 'learning_rate'\?\)"),
+         lambda t, s, mp: dict(learning_rat=1e-4), r"^(`learning_rat` is not a known parameter, did you mean `learning_rate`|'learning_rat' in the parameters is not a known parameter \(did you mean 'learning_rate'\?\))"),
     Case("parameters", "a number with a typo (`-p learning_rate 1e-3x`)", "`learning_rate` must be a number > 0",
          lambda t, s, mp: dict(learning_rate="1e-3x"), r"^learning_rate='1e-3x' is not allowed: it must be a number > 0.0$"),
     Case("parameters", "an impossible LoRA rank (`-p lora_r 0`)", "`lora_r` must be an integer >= 1",
@@ -234,6 +236,45 @@ def test_each_bad_input_is_refused_in_one_line_and_nothing_changes(case, tmp_pat
     assert "\n" not in msg and re.search(case.pattern, msg), msg
     assert _state(user) == before, "a refused run changed the user's files"
     assert not (user / "run").exists() and not default_run.exists(), "a refused run wrote a run folder"
+
+
+# The machine a case needs, set inside the kernel before the notebook's own cells (a full disk cannot
+# be made for a test; the kernel's shutil reports one). Environment variables reach the kernel as is.
+_KERNEL_MACHINE = {
+    20: "import collections, shutil\nshutil.disk_usage = lambda p: collections.namedtuple('u', 'total used free')"
+        "(100 << 30, (100 << 30) - (20 << 20), 20 << 20)",
+    1000: "import collections, shutil\nshutil.disk_usage = lambda p: collections.namedtuple('u', 'total used free')"
+          "(100 << 30, (100 << 30) - (1000 << 20), 1000 << 20)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CATALOGUE, ids=[c.mistake[:40] for c in CATALOGUE])
+def test_each_bad_input_is_refused_through_papermill(case, tmp_path, monkeypatch, standin_dir):
+    """The same mistake as the user makes it: ``papermill notebooks/02_self_distillation.ipynb ...
+    -p name value``. The first code cell stops the notebook with the same one line, nothing written."""
+    import nbformat
+    import papermill as pm
+
+    user = tmp_path / "user"
+    user.mkdir()
+    overrides = case.make(user, standin_dir, monkeypatch)  # files and environment, as for the library test
+    params = {"profile": case.profile, "run_dir": str(user / "run"), **overrides}
+    book = nbformat.read(str(ROOT / "notebooks" / "02_self_distillation.ipynb"), as_version=4)
+    free = re.search(r"disk has (\d+) MB free", case.pattern)
+    if free:
+        book.cells.insert(0, nbformat.v4.new_code_cell(_KERNEL_MACHINE[int(free.group(1))]))
+    src = tmp_path / "02.ipynb"
+    nbformat.write(book, str(src))
+    before = _state(user)
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters=params, kernel_name="python3",
+                            cwd=str(ROOT), progress_bar=False, log_output=False)
+    e = err.value
+    assert e.ename == "ConfigError" and "\n" not in e.evalue and re.search(case.pattern, e.evalue), e.evalue
+    assert e.exec_count <= 3 + bool(free)  # the parameters cells, then the notebook's first code cell
+    assert _state(user) == before, "a refused run changed the user's files"
+    assert not (user / "run").exists(), "a refused run wrote a run folder"
 
 
 def test_the_catalogue_is_big_enough_and_covers_every_kind():

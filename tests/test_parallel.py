@@ -52,3 +52,19 @@ def test_one_worker_builds_nothing_and_a_failing_job_raises_in_the_caller(tmp_pa
     assert not (tmp_path / "run" / "markers").exists()
     with pytest.raises(ValueError, match="a job that fails"):
         parallel.prebuild(cfg, [("test_parallel:fail", {}), ("test_parallel:fail", {})], workers=2)
+
+
+def test_the_readme_benchmark_runs_and_both_ways_give_the_same_scores(tmp_path):
+    """benchmarks/parallel_runs.py (the README's command) on the smallest profile."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "parallel_runs.json"
+    subprocess.run([sys.executable, "benchmarks/parallel_runs.py", "--profile", "smoke", "--teaching-world-dir",
+                    str(tmp_path / "world"), "--runs", "2", "--threads", "2", "--out", str(out)],
+                   cwd=root, check=True, capture_output=True, text=True, timeout=600)
+    report = json.loads(out.read_text())
+    assert report["parallel"]["workers"] == min(2, os.cpu_count() or 1) and report["sequential"]["workers"] == 1
+    assert report["identical_scores"] is True
+    assert report["speedup"] > 0
