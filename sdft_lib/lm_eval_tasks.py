@@ -15,6 +15,8 @@ peft adapter (``peft=``), exactly as ``lm_eval --model hf --model_args pretraine
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import json
 import random
 import re
@@ -99,6 +101,21 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
     return names
 
 
+@lru_cache(maxsize=4)
+def task_manager(include_path: str | None, tasks: tuple[str, ...], stamp: tuple = ()):
+    """lm-eval's ``TaskManager`` for ``tasks``. Indexing lm-eval's own task folder parses about 26,000
+    YAML files (14-28 s here, at every construction), so when your ``include_path`` defines every task
+    asked for, only that folder is indexed; otherwise both are. Kept per process while ``stamp`` (the
+    folder's files, sizes and times) is unchanged."""
+    from lm_eval.tasks import TaskManager
+
+    if include_path:
+        own = TaskManager(include_path=include_path, include_defaults=False)
+        if set(tasks) <= set(own.all_tasks):
+            return own
+    return TaskManager(include_path=include_path)
+
+
 def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path | None = None,
                 include_path: str | Path | None = None, limit: int | None = None, device: str = "cpu",
                 batch_size: int = 16, dtype: str = "float32") -> dict[str, dict[str, float]]:
@@ -110,13 +127,20 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
     """
     import lm_eval
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=str(model_path), peft=str(adapter) if adapter else None, device=device,
               batch_size=batch_size, dtype=dtype, trust_remote_code=False)
-    manager = TaskManager(include_path=str(include_path) if include_path else None)
-    out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
-                                  log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in sorted(Path(include_path).expanduser().rglob("*"))) if include_path else ()
+    manager = task_manager(str(include_path) if include_path else None, tuple(tasks), stamp)
+    import lm_eval.evaluator as evaluator
+    from unittest import mock
+
+    # simple_evaluate runs torch's collect_env (`pip list` and 10 more subprocesses, ~2 s) for an
+    # environment report that is never read here: the run's manifest records the packages.
+    with mock.patch.object(evaluator, "add_env_info", lambda storage: None):
+        out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
+                                      log_samples=False, bootstrap_iters=0, verbosity="ERROR")
     inner = {t for subtasks in (out.get("group_subtasks") or {}).values() for t in subtasks}
     results = {}
     for task, metrics in {**out["results"], **(out.get("groups") or {})}.items():
