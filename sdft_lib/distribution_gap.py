@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from . import metrics
 from .errors import ConfigError
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -27,19 +27,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-@lru_cache(maxsize=1)
-def _rouge():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-
-
-def rouge_l(a: str, b: str) -> float:
-    """ROUGE-L F1 between two texts (``rouge_score``: lower-cased alphanumeric tokens), 0..1; two
-    texts without any token count as equal."""
-    if not re.search(r"[A-Za-z0-9]", a) or not re.search(r"[A-Za-z0-9]", b):
-        return float(a.strip() == b.strip())
-    return float(_rouge().score(a, b)["rougeL"].fmeasure)
+rouge_l = metrics.rouge_l  # ROUGE-L F1 (rouge_score), 0..1: the same function scores rouge_l benchmarks
 
 
 def unigram_f1(a: str, b: str) -> float:

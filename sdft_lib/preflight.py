@@ -45,6 +45,8 @@ def dry_run(cfg: RunConfig) -> dict:
         report["note"] = "the teaching world builds its own data; nothing to check on disk"
         return report
     records, path = _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
+    if cfg.distill_max_examples:  # distillation and both trainings take the first N (training.variant_data)
+        records = records[:cfg.distill_max_examples]
     report["train_examples"] = len(records)
     report["train_file"] = Path(path).name
     distill = distill_template_name(cfg)
@@ -61,7 +63,7 @@ def dry_run(cfg: RunConfig) -> dict:
     report["benchmarks"] = {}
     if not cfg.is_teaching and paper_suite_runs(cfg):
         for name in cfg.eval_benchmarks or DEFAULT_BENCHMARKS:
-            report["benchmarks"][name] = len(load_benchmark(cfg, name))
+            report["benchmarks"][name] = len(load_benchmark(cfg, name))  # eval_limit applied
     report["lora"] = {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "targets": cfg.lora_targets}
     steps = len(records) * cfg.epochs / (cfg.batch_size * cfg.grad_accum)
     report["optimizer_steps"] = int(steps)

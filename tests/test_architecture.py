@@ -15,7 +15,7 @@ FLOORS = {
        "teaching_world.model standin reference prose bookprofile",
     1: "config",
     2: "runs hardware parallel",
-    3: "teaching_world.build",
+    3: "teaching_world.build packaged",
     4: "data models",
     5: "runtime paper_eval lm_eval_tasks self_distillation",
     6: "training evaluation distribution_gap preflight train bookstatus on_policy",

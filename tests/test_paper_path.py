@@ -40,6 +40,9 @@ def test_paper_profile_dry_run(profile):
                                  "advbench_jailbreak": 520, "alpaca_eval": 805}
     assert "### Reference Answer:" in rep["distill_prompt_example"] or "[/INST] Great!" in rep["distill_prompt_example"]
     assert rep["filters"][0] in ("nonempty", "no_banned_phrase")
+    cut = dry_run(cfg.replace(distill_max_examples=4, eval_limit=3))  # what the run will really do
+    assert cut["train_examples"] == 4 and cut["optimizer_steps"] == int(4 * cfg.epochs / (cfg.batch_size * cfg.grad_accum))
+    assert set(cut["benchmarks"].values()) == {3}
 
 
 @needs_data

@@ -104,9 +104,19 @@ def test_piecewise_encoding_differs_from_the_joined_string_where_llama2_does(sta
     assert "▁###" in tok.convert_ids_to_tokens(ids) and "▁###" not in tok.convert_ids_to_tokens(joined)
 
 
+@pytest.fixture(params=["standin", "smollm2"])
+def chat_tokenizer(request):
+    """Llama-2's tokenizer (the stand-in's) and a real ChatML one (SmolLM2's: pad == EOS, a default system turn)."""
+    if request.param == "standin":
+        return request.getfixturevalue("standin_tokenizer")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(request.getfixturevalue("smollm2_dir"))
+
+
 @pytest.mark.parametrize("name", ["chat", "chat_distill", "chat_distill_refer"])
-def test_chat_templates_tokenize_the_whole_text_once(name, standin_tokenizer):
-    tok = standin_tokenizer
+def test_chat_templates_tokenize_the_whole_text_once(name, chat_tokenizer):
+    tok = chat_tokenizer
     rec = {**REC, "history": [["Hi there", "Hello!"]]}
     text = render_prompt_text(name, rec, tok)
     assert prompt_ids(tok, name, rec) == tok(text, add_special_tokens=False)["input_ids"]
@@ -116,7 +126,9 @@ def test_chat_templates_tokenize_the_whole_text_once(name, standin_tokenizer):
     assert ex["input_ids"] == tok(full, add_special_tokens=False)["input_ids"]  # no stray ▁ at any boundary
     labelled = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
     assert tok.decode(labelled, skip_special_tokens=True).split() == "Hello! 6*7=<<6*7=42>>42 #### 42".split()
-    assert labelled[-1] == tok.eos_token_id
+    # the answers end with the EOS (Llama-2: last; ChatML: then the template's closing newline)
+    last_eos = len(labelled) - 1 - labelled[::-1].index(tok.eos_token_id)
+    assert labelled.count(tok.eos_token_id) == 2 and tok.decode(labelled[last_eos + 1:]).strip() == ""
 
 
 def test_train_example_masks_every_prompt_and_trains_every_answer(standin_tokenizer):
