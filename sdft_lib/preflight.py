@@ -45,7 +45,7 @@ def dry_run(cfg: RunConfig) -> dict:
         report["note"] = "the teaching world builds its own data; nothing to check on disk"
         return report
     records, path = _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
-    if cfg.distill_max_examples:  # distillation and both trainings take the first N (training.variant_data)
+    if cfg.distill_max_examples:  # distillation and both trainings take the first N (as training.variant_data)
         records = records[:cfg.distill_max_examples]
     report["train_examples"] = len(records)
     report["train_file"] = Path(path).name

@@ -27,16 +27,19 @@ VARIANTS = ("sft", "sdft")
 
 
 def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
-    """The training records of a variant and the file they came from."""
+    """The records a variant trains on (the first ``distill_max_examples`` when set, as
+    distillation takes them) and the file they came from."""
     from .data import load_task, read_records
 
+    cap = (lambda recs: recs[:cfg.distill_max_examples] if cfg.distill_max_examples else recs)  # noqa: E731
     if variant == "sft":
-        return load_task(cfg, "train")
+        records, path = load_task(cfg, "train")
+        return cap(records), path
     if variant == "sdft":
         from .self_distillation import run_self_distillation
 
         path = run_self_distillation(cfg, log=log) / "distilled.json"
-        return read_records(path), path
+        return cap(read_records(path)), path
     raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
 
 
@@ -135,8 +138,6 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
     records, data_path = data if data is not None else variant_data(cfg, variant, log=log)
-    if cfg.distill_max_examples and data is None:
-        records = records[:cfg.distill_max_examples]
 
     def build(work: Path) -> dict:
         from transformers import PrinterCallback, set_seed
