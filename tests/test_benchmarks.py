@@ -62,3 +62,11 @@ def test_lab4_probes_change_one_thing_at_a_time(tiny_world):
     check = get_scorer(new.scorer)
     r = new.records[0]
     assert check(r["output"], r["output"])[0] and not check("The answer is 1000.", r["output"])[0]
+
+
+def test_rouge_l_scores_the_overlap_and_counts_half_or_more_as_strict():
+    f1, strict = SCORERS["rouge_l"]("the cat sat on the mat", "the cat sat")
+    assert abs(f1 - 2 * 1.0 * 0.5 / 1.5) < 1e-9 and strict == 1.0  # precision 3/6, recall 3/3
+    assert SCORERS["rouge_l"]("dogs bark", "the cat sat") == (0.0, 0.0)
+    from sdft_lib.distribution_gap import rouge_l
+    assert rouge_l("a b c", "a b c") == 1.0  # one function behind both
