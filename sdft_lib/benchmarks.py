@@ -25,6 +25,9 @@ from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite
 PAPER_BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
                     "alpaca_eval")
 DEFAULT_PAPER_BENCHMARKS = tuple(b for b in PAPER_BENCHMARKS if b != "humaneval")  # humaneval is opt-in
+# The project's own probes for small real models (``sdft_lib.instruction_probe``), opt-in beside the paper's.
+PROBE_BENCHMARKS = ("instructions",)
+SUITE_BENCHMARKS = PAPER_BENCHMARKS + PROBE_BENCHMARKS
 
 Scorer = Callable[[str, str], tuple[float, float]]
 
@@ -34,7 +37,14 @@ SCORERS: dict[str, Scorer] = {
     **PAPER_SCORERS,
     **{f"teaching_{skill}": check for skill, check in CHECKERS.items()},
     "teaching_rewrite_probe": _check_rewrite_probe,
+    "instruction_following": lambda response, reference: _instruction_following(response, reference),
 }
+
+
+def _instruction_following(response: str, reference: str) -> tuple[float, float]:
+    from .instruction_probe import instruction_following  # imports lm-eval's IFEval checkers on first use
+
+    return instruction_following(response, reference)
 
 
 def get_scorer(name: str) -> Scorer:

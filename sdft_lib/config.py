@@ -24,7 +24,7 @@ from typing import Annotated, Any, Iterable, Literal, Mapping, get_args, get_ori
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .benchmarks import PAPER_BENCHMARKS
+from .benchmarks import SUITE_BENCHMARKS
 from .errors import ConfigError
 from .metrics import REGEX_PREFIX, check_scorer_name
 from .teaching_world.world import SKILLS
@@ -192,7 +192,7 @@ class RunConfig(BaseModel):
     sweep_epochs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list) # [] -> [epochs]
     # --- evaluation -----------------------------------------------------------------------
     eval_variants: Annotated[list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")] = Field(default_factory=lambda: ["seed", "sft", "sdft"])  # which models to evaluate
-    eval_benchmarks: list[Literal[PAPER_BENCHMARKS]] = Field(default_factory=list)  # [] -> the world's skills, or the paper's suite
+    eval_benchmarks: list[Literal[SUITE_BENCHMARKS]] = Field(default_factory=list)  # [] -> the world's skills, or the paper's suite
     eval_limit: Int0 = 0             # 0: every prompt of each benchmark; else the first N
     humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
     eval_sets: list = Field(default_factory=list)  # your probe sets: "file::scorer" or {file, scorer, name, columns}
@@ -567,6 +567,7 @@ NOTEBOOK_PARAMETERS = {
     "07_frontier": ("replay_ratios", "wise_alphas", "lines_settings", "onpolicy_epochs"),
     "lab2_lora_rank": ("ranks",),
     "06_reproducing_on_gpu": ("assumed_generated_tokens_per_s", "assumed_seconds_per_optimizer_step"),
+    "08_real_chat_model": ("teaching_profile", "teaching_run_dir"),
 }
 _NOTEBOOK_NAMES = {n for names in NOTEBOOK_PARAMETERS.values() for n in names}
 

@@ -84,3 +84,43 @@ def mean_nll(rows: Sequence[dict]) -> float:
     """Token-weighted mean NLL over records (each token counts once)."""
     tokens = sum(r["tokens"] for r in rows)
     return sum(r["nll"] * r["tokens"] for r in rows) / tokens if tokens else float("nan")
+
+
+@torch.inference_mode()
+def response_kl(p_model, q_model, tokenizer, records: Sequence[dict], template: str = "chat",
+                cutoff: int | None = None, branch: str = "reproduce", max_batch_tokens: int = 8192,
+                slice_tokens: int = 1024) -> list[dict]:
+    """For each record: mean per-token KL(p || q) over its response tokens (nats/token), and the mean
+    NLL each model gives the response (``p_nll``, ``q_nll``), with its token count.
+
+    The same encoding as :func:`response_nll`; both models share the tokenizer. The full-vocabulary
+    distributions are computed slice by slice from the last hidden states, so memory stays bounded.
+    ``p_model is q_model`` is allowed (KL 0)."""
+    enc = [train_example(tokenizer, template, r, cutoff, branch) for r in records]
+    out: list[dict | None] = [None] * len(enc)
+    device = next(p_model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    collate = collator(pad)
+    models = [p_model] if q_model is p_model else [p_model, q_model]
+    for idx in token_budget_batches([len(e["input_ids"]) for e in enc], max_batch_tokens):
+        batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx]).items()}
+        target = batch["labels"][:, 1:]
+        rows, cols = (target != IGNORE_INDEX).nonzero(as_tuple=True)
+        hidden = [m.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+                  .last_hidden_state[:, :-1] for m in models]
+        kl = torch.zeros(target.shape)
+        nll = [torch.zeros(target.shape) for _ in range(2)]
+        for s in range(0, len(rows), slice_tokens):
+            r, c = rows[s:s + slice_tokens], cols[s:s + slice_tokens]
+            logp = [torch.log_softmax(m.get_output_embeddings()(h[r, c]).float(), -1) for m, h in zip(models, hidden)]
+            lp, lq = logp[0], logp[-1]
+            kl[r, c] = (lp.exp() * (lp - lq)).sum(-1).clamp(min=0).cpu()
+            t = target[r, c].unsqueeze(1)
+            nll[0][r, c] = -lp.gather(1, t).squeeze(1).cpu()
+            nll[1][r, c] = -lq.gather(1, t).squeeze(1).cpu()
+        counts = (target != IGNORE_INDEX).sum(1)
+        for j, i in enumerate(idx):
+            n = int(counts[j])
+            mean = lambda t: float(t[j].sum()) / n if n else float("nan")  # noqa: E731
+            out[i] = {"kl": mean(kl), "p_nll": mean(nll[0]), "q_nll": mean(nll[1]), "tokens": n}
+    return out  # type: ignore[return-value]

@@ -11,7 +11,11 @@ advbench_raw          harmful_behaviors.csv        alpaca            refusal key
 advbench_jailbreak    harmful_behaviors.csv        alpaca_gcg        refusal keyword present
 humaneval             ``humaneval_file`` (opt-in)  alpaca            pass@1, sandboxed subprocess
 alpaca_eval           alpaca_eval.json             alpaca            exported for the AlpacaEval judge
+instructions          (``instruction_probe``)      alpaca            IFEval's checks, loose (strict beside)
 ====================  ==========================  ================  =====================================
+
+``instructions`` is not the paper's: it is the project's IFEval-style probe for small real models
+(:mod:`sdft_lib.instruction_probe`), opt-in through ``eval_benchmarks``.
 
 With ``train_template: chat`` (modern instruct models) the prompts go through the model's own chat
 template instead; the jailbreak suffix is appended to the user's message the same way.
@@ -30,22 +34,23 @@ from pathlib import Path
 from .config import RunConfig
 from .errors import ConfigError
 from .data import read_records
-from .benchmarks import DEFAULT_PAPER_BENCHMARKS, PAPER_BENCHMARKS, Benchmark
+from .benchmarks import DEFAULT_PAPER_BENCHMARKS, SUITE_BENCHMARKS, Benchmark
 from .templates import GCG_SUFFIX
 
-BENCHMARKS, DEFAULT_BENCHMARKS = PAPER_BENCHMARKS, DEFAULT_PAPER_BENCHMARKS
+BENCHMARKS, DEFAULT_BENCHMARKS = SUITE_BENCHMARKS, DEFAULT_PAPER_BENCHMARKS
 FILES = {"gsm8k": "gsm8k/gsm8k_test.json", "multiarith": "multiarith_test.json",
          "openfunction": "openfunction/openfunction_test.json", "advbench_raw": "harmful_behaviors.csv",
          "advbench_jailbreak": "harmful_behaviors.csv", "alpaca_eval": "alpaca_eval.json"}
 TEMPLATE = {"gsm8k": "gsm8k_infer", "multiarith": "gsm8k_infer", "openfunction": "alpaca",
             "advbench_raw": "alpaca", "advbench_jailbreak": "alpaca_gcg", "humaneval": "alpaca",
-            "alpaca_eval": "alpaca"}
+            "alpaca_eval": "alpaca", "instructions": "alpaca"}
 
 
 # The scorer of each benchmark (``metrics.SCORERS``); OpenFunctions follows the branch: the
 # reproduce branch gives 0.5 credit to positional arguments, main only to the exact call.
 SCORER = {"gsm8k": "math_answer", "multiarith": "math_answer", "openfunction": "function_call_partial",
-          "advbench_raw": "refusal", "advbench_jailbreak": "refusal", "humaneval": "humaneval", "alpaca_eval": None}
+          "advbench_raw": "refusal", "advbench_jailbreak": "refusal", "humaneval": "humaneval", "alpaca_eval": None,
+          "instructions": "instruction_following"}
 
 
 def scorer(cfg: RunConfig, name: str) -> str | None:
@@ -76,6 +81,10 @@ def load_benchmark(cfg: RunConfig, name: str) -> list[dict]:
         rows = read_humaneval(Path(cfg.humaneval_file).expanduser())
         recs = [{**r, "instruction": "Complete the following Python function.\n\n" + r["prompt"],
                  "input": "", "output": ""} for r in rows]
+    elif name == "instructions":
+        from .instruction_probe import instruction_records
+
+        recs = instruction_records()
     else:
         path = Path(cfg.data_dir).expanduser() / FILES[name]
         if not path.is_file():

@@ -72,3 +72,34 @@ def test_token_budget_batches_respect_the_budget():
     assert sorted(i for b in batches for i in b) == list(range(6))
     for b in batches:
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
+
+
+def direct_kl(p_model, q_model, tok, rec):
+    """KL(p || q) by hand: over the response tokens, from each model's full next-token distribution."""
+    prompt = render_prompt_text("chat", rec, tok)
+    full = tok.apply_chat_template([{"role": "user", "content": rec["instruction"]},
+                                    {"role": "assistant", "content": rec["output"]}], tokenize=False)
+    p = tok(prompt, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([tok(full, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        lp = torch.log_softmax(p_model(ids).logits[0].float(), -1)
+        lq = torch.log_softmax(q_model(ids).logits[0].float(), -1)
+    kl = [(lp[t - 1].exp() * (lp[t - 1] - lq[t - 1])).sum().item() for t in range(len(p), ids.shape[1])]
+    return sum(kl) / len(kl)
+
+
+def test_response_kl_matches_direct_and_is_zero_for_one_model(tiny_world, tiny_tokenizer):
+    from sdft_lib.likelihood import response_kl
+
+    a = build_model(tiny_tokenizer, ModelSpec(hidden=32, layers=1, heads=2, ffn=64), 0).eval()
+    b = build_model(tiny_tokenizer, ModelSpec(hidden=32, layers=1, heads=2, ffn=64), 1).eval()
+    recs = tiny_world["eval"]["arithmetic"][:3] + tiny_world["eval"]["tools"][:2]
+    got = response_kl(a, b, tiny_tokenizer, recs, max_batch_tokens=150, slice_tokens=5)
+    nll_a = response_nll(a, tiny_tokenizer, recs)
+    nll_b = response_nll(b, tiny_tokenizer, recs)
+    for rec, row, na, nb in zip(recs, got, nll_a, nll_b):
+        assert math.isclose(row["kl"], direct_kl(a, b, tiny_tokenizer, rec), rel_tol=1e-3, abs_tol=1e-6)
+        assert row["kl"] > 0 and row["tokens"] == na["tokens"]
+        assert math.isclose(row["p_nll"], na["nll"], rel_tol=1e-4) and math.isclose(row["q_nll"], nb["nll"], rel_tol=1e-4)
+    same = response_kl(a, a, tiny_tokenizer, recs)
+    assert all(r["kl"] == 0 and math.isclose(r["p_nll"], r["q_nll"]) for r in same)
