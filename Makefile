@@ -40,6 +40,10 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 # Lab 5 runs the worked example on your own data: its own profile (extends toy; set
 # PROFILE_lab5_own_data=own-data-smoke with PROFILE=smoke).
 PROFILE_lab5_own_data ?= own-data
+# The real-model chapter runs the real chat model's profile whatever PROFILE is, and compares with
+# the teaching world's run of PROFILE (its chapter 4, executed before it).
+PROFILE_08_real_chat_model ?= $(if $(filter smoke,$(PROFILE)),smollm2-smoke,smollm2)
+PARAMS_08_real_chat_model ?= -p teaching_profile $(PROFILE)
 LAB5_DATA := $(wildcard notebooks/data/own-data/*.csv notebooks/data/own-data/*.jsonl params/own-data*.yaml)
 
 # A profile change re-executes every notebook; the stages inside reuse what they already built.
@@ -51,7 +55,7 @@ $(STAMP):
 
 book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(LIB) $(wildcard params/*.yaml) $(VENV)/.installed
 	@echo "== running $< (profile $(PROFILE))"
-	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(or $(PROFILE_$*),$(PROFILE)) \
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(or $(PROFILE_$*),$(PROFILE)) $(PARAMS_$*) \
 	    --cwd . --kernel python3 --no-progress-bar --log-output --request-save-on-cell-execute
 	@mv $@.partial.ipynb $@
 
@@ -60,7 +64,7 @@ book/executed/lab5_own_data.ipynb: $(LAB5_DATA)
 notebooks: $(VENV)/.installed $(EXECUTED)
 
 book: notebooks
-	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md runs/$(PROFILE)
+	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md runs
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
 	@echo "The book: $(abspath _build/html/index.html)"
 

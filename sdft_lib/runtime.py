@@ -16,16 +16,18 @@ def setup(cfg: RunConfig) -> dict:
     from .data import check_inputs
     from .models import check_model
 
-    inputs = check_inputs(cfg)
-    check_model(cfg)
+    import warnings
+
+    with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
+        warnings.filterwarnings("ignore", message="IProgress not found")  # (a packaged model's check imports it)
+        inputs = check_inputs(cfg)
+        check_model(cfg)
     check_disk(cfg)
     code = None
     if "humaneval" in cfg.eval_benchmarks:  # model-written code will run: is there a sandbox?
         from .code_exec import check_sandbox
         code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
-    import warnings
-
     with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
         warnings.filterwarnings("ignore", message="IProgress not found")
         try:  # weight-loading progress bars only clutter executed notebooks

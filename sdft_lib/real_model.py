@@ -1,0 +1,282 @@
+"""SDFT on a real chat model, end to end: the study the chapter "SDFT on a real chat model" tells.
+
+Every step is one of the pipeline's cached stages (the chapter reruns in seconds once built):
+
+1. the seed rewrites the task's training examples (:func:`sdft_lib.self_distillation.run_self_distillation`);
+2. the distribution gap: the seed's NLL of the references against that of its accepted rewrites;
+3. SFT and SDFT with LoRA at the same setting, for every fine-tuning seed (``ft_seeds``);
+4. the seed and every run on the task and the probes (``eval_benchmarks``; the project's
+   instruction-following probe among them), plus drift from the seed and format leakage
+   (:mod:`sdft_lib.probes`).
+
+:func:`run_study` returns it all; the ``*_table`` functions turn it into the chapter's tables, and
+:func:`verdicts` compares SFT and SDFT on each measure with the uncertainty of the test set and of
+the seeds (:mod:`sdft_lib.stats`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+from . import instruction_probe, probes, stats
+
+FLOOR = 5.0  # points: a probe the seed scores below this has nothing to forget, and is not used for conclusions
+
+
+@dataclass
+class Study:
+    """What :func:`run_study` measured. ``outputs[variant][seed]``: per-prompt rows (``skill``,
+    ``lenient``, ``strict``, ``response``); the seed's under seed ``None``. ``seconds``: wall time of
+    each step in this call (small when it was cached)."""
+
+    cfg: RunConfig
+    distilled: Path
+    report: dict
+    verdicts: list
+    gap: dict
+    runs: dict = field(default_factory=dict)        # variant -> {seed: run folder}
+    scores: dict = field(default_factory=dict)      # variant -> {seed: {benchmark: summary}}
+    outputs: dict = field(default_factory=dict)     # variant -> {seed: rows}
+    drift: dict = field(default_factory=dict)       # variant -> {seed: drift summary}
+    seconds: dict = field(default_factory=dict)
+
+
+def distribution_gap(cfg: RunConfig, distilled: Path, log: Callable = print) -> dict:
+    """The seed's mean per-token NLL of the original references and of its accepted rewrites, on the
+    records whose rewrite was accepted and differs from the reference (the same prompts, so the
+    difference is the gap SDFT closes), with the per-record rows."""
+    from .likelihood import mean_nll, response_nll
+    from .models import load_model
+    from .self_distillation import load_verdicts
+
+    pairs = [v for v in load_verdicts(distilled) if v["accepted"] and v["rewrite"].strip() != v["original"].strip()]
+    if not pairs:
+        return {"n": 0, "reference_nll": math.nan, "rewrite_nll": math.nan, "rows": []}
+    model, tok = load_model(cfg)
+    args = (cfg.train_template, cfg.cutoff_len, cfg.paper_branch)
+    ref = response_nll(model, tok, [{"instruction": v["instruction"], "input": "", "output": v["original"]} for v in pairs], *args)
+    new = response_nll(model, tok, [{"instruction": v["instruction"], "input": "", "output": v["rewrite"]} for v in pairs], *args)
+    rows = [{"reference_nll": a["nll"], "rewrite_nll": b["nll"], "reference_tokens": a["tokens"],
+             "rewrite_tokens": b["tokens"]} for a, b in zip(ref, new)]
+    return {"n": len(pairs), "reference_nll": mean_nll(ref), "rewrite_nll": mean_nll(new), "rows": rows}
+
+
+def gap_table(gap: dict):
+    """The gap as a table: per answer set, the records, the token-weighted mean NLL, the median of the
+    per-record NLLs and the mean length in tokens."""
+    import pandas as pd
+
+    rows = gap["rows"]
+    out = []
+    for name, nll in (("references", "reference_nll"), ("accepted rewrites", "rewrite_nll")):
+        tok = nll.replace("_nll", "_tokens")
+        vals = sorted(r[nll] for r in rows)
+        out.append({"answers": name, "records": len(rows),
+                    "mean NLL (nats/token)": gap[nll],
+                    "median NLL": vals[len(vals) // 2] if vals else math.nan,
+                    "mean tokens": sum(r[tok] for r in rows) / len(rows) if rows else math.nan})
+    return pd.DataFrame(out)
+
+
+def run_study(cfg: RunConfig, log: Callable = print) -> Study:
+    """Build (or reuse) every step of the study for the profile's setting and ``ft_seeds``."""
+    from . import evaluation, self_distillation as sd
+    from .training import train_adapter
+
+    seconds = {}
+    t = time.time()
+    distilled = sd.run_self_distillation(cfg, log)
+    seconds["self-distillation"] = time.time() - t
+    study = Study(cfg, distilled, sd.load_report(distilled), sd.load_verdicts(distilled), {}, seconds=seconds)
+    t = time.time()
+    study.gap = distribution_gap(cfg, distilled, log)
+    seconds["distribution gap"] = time.time() - t
+    t = time.time()
+    study.scores["seed"] = {None: evaluation.evaluate_seed(cfg, log)}
+    study.outputs["seed"] = {None: evaluation.outputs_for_seed(cfg, log)}
+    seconds["evaluate the seed"] = time.time() - t
+    if instruction_probe.PROBE in cfg.eval_benchmarks:
+        t = time.time()
+        study.drift["seed"] = {None: probes.drift_from_seed(cfg, None, log=log)}
+        seconds["drift"] = time.time() - t
+    for variant in ("sft", "sdft"):
+        for s in cfg.ft_seeds:
+            t = time.time()
+            run = train_adapter(cfg, variant, seed=s, log=log)
+            seconds[f"train {variant} (seed {s})"] = time.time() - t
+            t = time.time()
+            study.runs.setdefault(variant, {})[s] = run
+            study.scores.setdefault(variant, {})[s] = evaluation.evaluate_run(cfg, run, log)
+            study.outputs.setdefault(variant, {})[s] = evaluation.outputs_for_run(cfg, run, log)
+            seconds[f"evaluate {variant} (seed {s})"] = time.time() - t
+            if instruction_probe.PROBE in cfg.eval_benchmarks:
+                t = time.time()
+                study.drift.setdefault(variant, {})[s] = probes.drift_from_seed(cfg, run, log=log)
+                seconds["drift"] = seconds.get("drift", 0.0) + time.time() - t
+    return study
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+def acceptance_table(report: dict):
+    """How many rewrites each rule let through, in the filter's order, and the outcome."""
+    import pandas as pd
+
+    n = report["total"]
+    rows = [{"rule": r, "passed": n - report["failed_by_rule"][r], "failed": report["failed_by_rule"][r],
+             "rejected first by it": report["rejected_first_by_rule"][r]} for r in report["rules"]]
+    rows += [{"rule": "all rules (accepted)", "passed": report["accepted"], "failed": report["rejected"],
+              "rejected first by it": None},
+             {"rule": "accepted and identical to the reference", "passed": report["accepted_identical_to_original"],
+              "failed": None, "rejected first by it": None}]
+    return pd.DataFrame(rows).astype({"passed": "Int64", "failed": "Int64", "rejected first by it": "Int64"})
+
+
+def _measures(study: Study) -> list[tuple[str, str]]:
+    """(key, label) of every measure: each benchmark's score, then drift and leakage."""
+    benches = list(study.scores["seed"][None])
+    out = [(b, b) for b in benches]
+    if study.drift:
+        out += [("drift_nll", "NLL of the seed's answers (nats/token)"), ("drift_kl", "KL(seed || model) (nats/token)")]
+    if instruction_probe.PROBE in benches:
+        out += [("leakage", "probe answers that are a function call (%)")]
+    return out
+
+
+def _value(study: Study, variant: str, seed, key: str) -> float:
+    if key == "drift_nll":
+        return study.drift[variant][seed]["nll"]
+    if key == "drift_kl":
+        return study.drift[variant][seed]["kl"]
+    if key == "leakage":
+        return instruction_probe.format_leakage(study.outputs[variant][seed])["share"]
+    return study.scores[variant][seed][key]["lenient"]
+
+
+def measures_table(study: Study):
+    """One row per measure: the seed's value, then SFT's and SDFT's mean ± sd over the fine-tuning
+    seeds (sd shown when there are two or more), and whether the measure is used for conclusions."""
+    import pandas as pd
+
+    rows = []
+    for key, label in _measures(study):
+        row = {"measure": label, "seed": _value(study, "seed", None, key)}
+        for v in ("sft", "sdft"):
+            m, sd = stats.mean_sd([_value(study, v, s, key) for s in study.scores[v]])
+            row[v.upper()] = m
+            row[f"{v.upper()} sd"] = sd
+        row["used"] = usable(study, key)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def usable(study: Study, key: str) -> bool:
+    """Whether a measure supports conclusions: a benchmark (other than the task) the seed scores
+    below :data:`FLOOR` points has nothing to forget."""
+    from .evaluation import task_benchmark
+
+    if key in study.scores["seed"][None] and key != task_benchmark(study.cfg):
+        return study.scores["seed"][None][key]["lenient"] >= FLOOR
+    return True
+
+
+def _per_prompt(study: Study, variant: str, seed, bench: str) -> list[float]:
+    return [r["lenient"] for r in study.outputs[variant][seed] if r["skill"] == bench]
+
+
+def _drift_rows(study: Study, variant: str, seed, key: str) -> list[float]:
+    from .runs import read_json
+
+    folder = probes.drift_folder(study.cfg, study.runs[variant][seed] if variant != "seed" else None)
+    return [r["q_nll" if key == "drift_nll" else "kl"] for r in read_json(folder / "rows.json")]
+
+
+def compare(study: Study, key: str) -> dict:
+    """SDFT minus SFT on one measure: the paired difference per fine-tuning seed (same prompts),
+    combined over seeds with the seeds' spread (:func:`sdft_lib.stats.seeds_difference`)."""
+    per_seed = []
+    for s in study.scores["sft"]:
+        if key == "leakage":
+            a = [float(instruction_probe.looks_like_call(r["response"])) for r in study.outputs["sdft"][s] if r["skill"] == instruction_probe.PROBE]
+            b = [float(instruction_probe.looks_like_call(r["response"])) for r in study.outputs["sft"][s] if r["skill"] == instruction_probe.PROBE]
+        elif key in ("drift_nll", "drift_kl"):
+            a, b = _drift_rows(study, "sdft", s, key), _drift_rows(study, "sft", s, key)
+        else:
+            a, b = _per_prompt(study, "sdft", s, key), _per_prompt(study, "sft", s, key)
+        d = stats.paired_difference(a, b)
+        if key in ("drift_nll", "drift_kl"):  # per-answer values, not 0/1 marks: no percent scaling
+            d = {k: (v / 100 if k != "n" else v) for k, v in d.items()}
+        per_seed.append(d)
+    return stats.seeds_difference(per_seed)
+
+
+def comparison_table(study: Study):
+    """SDFT against SFT on every measure: mean difference, its standard error and interval, and the
+    words the chapter uses for it."""
+    import pandas as pd
+
+    rows = []
+    for key, label in _measures(study):
+        d = compare(study, key)
+        higher_better = key not in ("drift_nll", "drift_kl", "leakage")
+        rows.append({"measure": label, "SDFT - SFT": d["diff"], "se": d["se"], "low": d["low"], "high": d["high"],
+                     "reads": reading(d, higher_better), "used": usable(study, key)})
+    return pd.DataFrame(rows)
+
+
+def reading(d: dict, higher_better: bool = True) -> str:
+    """'SDFT better' / 'SFT better' when the interval excludes 0, else 'no measurable difference'."""
+    from .prose import compare as words
+
+    better, worse = ("SDFT better", "SFT better") if higher_better else ("SFT better", "SDFT better")
+    return words(d["diff"], 0.0, more=better, less=worse, same="no measurable difference",
+                 tol=stats.Z * d["se"] if not math.isnan(d["se"]) else 0.0)
+
+
+def rewrite_examples(study: Study, k: int = 4) -> list[dict]:
+    """The first ``k`` accepted rewrites that differ from their reference, then the first rejected one."""
+    changed = [v for v in study.verdicts if v["accepted"] and v["rewrite"].strip() != v["original"].strip()][:k]
+    rejected = [v for v in study.verdicts if not v["accepted"]][:1]
+    return [{"question": v["instruction"].split("Question:")[-1].split("\n")[0].strip(), "reference": v["original"],
+             "rewrite": v["rewrite"], "accepted": v["accepted"],
+             "failed": ", ".join(r for r, ok in v["rules"].items() if not ok)} for v in changed + rejected]
+
+
+# The paper's probes, checked on the seed first: at 135M parameters it may have nothing to forget.
+FLOOR_PROBES = ("advbench_raw", "multiarith")
+FLOOR_LIMIT = 12  # prompts each: enough to tell a score near zero from one well above the floor
+
+
+def floor_check(cfg: RunConfig, benchmarks=FLOOR_PROBES, limit: int = FLOOR_LIMIT, log: Callable = print):
+    """The seed's score on each of the paper's probes (first ``limit`` prompts), and whether it clears
+    :data:`FLOOR`; one row per probe."""
+    import pandas as pd
+
+    from .evaluation import evaluate_seed
+
+    probe_cfg = cfg.replace(eval_benchmarks=list(benchmarks), eval_limit=limit, lm_eval_tasks=[])
+    scores = evaluate_seed(probe_cfg, log)
+    return pd.DataFrame([{"probe": b, "n": scores[b]["n"], "seed": scores[b]["lenient"],
+                          "se": stats.proportion_se(scores[b]["lenient"], scores[b]["n"]),
+                          "usable": scores[b]["lenient"] >= FLOOR} for b in benchmarks])
+
+
+def teaching_world_verdict(cfg: RunConfig) -> dict | None:
+    """The teaching world's SFT-vs-SDFT numbers from its evaluation chapter (``results.csv`` of the
+    given teaching profile), or None when that chapter has not run yet."""
+    import pandas as pd
+
+    from .evaluation import forgetting_summary, task_benchmark
+
+    path = cfg.stage_path("evaluation") / "results.csv"
+    if not path.is_file():
+        return None
+    s = forgetting_summary(pd.read_csv(path), task_benchmark(cfg)).set_index("variant")
+    return {v: {"forgetting": float(s.loc[v, "forgetting_mean"]), "task": float(s.loc[v, "task_mean"])}
+            for v in ("sft", "sdft") if v in s.index}
