@@ -54,7 +54,7 @@ $(STAMP):
 	@touch $@
 
 book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(LIB) $(wildcard params/*.yaml) $(VENV)/.installed
-	@echo "== running $< (profile $(PROFILE))"
+	@echo "== running $< (profile $(or $(PROFILE_$*),$(PROFILE)))"
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/papermill $< $@.partial.ipynb -p profile $(or $(PROFILE_$*),$(PROFILE)) $(PARAMS_$*) \
 	    --cwd . --kernel python3 --no-progress-bar --log-output --request-save-on-cell-execute
 	@mv $@.partial.ipynb $@
