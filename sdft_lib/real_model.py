@@ -17,7 +17,6 @@ the seeds (:mod:`sdft_lib.stats`).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -31,8 +30,8 @@ FLOOR = 5.0  # points: a probe the seed scores below this has nothing to forget,
 @dataclass
 class Study:
     """What :func:`run_study` measured. ``outputs[variant][seed]``: per-prompt rows (``skill``,
-    ``lenient``, ``strict``, ``response``); the seed's under seed ``None``. ``seconds``: wall time of
-    each step in this call (small when it was cached)."""
+    ``lenient``, ``strict``, ``response``); the seed's under seed ``None``. (Each stage's build time
+    is in its artifact's manifest; the book's status page lists them.)"""
 
     cfg: RunConfig
     distilled: Path
@@ -43,7 +42,6 @@ class Study:
     scores: dict = field(default_factory=dict)      # variant -> {seed: {benchmark: summary}}
     outputs: dict = field(default_factory=dict)     # variant -> {seed: rows}
     drift: dict = field(default_factory=dict)       # variant -> {seed: drift summary}
-    seconds: dict = field(default_factory=dict)
 
 
 TASK_NOTES = {
@@ -125,36 +123,22 @@ def run_study(cfg: RunConfig, log: Callable = print) -> Study:
     from . import evaluation, self_distillation as sd
     from .training import train_adapter
 
-    seconds = {}
-    t = time.time()
     distilled = sd.run_self_distillation(cfg, log)
-    seconds["self-distillation"] = time.time() - t
-    study = Study(cfg, distilled, sd.load_report(distilled), sd.load_verdicts(distilled), {}, seconds=seconds)
-    t = time.time()
+    study = Study(cfg, distilled, sd.load_report(distilled), sd.load_verdicts(distilled), {})
     study.gap = distribution_gap(cfg, distilled, log)
-    seconds["distribution gap"] = time.time() - t
-    t = time.time()
     study.scores["seed"] = {None: evaluation.evaluate_seed(cfg, log)}
     study.outputs["seed"] = {None: evaluation.outputs_for_seed(cfg, log)}
-    seconds["evaluate the seed"] = time.time() - t
-    if instruction_probe.PROBE in cfg.eval_benchmarks:
-        t = time.time()
+    probing = instruction_probe.PROBE in cfg.eval_benchmarks
+    if probing:
         study.drift["seed"] = {None: probes.drift_from_seed(cfg, None, log=log)}
-        seconds["drift"] = time.time() - t
     for variant in ("sft", "sdft"):
         for s in cfg.ft_seeds:
-            t = time.time()
             run = train_adapter(cfg, variant, seed=s, log=log)
-            seconds[f"train {variant} (seed {s})"] = time.time() - t
-            t = time.time()
             study.runs.setdefault(variant, {})[s] = run
             study.scores.setdefault(variant, {})[s] = evaluation.evaluate_run(cfg, run, log)
             study.outputs.setdefault(variant, {})[s] = evaluation.outputs_for_run(cfg, run, log)
-            seconds[f"evaluate {variant} (seed {s})"] = time.time() - t
-            if instruction_probe.PROBE in cfg.eval_benchmarks:
-                t = time.time()
+            if probing:
                 study.drift.setdefault(variant, {})[s] = probes.drift_from_seed(cfg, run, log=log)
-                seconds["drift"] = seconds.get("drift", 0.0) + time.time() - t
     return study
 
 
