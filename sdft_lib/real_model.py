@@ -237,6 +237,19 @@ def compare(study: Study, key: str) -> dict:
     return stats.seeds_difference(per_seed)
 
 
+def task_gain(study: Study) -> dict:
+    """SFT minus the seed on the task, paired per prompt and combined over the fine-tuning seeds (as
+    :func:`compare`); NaN when the run has no task benchmark."""
+    from .evaluation import task_benchmark
+
+    task = task_benchmark(study.cfg)
+    if task not in study.scores["seed"][None]:
+        return stats.seeds_difference([])
+    seed = _per_prompt(study, "seed", None, task)
+    return stats.seeds_difference([stats.paired_difference(_per_prompt(study, "sft", s, task), seed)
+                                   for s in study.scores["sft"]])
+
+
 def comparison_table(study: Study):
     """SDFT against SFT on every measure: mean difference, its standard error and interval, and the
     words the chapter uses for it."""
