@@ -153,3 +153,51 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
     assert Record.steps == [6, 7, 8, 9, 10]  # only the steps after the checkpoint were trained
     assert [h["step"] for h in train_log(run)] == list(range(1, 11))  # the log is whole
     assert not (run / "checkpoints").exists()
+
+
+def test_response_loss_is_the_mean_nll_of_the_response_tokens(standin_dir):
+    """response_loss (only response positions through the LM head) equals cross-entropy over the full
+    logits with -100 ignored, in value and in gradient; with num_items_in_batch it divides by that."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from sdft_lib.data import read_records
+    from sdft_lib.training import response_loss
+    from conftest import FIXTURE_DATA
+
+    tok = AutoTokenizer.from_pretrained(standin_dir)
+    tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(standin_dir, dtype=torch.float32)
+    recs = read_records(FIXTURE_DATA / "alpaca" / "alpaca_train.json")[:4]
+    batch = collator(tok.pad_token_id)([train_example(tok, "alpaca", r, 128) for r in recs])
+    ours = response_loss(model, batch)
+    ours.backward()
+    g_ours = model.model.layers[0].self_attn.q_proj.weight.grad.clone()
+    model.zero_grad()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    full = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
+                                             ignore_index=IGNORE_INDEX)
+    full.backward()
+    g_full = model.model.layers[0].self_attn.q_proj.weight.grad
+    assert torch.allclose(ours, full, rtol=1e-5) and torch.allclose(g_ours, g_full, rtol=1e-4, atol=1e-7)
+    n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+    assert torch.allclose(response_loss(model, batch, num_items_in_batch=2 * n), full.detach() / 2, rtol=1e-5)
+
+
+def test_the_train_step_benchmark_runs(tmp_path):
+    """benchmarks/train_step.py (the README's command) on the smallest profile: both losses give the
+    same mean logged loss."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--steps", "2",
+                           "--repeats", "1"], cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [r["loss_function"] for r in rows] == ["trl", "response_loss"]
+    assert all(r["steps"] == 2 and r["seconds_per_step"] > 0 for r in rows)
+    assert abs(rows[0]["mean_logged_loss"] - rows[1]["mean_logged_loss"]) < 1e-4 * rows[0]["mean_logged_loss"]
