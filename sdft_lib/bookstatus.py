@@ -145,6 +145,26 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def parameters_markdown() -> str:
+    """The parameter reference page, generated from the configuration itself (its fields, their
+    descriptions and bounds, and which artifacts each rebuilds: ``config.ARTIFACT_FIELDS``)."""
+    from .config import parameter_reference
+
+    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    lines = ["# Parameters", "",
+             "Every parameter a run takes, generated from the configuration (`sdft_lib/config.py`) when the",
+             "book is built. Give one to a notebook as `-p name value` (papermill, `make pipeline",
+             "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a profile",
+             "(`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new value",
+             "rebuilds the artifacts listed, and reuses every other one (each artifact's cache key is built",
+             "from the parameters it depends on; `tests/test_keys.py` checks that no parameter is left out).",
+             "", "| parameter | allowed | default | what it is | a new value rebuilds |", "|---|---|---|---|---|"]
+    for r in parameter_reference():
+        lines.append(f"| `{r['name']}` | {cell(r['allowed'])} | `{cell(r['default'])}` | {cell(r['description'])} | "
+                     f"{cell(r['rebuilds'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder, out = Path(argv[0]), Path(argv[1])
@@ -152,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(folder.glob("*.ipynb")):
         hide_injected_parameters(path)
     write_text(out, status_markdown(folder, runs_root))
+    write_text(out.parent / "parameters.md", parameters_markdown())
     return 0
 
 

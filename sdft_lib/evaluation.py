@@ -84,18 +84,22 @@ def task_scorer(cfg: RunConfig) -> str:
     return cfg.distill_check if cfg.distill_check not in ("auto", "none") else "exact"
 
 
+def eval_key(cfg: RunConfig, model: dict, benchmarks_ident: dict) -> dict:
+    """One evaluation's cache key: which model (``model``: the seed's identity or a run's key), what
+    identifies the benchmarks (:func:`run_benchmarks`: files' hashes), and every field of
+    ``config.ARTIFACT_FIELDS["eval"]``."""
+    from .config import artifact_fields
+
+    return {"eval_version": 4, "weights": model, "benchmarks": benchmarks_ident, **artifact_fields(cfg, "eval")}
+
+
 def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
     """Evaluate one model on :func:`run_benchmarks` (cached by key); return its folder."""
     from . import benchmarks
     from .runs import write_json
 
     benches, ident = run_benchmarks(cfg, log)
-    if cfg.is_teaching:
-        key = {"eval_version": 2, **key, **({"extra": ident} if ident else {})}
-    else:
-        key = {"eval_version": 3, "limit": cfg.eval_limit, "max_new_tokens": cfg.max_new_tokens,
-               "cutoff_len": cfg.cutoff_len, "template": cfg.train_template, "paper_branch": cfg.paper_branch,
-               "humaneval_file": cfg.humaneval_file, **ident, **key}
+    key = eval_key(cfg, key, ident)
 
     def build(work: Path) -> dict:
         from .paper_eval import export_alpaca_eval
@@ -123,10 +127,9 @@ def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Ca
 
 def _seed_eval(cfg: RunConfig, log: Callable) -> Path:
     from .models import load_model
-    from .teaching_world.build import model_key
+    from .teaching_world.build import seed_identity
 
-    key = {"model": model_key(cfg) if cfg.is_teaching else cfg.model}
-    return _eval_model(cfg, "seed", key, lambda: load_model(cfg), log)
+    return _eval_model(cfg, "seed", {"model": seed_identity(cfg)}, lambda: load_model(cfg), log)
 
 
 def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
@@ -155,10 +158,10 @@ def _lm_eval_scores(cfg: RunConfig, name: str, base: str, adapter: Path | None, 
 
 def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
     from .models import seed_weights
-    from .teaching_world.build import model_key
+    from .teaching_world.build import seed_identity
 
     scores = read_json(_seed_eval(cfg, log) / "manifest.json")["scores"]
-    ident = {"seed": model_key(cfg) if cfg.is_teaching else cfg.model}
+    ident = {"seed": seed_identity(cfg)}
     return {**scores, **_lm_eval_scores(cfg, "seed", seed_weights(cfg), None, ident, log)}
 
 

@@ -118,6 +118,15 @@ def replay_prompts(cfg, n: int) -> list[dict]:
     return [{"instruction": pool[i]["instruction"], "input": pool[i].get("input", "")} for i in picked]
 
 
+def replay_key(cfg, n: int) -> dict:
+    """The replay set's cache key: the seed, how many prompts, and every field of
+    ``config.ARTIFACT_FIELDS["replay"]``."""
+    from .config import artifact_fields
+    from .teaching_world.build import seed_identity
+
+    return {"replay_version": 2, "seed_model": seed_identity(cfg), "n": n, **artifact_fields(cfg, "replay")}
+
+
 def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
     """Build (or reuse) the replay set: the seed's greedy answers (the run's template and decoding)
     to :func:`replay_prompts`. ``replay.json`` in the returned folder; the manifest's metrics count
@@ -125,10 +134,8 @@ def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
     import time
 
     from .runs import build_once, key_hash, write_json
-    from .teaching_world.build import model_key
 
-    key = {"replay_version": 1, "seed_model": model_key(cfg), "n": n, "seed": cfg.seed,
-           "template": cfg.train_template, "max_new_tokens": cfg.max_new_tokens, "do_sample": cfg.do_sample}
+    key = replay_key(cfg, n)
 
     def build(work: Path) -> dict:
         from .distribution_gap import own_answers

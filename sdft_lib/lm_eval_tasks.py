@@ -162,6 +162,18 @@ def primary_score(metrics: dict[str, float]) -> tuple[str, float]:
     return name, metrics[name]
 
 
+def lm_eval_key(cfg, model_dir, adapter, tasks: list[str], include_path, ident: dict) -> dict:
+    """An lm-eval run's cache key: the weights (folder, adapter, ``ident``), the tasks, their files'
+    digests when they are your own, and ``config.ARTIFACT_FIELDS["lm_eval"]``."""
+    from .config import artifact_fields
+
+    key = {"lm_eval_version": 3, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
+           "tasks": list(tasks), **ident, **artifact_fields(cfg, "lm_eval")}
+    if include_path:
+        key["task_files"] = {p.name: _digest(p) for p in sorted(Path(include_path).expanduser().glob("**/*.y*ml"))}
+    return key
+
+
 def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | Path | None, tasks: list[str],
                           include_path: str | Path | None, ident: dict, log: Callable = print) -> dict:
     """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/results.json``.
@@ -172,10 +184,7 @@ def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | 
     from .runs import build_once, key_hash, read_json, write_json
     from .hardware import resolve_device
 
-    key = {"lm_eval_version": 2, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
-           "tasks": list(tasks), "limit": cfg.lm_eval_limit, **ident}
-    if include_path:
-        key["task_files"] = {p.name: _digest(p) for p in sorted(Path(include_path).expanduser().glob("**/*.y*ml"))}
+    key = lm_eval_key(cfg, model_dir, adapter, tasks, include_path, ident)
     path = cfg.stage_path("evaluation") / f"lm_eval-{name}-{key_hash(key, 8)}"
 
     def build(work: Path) -> dict:

@@ -87,11 +87,23 @@ def on_policy_config(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: 
         teacher_prompt_template=TEACHER_TEMPLATE, **AUTHORS)
 
 
+def on_policy_key(cfg: RunConfig, lr: float, epochs: float, seed: int) -> dict:
+    """An on-policy run's cache key: a fine-tuning run's (:func:`training.train_key`), the authors'
+    settings and the teacher's prompt, and ``config.ARTIFACT_FIELDS["on_policy"]``."""
+    from .config import artifact_fields
+    from .training import train_key
+
+    teacher = ({"template": "world rewrite prompt", "system": DISTILL_SYSTEM} if cfg.is_teaching
+               else {"template": TEACHER_TEMPLATE, "demonstration": DEMONSTRATION})
+    return {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, **teacher),
+            **artifact_fields(cfg, "on_policy")}
+
+
 def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | None = None, seed: int | None = None,
                     log: Callable[[str], None] = print) -> Path:
     """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
     from .data import load_task
-    from .training import lora_config, run_path, save_trained, train_key
+    from .training import lora_config, run_path, save_trained
 
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
@@ -99,9 +111,7 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
     records, source = load_task(cfg, "train")
     if cfg.distill_max_examples:
         records = records[:cfg.distill_max_examples]
-    teacher = ({"template": "world rewrite prompt", "system": DISTILL_SYSTEM} if cfg.is_teaching
-               else {"template": TEACHER_TEMPLATE, "demonstration": DEMONSTRATION})
-    key = {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, **teacher)}
+    key = on_policy_key(cfg, lr, epochs, seed)
     path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
         f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}")
 

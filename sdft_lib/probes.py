@@ -26,9 +26,11 @@ def seed_answers(cfg, benchmark: str = PROBE, log: Callable = print) -> list[dic
 def _drift_key(cfg, run_dir, records: list[dict], benchmark: str) -> dict:
     from .runs import key_hash, read_json
 
-    return {"drift_version": 1, "benchmark": benchmark, "answers": key_hash({"records": records}, 16),
-            "model": cfg.model, "template": cfg.train_template, "cutoff_len": cfg.cutoff_len,
-            "run_key": read_json(Path(run_dir) / "manifest.json")["key_hash"] if run_dir else None}
+    from .config import artifact_fields
+
+    return {"drift_version": 2, "benchmark": benchmark, "answers": key_hash({"records": records}, 16),
+            "run_key": read_json(Path(run_dir) / "manifest.json")["key_hash"] if run_dir else None,
+            **artifact_fields(cfg, "drift")}
 
 
 def drift_folder(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log: Callable = print) -> Path:

@@ -250,12 +250,13 @@ def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], l
 
 
 def distill_key(cfg: RunConfig, template: str) -> dict:
-    from .teaching_world.build import model_key
+    """The distilled set's cache key: the seed, the template it is prompted with, the rules, and
+    every field of ``config.ARTIFACT_FIELDS["distill"]``."""
+    from .config import artifact_fields
+    from .teaching_world.build import seed_identity
 
-    return {"stage_version": 2, "model": cfg.model if not cfg.is_teaching else model_key(cfg),
-            "dataset": cfg.dataset, "template": template, "decoding": _decoding(cfg).to_dict(),
-            "rules": list(run_rules(cfg)), "branch": cfg.paper_branch, "max_examples": cfg.distill_max_examples,
-            "cutoff_len": cfg.cutoff_len, "seed": cfg.seed}
+    return {"stage_version": 3, "seed_model": seed_identity(cfg), "template": template,
+            "rules": list(run_rules(cfg)), **artifact_fields(cfg, "distill")}
 
 
 def distilled_path(cfg: RunConfig) -> Path:

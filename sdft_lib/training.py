@@ -44,18 +44,15 @@ def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = prin
 
 
 def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> dict:
-    from .teaching_world.build import model_key
+    """A fine-tuning run's cache key: the variant, the seed model, every field of
+    ``config.ARTIFACT_FIELDS["train"]`` with the run's own learning rate, epochs and seed, and the
+    process count (the data file's hash joins it in :func:`train_adapter`)."""
+    from .config import artifact_fields
+    from .teaching_world.build import seed_identity
 
     # stage 3: the loss is response_loss (TRL's fused head before; the same loss to float rounding)
-    return {"stage_version": 3, "variant": variant,
-            "base": model_key(cfg) if cfg.is_teaching else cfg.model,
-            "finetune": cfg.finetune, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
-            "lora_dropout": cfg.lora_dropout, "lora_targets": list(cfg.lora_targets),
-            "learning_rate": lr, "epochs": epochs, "seed": seed, "batch_size": cfg.batch_size,
-            "grad_accum": cfg.grad_accum, "cutoff_len": cfg.cutoff_len, "lr_scheduler": cfg.lr_scheduler,
-            "warmup_ratio": cfg.warmup_ratio, "dataset": cfg.dataset, "train_template": cfg.train_template,
-            "paper_branch": cfg.paper_branch,
-            "max_examples": cfg.distill_max_examples,
+    return {"stage_version": 3, "variant": variant, "seed_model": seed_identity(cfg),
+            **artifact_fields(cfg, "train"), "learning_rate": lr, "epochs": epochs, "seed": seed,
             # several processes multiply the global batch: a run on 2 is another run than on 1
             **({"processes": _processes()} if _processes() > 1 else {})}
 

@@ -16,22 +16,25 @@ from pathlib import Path
 
 from ..chat import render_chat_text
 from ..templates import conversation
-from ..config import RunConfig
+from ..config import RunConfig, artifact_fields
 from ..runs import build_once, key_hash, read_json, write_json
 from .world import SKILLS, TASK, WorldSpec, build_world
 
 STAGE = "teaching_world"
-WORLD_FIELDS = ("seed", "world_train", "world_eval_size", "task_train_size", "task_eval_size")
-MODEL_FIELDS = ("vocab_size", "model_hidden", "model_layers", "model_heads", "model_ffn",
-                "model_dropout", "seed_epochs", "seed_batch_size", "seed_lr", "seed_warmup", "seed_bf16")
 
 
 def world_key(cfg: RunConfig) -> dict:
-    return {"world_version": 1, **{f: getattr(cfg, f) for f in WORLD_FIELDS}}
+    return {"world_version": 1, **artifact_fields(cfg, "world")}
 
 
 def model_key(cfg: RunConfig) -> dict:
-    return {"model_version": 2, "world": world_key(cfg), **{f: getattr(cfg, f) for f in MODEL_FIELDS}}
+    return {"model_version": 2, "world": world_key(cfg), **artifact_fields(cfg, "seed_model")}
+
+
+def seed_identity(cfg: RunConfig) -> dict | str:
+    """What the seed model is, in the cache keys of everything built from it: the teaching seed's
+    key (its world and training settings), or the model's name or folder."""
+    return model_key(cfg) if cfg.is_teaching else cfg.model
 
 
 def world_root(cfg: RunConfig) -> Path:
