@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-from sdft_lib import runtime, training
+from sdft_lib import benchmarks, runtime, training
 from sdft_lib.config import load_config
 from sdft_lib.teaching_world import build as tw
 
@@ -34,7 +34,8 @@ def main() -> None:
             t0 = time.time()
             path = training.train_adapter(cfg, variant, log=lambda m: None)
             model, tok = training.load_finetuned(cfg, path, merge=True)
-            scores, _ = tw.evaluate_skills(model, tok, sets, cfg)
+            scores, _ = benchmarks.evaluate(model, tok, benchmarks.teaching(sets), benchmarks.TEACHING_MAX_NEW_TOKENS,
+                                            cfg.gen_batch_size)
             print(json.dumps({"setting": overrides, "variant": variant,
                               "train_seconds": training.run_metrics(path)["train_seconds"],
                               "wall_seconds": round(time.time() - t0, 1),

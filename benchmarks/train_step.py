@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/train_step.py --profile smollm2 --steps 4
     .venv/bin/python benchmarks/train_step.py --profile toy --steps 30
+    .venv/bin/python benchmarks/train_step.py --profile toy --whole-run --repeats 1
+
 
 Both trainers get the same LoRA-wrapped seed, the same first ``--steps`` batches of the profile's SFT
 data and the same arguments (``training.training_arguments``); only ``compute_loss`` differs. Each
 trains ``--repeats`` times in turn (fresh adapter each time) and the script prints one JSON line per
 try: seconds per optimizer step and the mean logged loss, which should agree to float rounding.
-Nothing is written to the profile's run folder.
+``--whole-run`` (the teaching world) trains the profile's whole SFT run both ways instead, and scores
+each on the world's held-out skills (the first ``--n`` prompts of each): the same conclusions, or by
+how much they differ. Nothing is written to the profile's run folder.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sdft_lib import runtime, training
 from sdft_lib.config import load_config
 
 
-def one_try(cfg, loss: str, rows: list[dict], out: Path) -> dict:
+def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = None) -> dict:
     from transformers import PrinterCallback, set_seed
     from trl import SFTTrainer
 
@@ -31,7 +35,8 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path) -> dict:
     set_seed(cfg.seed)
     base, tok = load_model(cfg)
     model = training.prepare_model(cfg, base)
-    args = training.training_arguments(cfg, out, cfg.learning_rate, 1.0, cfg.seed, "cpu", len(rows))
+    epochs = cfg.epochs if sets is not None else 1.0
+    args = training.training_arguments(cfg, out, cfg.learning_rate, epochs, cfg.seed, "cpu", len(rows))
     args.logging_steps, args.save_strategy = 1, "no"
     cls = SFTTrainer if loss == "trl" else training._response_loss_trainer()
     trainer = cls(model=model, args=args, train_dataset=training.sft_dataset(rows), processing_class=tok)
@@ -40,9 +45,17 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path) -> dict:
     trainer.train()
     secs = time.perf_counter() - t0
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"loss_function": loss, "steps": trainer.state.global_step,
-            "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
-            "mean_logged_loss": round(sum(losses) / len(losses), 6)}
+    out_row = {"loss_function": loss, "steps": trainer.state.global_step,
+               "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
+               "mean_logged_loss": round(sum(losses) / len(losses), 6)}
+    if sets is not None:
+        from sdft_lib import benchmarks
+
+        merged = model.merge_and_unload().eval() if cfg.finetune == "lora" else model.eval()
+        scores, _ = benchmarks.evaluate(merged, tok, benchmarks.teaching(sets), benchmarks.TEACHING_MAX_NEW_TOKENS,
+                                        cfg.gen_batch_size)
+        out_row["scores"] = {k: v["lenient"] for k, v in scores.items()}
+    return out_row
 
 
 def main() -> None:
@@ -50,6 +63,8 @@ def main() -> None:
     ap.add_argument("--profile", default="toy")
     ap.add_argument("--steps", type=int, default=10, help="optimizer steps per try")
     ap.add_argument("--repeats", type=int, default=2, help="tries of each loss, alternating")
+    ap.add_argument("--whole-run", action="store_true", help="the whole SFT run, then its scores (teaching world)")
+    ap.add_argument("--n", type=int, default=150, help="held-out prompts per skill (--whole-run)")
     args = ap.parse_args()
     cfg = load_config(args.profile)
     runtime.setup(cfg)
@@ -58,12 +73,19 @@ def main() -> None:
 
     records, _ = training.variant_data(cfg, "sft", log=lambda m: None)
     _, tok = load_model(cfg)
-    rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch)
-            for r in records[:args.steps * cfg.batch_size]]
+    sets = None
+    if args.whole_run:
+        from sdft_lib.teaching_world import build as tw
+
+        if not cfg.is_teaching:
+            raise SystemExit("--whole-run scores the teaching world's skills: give a teaching profile")
+        sets = {k: v[:args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None)).items()}
+    kept = records if args.whole_run else records[:args.steps * cfg.batch_size]
+    rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in kept]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             for loss in ("trl", "response_loss"):
-                print(json.dumps({"profile": args.profile, **one_try(cfg, loss, rows, Path(tmp) / loss)}),
+                print(json.dumps({"profile": args.profile, **one_try(cfg, loss, rows, Path(tmp) / loss, sets)}),
                       flush=True)
 
 

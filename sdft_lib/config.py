@@ -703,14 +703,14 @@ def parameter_reference() -> list[dict[str, str]]:
     for name, info in RunConfig.model_fields.items():
         default = info.get_default(call_default_factory=True)
         stages = rebuilds(name)
-        rows.append({"name": name, "allowed": _allowed_words(name), "default": json_default(default),
+        rows.append({"name": name, "allowed": _allowed_words(name), "default": _json_default(default),
                      "description": info.description or "",
                      "rebuilds": ", ".join(STAGE_NAMES[s] for s in stages) if stages
                      else "nothing: " + NEUTRAL_FIELDS[name]})
     return rows
 
 
-def json_default(value: Any) -> str:
+def _json_default(value: Any) -> str:
     """A default as it is written on the command line's right-hand side (``-p name value``)."""
     import json
 

@@ -201,3 +201,29 @@ def test_the_train_step_benchmark_runs(tmp_path):
     assert [r["loss_function"] for r in rows] == ["trl", "response_loss"]
     assert all(r["steps"] == 2 and r["seconds_per_step"] > 0 for r in rows)
     assert abs(rows[0]["mean_logged_loss"] - rows[1]["mean_logged_loss"]) < 1e-4 * rows[0]["mean_logged_loss"]
+    whole = subprocess.run([sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--whole-run",
+                            "--repeats", "1", "--n", "4"], cwd=root, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(root)})
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    runs = [json.loads(line) for line in whole.stdout.splitlines() if line.startswith("{")]
+    assert [r["loss_function"] for r in runs] == ["trl", "response_loss"]
+    assert all(set(r["scores"]) >= {"arithmetic", "multiply"} for r in runs)
+
+
+def test_the_lora_settings_benchmark_runs(tmp_path):
+    """benchmarks/lora_settings.py (the README's command) on the smallest profile: one JSON line per
+    variant with its scores on every skill."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "benchmarks/lora_settings.py", "--profile", "smoke", "--n", "4",
+                           "--setting", '{"learning_rate": 3e-3}'], cwd=root, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [r["variant"] for r in rows] == ["sft", "sdft"]
+    assert all(r["setting"] == {"learning_rate": 3e-3} and "multiply" in r["lenient"] for r in rows)
