@@ -147,21 +147,21 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
 
 def parameters_markdown() -> str:
     """The parameter reference page, generated from the configuration itself (its fields, their
-    descriptions and bounds, and which artifacts each rebuilds: ``config.ARTIFACT_FIELDS``)."""
+    descriptions and bounds, and which artifacts each rebuilds: ``config.ARTIFACT_FIELDS``): one
+    entry per parameter, so the page reads on a narrow screen."""
     from .config import parameter_reference
 
-    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    text = lambda t: str(t).replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731 - placeholders, not HTML
     lines = ["# Parameters", "",
              "Every parameter a run takes, generated from the configuration (`sdft_lib/config.py`) when the",
              "book is built. Give one to a notebook as `-p name value` (papermill, `make pipeline",
-             "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a profile",
-             "(`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new value",
-             "rebuilds the artifacts listed, and reuses every other one (each artifact's cache key is built",
-             "from the parameters it depends on; `tests/test_keys.py` checks that no parameter is left out).",
-             "", "| parameter | allowed | default | what it is | a new value rebuilds |", "|---|---|---|---|---|"]
+             "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a",
+             "profile (`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new",
+             "value rebuilds the artifacts listed and reuses every other one (each artifact's cache key is",
+             "built from the parameters it depends on; `tests/test_keys.py` checks that none is left out).", ""]
     for r in parameter_reference():
-        lines.append(f"| `{r['name']}` | {cell(r['allowed'])} | `{cell(r['default'])}` | {cell(r['description'])} | "
-                     f"{cell(r['rebuilds'])} |")
+        lines.append(f"- **`{r['name']}`** ({text(r['allowed'])}; default `{r['default']}`): {text(r['description'])} "
+                     f"*A new value rebuilds:* {text(r['rebuilds'])}.")
     return "\n".join(lines) + "\n"
 
 

@@ -136,11 +136,14 @@ def test_the_parameter_page_lists_every_field_with_what_it_is_and_what_it_rebuil
 
     (tmp_path / "executed").mkdir()
     assert main([str(tmp_path / "executed"), str(tmp_path / "status.md")]) == 0
-    rows = [line for line in (tmp_path / "parameters.md").read_text().splitlines() if line.startswith("| `")]
+    rows = [line for line in (tmp_path / "parameters.md").read_text().splitlines() if line.startswith("- **`")]
     assert [r.split("`")[1] for r in rows] == list(RunConfig.model_fields)
     for name, info in RunConfig.model_fields.items():
         assert info.description and info.description.strip(), f"{name} has no description"
-    lora_r = next(r for r in rows if r.startswith("| `lora_r` |"))
-    assert "integer >= 1" in lora_r and "`8`" in lora_r and "fine-tuning runs" in lora_r and "evaluations" not in lora_r
-    assert "nothing: where artifacts are kept" in next(r for r in rows if r.startswith("| `run_dir` |"))
-    assert "one of lora, full" in next(r for r in rows if r.startswith("| `finetune` |"))
+    entry = lambda name: next(r for r in rows if r.startswith(f"- **`{name}`**"))  # noqa: E731
+    lora_r = entry("lora_r")
+    assert "integer &gt;= 1" in lora_r and "`8`" in lora_r and "fine-tuning runs" in lora_r and "evaluations" not in lora_r
+    assert "nothing: where artifacts are kept" in entry("run_dir")
+    assert "one of lora, full" in entry("finetune")
+    # placeholders outside code spans are text, not raw HTML the page would swallow
+    assert "runs/&lt;profile&gt;" in entry("run_dir")
