@@ -10,6 +10,7 @@ folder, the page also shows where the build's time went: :mod:`sdft_lib.bookprof
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +29,33 @@ KNOWN_ISSUES = [
     ("/favicon.ico - Failed to load resource",
      "the browser asks for /favicon.ico and the book has none."),
 ]
+
+
+# What an executed page must not show a reader. The smoke notebooks (tests/test_notebooks.py) and the
+# rendered book (tests/browser) are checked against these patterns.
+OUTPUT_DEFECTS = {
+    "progress bar": re.compile(r"\d+%\|[^\n]{0,80}\||\d+/\d+ \[\d+:\d+|\d(?:it|s)/(?:s|it)\]"),
+    "warning": re.compile(r"\b[A-Z][A-Za-z]*Warning\b|warnings\.warn\("),
+    # an absolute path on some machine, or into an installed package (a relative .venv/bin/python is a command)
+    "machine path": re.compile(r"(?<![\w.~])/(?:root|home|Users|tmp|work|private|var/folders)/\S*|\S*site-packages\S*"),
+}
+
+
+def output_defects(text: str, kinds=tuple(OUTPUT_DEFECTS)) -> list[str]:
+    """What of ``OUTPUT_DEFECTS`` (those named in ``kinds``) the text shows: "kind: the match"."""
+    return [f"{kind}: {m.group(0)[:80]!r}" for kind in kinds for m in OUTPUT_DEFECTS[kind].finditer(text)]
+
+
+def notebook_output_defects(path: Path, kinds=tuple(OUTPUT_DEFECTS)) -> list[str]:
+    """``output_defects`` of every code cell's outputs (streams, and the plain text and HTML of results)
+    in an executed notebook, each prefixed with the cell's number."""
+    found = []
+    for n, cell in enumerate(json.loads(Path(path).read_text())["cells"]):
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            texts = [out.get("text", "")] + [out.get("data", {}).get(m, "") for m in ("text/plain", "text/html")]
+            text = "".join("".join(t) if isinstance(t, list) else t for t in texts)
+            found += [f"cell {n}: {d}" for d in output_defects(text, kinds)]
+    return found
 
 
 def gpu_runs(root: Path) -> list[dict]:

@@ -47,3 +47,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def quiet_libraries() -> None:
+    """Silence what the libraries print that a reader should not see: transformers' weight-loading and
+    ``datasets``' map progress bars, and TRL's notice on importing its experimental trainers (the
+    chapter says in words that on-policy distillation uses one). Called by ``runtime.setup`` in the
+    notebook's kernel and by every worker process of ``parallel.prebuild``, which do not inherit it."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # read once, when trl.experimental is imported
+    with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        try:
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+            import datasets  # TRL's dataset preparation ("Building labels ...")
+            datasets.disable_progress_bars()
+        except ImportError:
+            pass

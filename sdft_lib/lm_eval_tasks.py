@@ -138,9 +138,20 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
 
     # simple_evaluate runs torch's collect_env (`pip list` and 10 more subprocesses, ~2 s) for an
     # environment report that is never read here: the run's manifest records the packages.
-    with mock.patch.object(evaluator, "add_env_info", lambda storage: None):
-        out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
-                                      log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+    # lm-eval draws a progress bar per task and per request type (about a hundred lines in an executed
+    # notebook) and has no switch for them: its stderr is kept, and shown only if it fails.
+    import contextlib
+    import io
+    import sys
+
+    chatter = io.StringIO()
+    try:
+        with mock.patch.object(evaluator, "add_env_info", lambda storage: None), contextlib.redirect_stderr(chatter):
+            out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
+                                          log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+    except BaseException:
+        sys.stderr.write(chatter.getvalue()[-4000:])
+        raise
     inner = {t for subtasks in (out.get("group_subtasks") or {}).values() for t in subtasks}
     results = {}
     for task, metrics in {**out["results"], **(out.get("groups") or {})}.items():

@@ -44,7 +44,10 @@ def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
+    from .hardware import quiet_libraries
+
     torch.set_num_threads(1)
+    quiet_libraries()  # a spawned worker starts with the libraries' defaults: bars on
 
 
 def _call(cfg, job: Job) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import ConfigError, RunConfig
-from .hardware import resolve_device, resolve_dtype, seed_everything, set_threads
+from .hardware import quiet_libraries, resolve_device, resolve_dtype, seed_everything, set_threads
 from .runs import display_path, guard_user_data
 
 
@@ -28,15 +28,7 @@ def setup(cfg: RunConfig) -> dict:
         from .code_exec import check_sandbox
         code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
-    with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        try:  # weight-loading progress bars only clutter executed notebooks
-            from transformers.utils import logging as hf_logging
-            hf_logging.disable_progress_bar()
-            import datasets  # TRL's dataset preparation ("Building labels ...")
-            datasets.disable_progress_bars()
-        except ImportError:
-            pass
+    quiet_libraries()
     seed_everything(cfg.seed)
     _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)

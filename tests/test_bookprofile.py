@@ -59,3 +59,22 @@ def test_the_status_page_says_where_the_build_ran(tmp_path):
     text = "\n".join(provenance(tmp_path))
     assert "commit `abc123`" in text and "16 CPU cores" in text and "H200" in text
     assert "torch 2.13.0" in text and "vllm" not in text and "torch 1.0" not in text
+
+
+def test_output_defects_catch_bars_warnings_and_paths_and_nothing_else(tmp_path):
+    import json
+
+    from sdft_lib.bookstatus import notebook_output_defects, output_defects
+
+    bar = "Loading weights: 100%|##########| 272/272 [00:00<00:00, 1234.5it/s]"
+    assert [d.split(":")[0] for d in output_defects(bar)] == ["progress bar"] * 3
+    warn = "/root/p/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found"
+    assert {d.split(":")[0] for d in output_defects(warn)} == {"warning", "machine path"}
+    assert output_defects(warn, ("progress bar",)) == []
+    fine = "SFT kept 93.3% | SDFT 12/150 right [reused] tools/calls: 4 answers"
+    assert output_defects(fine) == []
+    nb = {"cells": [{"cell_type": "markdown", "source": bar},
+                    {"cell_type": "code", "outputs": [{"output_type": "stream", "text": ["ok\n", "TRLExperimentalWarning: x"]}]},
+                    {"cell_type": "code", "outputs": [{"output_type": "execute_result", "data": {"text/plain": fine}}]}]}
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb))
+    assert notebook_output_defects(tmp_path / "n.ipynb") == ["cell 1: warning: 'TRLExperimentalWarning'"]

@@ -70,6 +70,11 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request
               if o.get("output_type") == "error"]
     assert not errors
     assert executed["metadata"]["papermill"]["parameters"]["profile"] == params["profile"]
+    # What the rendered page would show a reader: no progress bar, no warning (the run folder here is a
+    # temporary one, so machine paths are checked on the built book, by tests/browser).
+    from sdft_lib.bookstatus import notebook_output_defects
+
+    assert not notebook_output_defects(out, ("progress bar", "warning"))
 
 
 def test_rerun_reuses_finished_stages(smoke_run_dir, tmp_path):

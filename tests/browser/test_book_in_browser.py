@@ -2,7 +2,9 @@
 
 Serves ``_build/html`` on localhost, opens every page, and checks: no page of the table of contents
 is missing, every image has loaded (natural width > 0), the browser console has no JavaScript errors
-(SEVERE entries), and math was typeset by the book's own MathJax (no CDN). Screenshots of the landing
+(SEVERE entries), no cell output shows a progress bar, a warning or a machine path and no page shows
+a machine path (``sdft_lib.bookstatus.OUTPUT_DEFECTS``), no code or table is clipped on the right
+(code wraps, wide tables scroll), and math was typeset by the book's own MathJax (no CDN). Screenshots of the landing
 page, of every page, go to ``_build/screenshots/``; the status page lists the tolerated upstream
 console messages.
 
@@ -24,7 +26,7 @@ SHOTS = ROOT / "_build" / "screenshots"
 REQUIRED = os.environ.get("SDFT_REQUIRE_BROWSER") == "1"
 # The console messages tolerated are the known upstream issues the status page lists (by exact
 # text, from sdft_lib.bookstatus.KNOWN_ISSUES); every other console error fails the test.
-from sdft_lib.bookstatus import KNOWN_ISSUES  # noqa: E402
+from sdft_lib.bookstatus import KNOWN_ISSUES, output_defects  # noqa: E402
 
 KNOWN_UPSTREAM = tuple(text for text, _ in KNOWN_ISSUES)
 
@@ -64,6 +66,20 @@ def _visit(browser, url):
         "return Array.from(document.images).every(i => i.complete)"))
 
 
+# Code and tables wider than their box: code must wrap (a scroll bar hides the end of a line from a
+# printed or skimmed page); a table or an output may scroll, but must not be cut off.
+CLIPPED = """
+const out = [];
+for (const e of document.querySelectorAll('article pre, article table')) {
+  if (e.scrollWidth <= e.clientWidth + 2 || e.offsetParent === null) continue;
+  const code = e.tagName === 'PRE' && !e.closest('div.cell_output');
+  const scrolls = ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  if (code || !scrolls) out.push((code ? 'code not wrapped: ' : 'clipped: ') + e.innerText.slice(0, 60));
+}
+return out;
+"""
+
+
 def test_every_toc_page_exists():
     missing = [p for p in _toc_pages() if not (HTML / p).is_file()]
     if not (HTML / "index.html").is_file():
@@ -85,8 +101,13 @@ def test_every_page_loads_its_images_without_js_errors(server, browser):
         images += browser.execute_script("return document.images.length")
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
                   and not any(k in e["message"] for k in KNOWN_UPSTREAM)]
-        if broken or errors:
-            problems.append((page, broken, errors))
+        outputs = browser.execute_script(
+            "return Array.from(document.querySelectorAll('div.cell_output')).map(e => e.innerText).join('\\n')")
+        defects = output_defects(outputs) + output_defects(
+            browser.execute_script("return document.querySelector('main, article, body').innerText"), ("machine path",))
+        clipped = browser.execute_script(CLIPPED)
+        if broken or errors or defects or clipped:
+            problems.append((page, broken, errors, sorted(set(defects)), clipped))
     assert not problems, problems
     assert images > 0  # the chapters' figures were among the pages checked
 
