@@ -482,52 +482,62 @@ class RunConfig(BaseModel):
 # ----------------------------------------------------------------------------------------
 # Papermill's strings, and pydantic's errors as one line
 # ----------------------------------------------------------------------------------------
-_LIST_FIELDS = ("lora_targets", "eval_benchmarks", "lm_eval_tasks", "eval_variants", "project_filters")
+def _bare(ann):
+    """An annotation without its ``Annotated`` wrappers."""
+    while get_origin(ann) is Annotated:
+        ann = get_args(ann)[0]
+    return ann
 
 
 def _kind(name: str):
+    """How a papermill string becomes the field's value, read from its annotation: ``int``,
+    ``float`` or ``bool`` for a scalar; ``(list, element)`` for a list, the element ``int``, ``float``
+    or ``str`` (a name or a choice); ``dict`` for a mapping; ``None`` for a plain string."""
     info = RunConfig.model_fields.get(name)
     if info is None:
         return None
-    ann = info.annotation
-    while get_origin(ann) is Annotated:
-        ann = get_args(ann)[0]
-    return ann if ann in (int, float, bool) else None
+    ann = _bare(info.annotation)
+    if ann in (int, float, bool, dict):
+        return ann
+    if ann is list or get_origin(ann) is list:
+        (elem,) = get_args(ann) or (str,)
+        elem = _bare(elem)
+        return (list, elem if elem in (int, float) else str)
+    return None
+
+
+_TRUE_FALSE = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 def _coerce(name: str, value: Any) -> Any:
-    """Papermill passes strings for some values and YAML-parsed values for others: accept both."""
+    """Papermill passes strings for some values and YAML-parsed values for others: accept both,
+    shaped by the field's annotation (``_kind``); a value that does not convert is left for the
+    validation to name."""
     kind = _kind(name)
-    if name in _LIST_FIELDS and isinstance(value, str):
-        return [t.strip() for t in value.split(",") if t.strip()]
-    if name in ("ft_seeds", "sweep_lrs", "sweep_epochs"):
+    if isinstance(kind, tuple):  # a list: "a, b", "[1, 2]", one number, or a list already
+        elem = kind[1]
         if isinstance(value, str):
-            value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [t.strip() for t in value.strip().strip("[]").split(",") if t.strip()]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and elem is not str:
             value = [value]
-        if isinstance(value, list):
-            conv = int if name == "ft_seeds" else float
+        if isinstance(value, list) and elem is not str:
             try:
-                return [conv(v) if isinstance(v, str) else v for v in value]
+                return [elem(v) if isinstance(v, str) else v for v in value]
             except ValueError:
                 return value
         return value
-    if name == "eval_sets" and isinstance(value, str):
-        return [t.strip() for t in value.split(",") if t.strip()]
-    if name in ("world_train", "columns") and isinstance(value, str):
+    if kind is dict and isinstance(value, str):
         try:
-            value = yaml.safe_load(value)
+            return yaml.safe_load(value)
         except yaml.YAMLError:
-            pass
-        return value
+            return value
     if isinstance(value, str) and kind in (int, float):
         try:
             return kind(value.strip())
         except ValueError:
-            return value  # validation names the parameter
+            return value
     if isinstance(value, str) and kind is bool:
-        return {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}.get(
-            value.strip().lower(), value)
+        return _TRUE_FALSE.get(value.strip().lower(), value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value

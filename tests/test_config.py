@@ -181,3 +181,24 @@ def test_held_output_is_shown_only_when_the_block_fails(capfd):
         os.write(2, b"why it failed\n")
         raise RuntimeError("start failed")
     assert "why it failed" in capfd.readouterr().err
+
+
+def test_every_list_field_takes_papermills_string_form():
+    """Coercion is read from each field's annotation, not from a list of names: every list field
+    given as papermill's string (comma-separated, brackets or not) equals the list itself."""
+    from sdft_lib.config import RunConfig, _kind
+
+    samples = {int: ["1", "2"], float: ["0.5", "2"], str: None}
+    lists = {n for n in RunConfig.model_fields if isinstance(_kind(n), tuple)}
+    assert {"lora_targets", "eval_benchmarks", "ft_seeds", "sweep_lrs", "project_filters", "eval_sets"} <= lists
+    base = load_config("toy")
+    for name in sorted(lists):
+        elem = _kind(name)[1]
+        items = samples[elem] or [str(v) for v in getattr(base, name)] or None
+        if not items:
+            continue  # an empty default of names: the string form of [] is checked below
+        want = load_config("toy", **{name: [elem(v) for v in items]})
+        for text in (", ".join(items), "[" + ",".join(items) + "]"):
+            assert getattr(load_config("toy", **{name: text}), name) == getattr(want, name), (name, text)
+    assert load_config("toy", project_filters="[]").project_filters == []
+    assert load_config("toy", ft_seeds=3).ft_seeds == [3]
