@@ -91,3 +91,40 @@ def test_no_typed_directional_claims_or_stale_notes():
         low = text.lower()
         hits += [f"{where}: {phrase!r}" for phrase in TYPED_CLAIMS if phrase in low]
     assert not hits, "typed claims (glue the words from the numbers, see sdft_lib.prose):\n" + "\n".join(hits)
+
+
+TRY = re.compile(r"-p ([a-z_]+) ('[^']*'|[^\s`)<]+)")
+
+
+def _try_sections(text: str) -> list[str]:
+    """The "What to try" sections of a chapter: a ``## What to try`` section or a paragraph that
+    starts with ``**What to try.**``."""
+    parts = re.findall(r"^## What to try\n(.*?)(?=^#|\Z)", text, re.M | re.S)
+    return parts + re.findall(r"^\*\*What to try\.\*\*(.*?)(?:\n\n|\Z)", text, re.M | re.S)
+
+
+def test_every_what_to_try_suggestion_changes_a_value():
+    """A suggestion ``-p name value`` under "What to try" sets a value other than the one the
+    chapter ran with (the default of its profile): a suggestion that changes nothing was found
+    twice (`-p model_hidden 96`, `-p learning_rate 3e-3`)."""
+    from sdft_lib.config import RunConfig, load_config
+
+    checked, same = 0, []
+    for md in sorted((ROOT / "notebooks" / "text").glob("*.md")):
+        text = md.read_text(encoding="utf-8")
+        profile = re.search(r'^profile = "([^"]+)"', text, re.M).group(1)
+        base = load_config(profile) if profile != "own-data" else None
+        for section in _try_sections(text):
+            for span in re.findall(r"`([^`]*-p [^`]*)`", section):  # one suggestion: its -p values together
+                over = {n: v.strip("'") for n, v in TRY.findall(span) if n in RunConfig.model_fields and n != "profile"}
+                if not over or base is None:
+                    continue
+                checked += 1
+                try:
+                    changed = load_config(profile, **over)
+                except Exception:  # a value that needs other parameters or files: not this check's concern
+                    continue
+                if all(getattr(changed, n) == getattr(base, n) for n in over):
+                    same.append(f"{md.name}: {span}")
+    assert checked >= 8
+    assert not same, f"suggestions equal to the default: {same}"
