@@ -50,3 +50,15 @@ def glue_words(name: str, text: str) -> str:
 
 
 __all__ = ["compare", "degree", "glue_words"]
+
+
+def text_table(rows):
+    """A table of texts (prompts, answers, rewrites) for a page: every text whole, its line breaks
+    kept and long lines wrapped, left-aligned, no index. A plain DataFrame cuts a cell at
+    ``display.max_colwidth``, often just before the number a check judges."""
+    import pandas as pd
+
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    return (df.style.hide(axis="index")
+            .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top"})
+            .set_table_styles([{"selector": "th", "props": "text-align: left;"}]))

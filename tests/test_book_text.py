@@ -128,3 +128,11 @@ def test_every_what_to_try_suggestion_changes_a_value():
                     same.append(f"{md.name}: {span}")
     assert checked >= 8
     assert not same, f"suggestions equal to the default: {same}"
+
+
+def test_a_text_table_shows_every_text_whole_with_its_line_breaks():
+    from sdft_lib.prose import text_table
+
+    long = "Tom has 6 pens. " * 20 + "The answer is 42.\n#### 42"
+    html = text_table([{"rewrite": long}]).to_html()
+    assert "The answer is 42." in html and "#### 42" in html and "pre-wrap" in html
