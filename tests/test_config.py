@@ -174,8 +174,8 @@ def test_held_output_is_shown_only_when_the_block_fails(capfd):
     from sdft_lib.generation import _held_output
 
     with _held_output():
-        print("python chatter")
-        os.write(2, b"c++ chatter\n")
+        os.write(1, b"c++ chatter\n")
+        os.write(2, b"more c++ chatter\n")
     assert capfd.readouterr() == ("", "")
     with pytest.raises(RuntimeError), _held_output():
         os.write(2, b"why it failed\n")
