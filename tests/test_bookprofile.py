@@ -68,7 +68,7 @@ def test_output_defects_catch_bars_warnings_and_paths_and_nothing_else(tmp_path)
 
     bar = "Loading weights: 100%|##########| 272/272 [00:00<00:00, 1234.5it/s]"
     assert [d.split(":")[0] for d in output_defects(bar)] == ["progress bar"] * 3
-    warn = "/root/p/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found"
+    warn = "/home/ana/p/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found"
     assert {d.split(":")[0] for d in output_defects(warn)} == {"warning", "machine path"}
     assert output_defects(warn, ("progress bar",)) == []
     fine = "SFT kept 93.3% | SDFT 12/150 right [reused] tools/calls: 4 answers"
