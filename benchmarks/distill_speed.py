@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sdft_lib import runtime, self_distillation as sd
+from sdft_lib import runtime
+from sdft_lib import self_distillation as sd
 from sdft_lib.config import load_config
 from sdft_lib.data import load_task
 from sdft_lib.generation import throughput
@@ -31,7 +32,9 @@ def main() -> None:
     info = runtime.setup(cfg)
     model, tok = load_model(cfg)
     records, _ = load_task(cfg, "train")
-    prompts = sd.distill_prompts(records[:args.n], sd.distill_template_name(cfg), tok, cfg.cutoff_len, cfg.paper_branch)
+    prompts = sd.distill_prompts(
+        records[: args.n], sd.distill_template_name(cfg), tok, cfg.cutoff_len, cfg.paper_branch
+    )
     rows, reference = [], None
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         r = throughput(model, tok, prompts, cfg.decoding(), batch_size=bs)
@@ -42,8 +45,12 @@ def main() -> None:
     base = rows[0]["responses_per_s"]
     for r in rows:
         r["speedup_vs_first"] = round(r["responses_per_s"] / base, 2)
-    print(json.dumps({"profile": cfg.profile, "device": info["device"], "threads": info["threads"],
-                      "results": rows}, indent=2))
+    print(
+        json.dumps(
+            {"profile": cfg.profile, "device": info["device"], "threads": info["threads"], "results": rows},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

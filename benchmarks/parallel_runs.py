@@ -26,7 +26,12 @@ def main() -> None:
     ap.add_argument("--profile", default="toy")
     ap.add_argument("--teaching-world-dir", required=True)
     ap.add_argument("--runs", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads here, and workers (0: OMP_NUM_THREADS or every core)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads here, and workers (0: OMP_NUM_THREADS or every core)",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -38,26 +43,47 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("sequential", "parallel"):
-            cfg = load_config(args.profile, run_dir=str(Path(tmp) / mode), teaching_world_dir=world,
-                              threads=args.threads, parallel_runs=0 if mode == "parallel" else 1)
+            cfg = load_config(
+                args.profile,
+                run_dir=str(Path(tmp) / mode),
+                teaching_world_dir=world,
+                threads=args.threads,
+                parallel_runs=0 if mode == "parallel" else 1,
+            )
             info = runtime.setup(cfg)
-            jobs = [("sdft_lib.evaluation:evaluate_point", {"variant": "sft", "lr": cfg.learning_rate,
-                                                            "epochs": cfg.epochs, "seed": s}) for s in seeds]
+            jobs = [
+                (
+                    "sdft_lib.evaluation:evaluate_point",
+                    {"variant": "sft", "lr": cfg.learning_rate, "epochs": cfg.epochs, "seed": s},
+                )
+                for s in seeds
+            ]
             evaluation.evaluate_seed(cfg, log=lambda m: None)  # built once, outside the timing
             t0 = time.perf_counter()
             workers = parallel.prebuild(cfg, jobs) if mode == "parallel" else 1
-            scores = [evaluation.evaluate_point(cfg, "sft", cfg.learning_rate, cfg.epochs, s, log=lambda m: None)
-                      for s in seeds]
+            scores = [
+                evaluation.evaluate_point(cfg, "sft", cfg.learning_rate, cfg.epochs, s, log=lambda m: None)
+                for s in seeds
+            ]
             secs = time.perf_counter() - t0
-            results[mode] = {"seconds": round(secs, 1), "workers": workers, "threads": info["threads"],
-                             "scores": scores}
+            results[mode] = {
+                "seconds": round(secs, 1),
+                "workers": workers,
+                "threads": info["threads"],
+                "scores": scores,
+            }
             print(f"{mode}: {secs:.1f} s ({workers} worker(s), {info['threads']} thread(s) in this process)")
     ratio = results["sequential"]["seconds"] / results["parallel"]["seconds"]
     same = results["sequential"]["scores"] == results["parallel"]["scores"]
     print(f"speed-up {ratio:.2f}x; identical scores: {same}")
-    report = {"profile": args.profile, "runs": args.runs, "cpus": os.cpu_count(), "speedup": round(ratio, 2),
-              "identical_scores": same, **{k: {kk: vv for kk, vv in v.items() if kk != "scores"}
-                                           for k, v in results.items()}}
+    report = {
+        "profile": args.profile,
+        "runs": args.runs,
+        "cpus": os.cpu_count(),
+        "speedup": round(ratio, 2),
+        "identical_scores": same,
+        **{k: {kk: vv for kk, vv in v.items() if kk != "scores"} for k, v in results.items()},
+    }
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -45,15 +45,19 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = Non
     trainer.train()
     secs = time.perf_counter() - t0
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    out_row = {"loss_function": loss, "steps": trainer.state.global_step,
-               "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
-               "mean_logged_loss": round(sum(losses) / len(losses), 6)}
+    out_row = {
+        "loss_function": loss,
+        "steps": trainer.state.global_step,
+        "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
+        "mean_logged_loss": round(sum(losses) / len(losses), 6),
+    }
     if sets is not None:
         from sdft_lib import benchmarks
 
         merged = model.merge_and_unload().eval() if cfg.finetune == "lora" else model.eval()
-        scores, _ = benchmarks.evaluate(merged, tok, benchmarks.teaching(sets), benchmarks.TEACHING_MAX_NEW_TOKENS,
-                                        cfg.gen_batch_size)
+        scores, _ = benchmarks.evaluate(
+            merged, tok, benchmarks.teaching(sets), benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size
+        )
         out_row["scores"] = {k: v["lenient"] for k, v in scores.items()}
     return out_row
 
@@ -63,7 +67,9 @@ def main() -> None:
     ap.add_argument("--profile", default="toy")
     ap.add_argument("--steps", type=int, default=10, help="optimizer steps per try")
     ap.add_argument("--repeats", type=int, default=2, help="tries of each loss, alternating")
-    ap.add_argument("--whole-run", action="store_true", help="the whole SFT run, then its scores (teaching world)")
+    ap.add_argument(
+        "--whole-run", action="store_true", help="the whole SFT run, then its scores (teaching world)"
+    )
     ap.add_argument("--n", type=int, default=150, help="held-out prompts per skill (--whole-run)")
     args = ap.parse_args()
     cfg = load_config(args.profile)
@@ -79,14 +85,16 @@ def main() -> None:
 
         if not cfg.is_teaching:
             raise SystemExit("--whole-run scores the teaching world's skills: give a teaching profile")
-        sets = {k: v[:args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None)).items()}
-    kept = records if args.whole_run else records[:args.steps * cfg.batch_size]
+        sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None)).items()}
+    kept = records if args.whole_run else records[: args.steps * cfg.batch_size]
     rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in kept]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             for loss in ("trl", "response_loss"):
-                print(json.dumps({"profile": args.profile, **one_try(cfg, loss, rows, Path(tmp) / loss, sets)}),
-                      flush=True)
+                print(
+                    json.dumps({"profile": args.profile, **one_try(cfg, loss, rows, Path(tmp) / loss, sets)}),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -25,13 +25,13 @@ def main() -> int:
     import torch
 
     from sdft_lib import evaluation, training
-    from sdft_lib.templates import render_prompt_text
     from sdft_lib.config import load_config, runs_root
     from sdft_lib.generation import Decoding, HFBackend
     from sdft_lib.models import load_model, seed_weights
     from sdft_lib.runs import write_json
     from sdft_lib.runtime import setup
     from sdft_lib.self_distillation import load_report, run_self_distillation
+    from sdft_lib.templates import render_prompt_text
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", default="toy")
@@ -40,8 +40,16 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU here: this script checks the GPU path (use make book on a CPU)", file=sys.stderr)
         return 2
-    cfg = load_config(args.profile, device="cuda", dtype="bfloat16", gen_backend="hf",
-                      run_dir=args.run_dir, ft_seeds=[0], sweep_lrs=[], sweep_epochs=[])
+    cfg = load_config(
+        args.profile,
+        device="cuda",
+        dtype="bfloat16",
+        gen_backend="hf",
+        run_dir=args.run_dir,
+        ft_seeds=[0],
+        sweep_lrs=[],
+        sweep_epochs=[],
+    )
     info = setup(cfg)
     times, out = {}, {"profile": args.profile, "gpu": torch.cuda.get_device_name(0), "setup": info}
 
@@ -61,16 +69,22 @@ def main() -> int:
         stage(f"training {v}", lambda v=v: training.train_adapter(cfg, v, log=lambda m: None))
     paths = stage("evaluation (3 models)", lambda: evaluation.run_evaluation(cfg, log=lambda m: None))
     import pandas as pd
+
     df = pd.read_csv(paths["results"])
     out["scores"] = df.pivot_table(index="benchmark", columns="variant", values="score").round(1).to_dict()
 
     model, tok = load_model(cfg, path=seed_dir)
     from sdft_lib.teaching_world import build as tw
+
     sets = tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None))
     prompts = [render_prompt_text("chat", r, tok) for rows in sets.values() for r in rows[:32]]
     dec = Decoding(max_new_tokens=cfg.max_new_tokens)
-    batched = stage("generate batched (64)", lambda: HFBackend(model, tok, batch_size=64).generate(prompts, dec))
-    single = stage("generate one at a time", lambda: HFBackend(model, tok, batch_size=1).generate(prompts, dec))
+    batched = stage(
+        "generate batched (64)", lambda: HFBackend(model, tok, batch_size=64).generate(prompts, dec)
+    )
+    single = stage(
+        "generate one at a time", lambda: HFBackend(model, tok, batch_size=1).generate(prompts, dec)
+    )
     same = sum(a == b for a, b in zip(batched, single))
     out["batched_equals_single"] = {"prompts": len(prompts), "identical": same}
     out["times_s"] = times

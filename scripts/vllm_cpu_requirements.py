@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import requires
+from pathlib import Path
 
 from packaging.requirements import Requirement
 
@@ -41,7 +42,7 @@ def pin_changes(constraints: str) -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     problems = []
-    for line in open(constraints, encoding="utf-8"):
+    for line in Path(constraints).read_text(encoding="utf-8").splitlines():
         line = line.split("#")[0].strip()
         if "==" not in line:
             continue
@@ -54,7 +55,9 @@ def pin_changes(constraints: str) -> list[str]:
             problems.append(f"{name} {have} (the lock pins {pinned})")
     for name in sorted(LEFT_OUT):
         try:
-            problems.append(f"{name} {version(name)} is installed (it breaks transformers beside the CPU torch)")
+            problems.append(
+                f"{name} {version(name)} is installed (it breaks transformers beside the CPU torch)"
+            )
         except PackageNotFoundError:
             pass
     return problems

@@ -15,15 +15,24 @@ rewrite is judged by the check that later scores the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
-from .metrics import REGEX_PREFIX, SCORERS as PAPER_SCORERS, scorer as metric_scorer
+from .metrics import REGEX_PREFIX
+from .metrics import SCORERS as PAPER_SCORERS
+from .metrics import scorer as metric_scorer
 from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite_probe, distill_user_message
 
 # The paper's suite (its data files, templates and scorers: ``paper_eval``).
-PAPER_BENCHMARKS = ("gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak", "humaneval",
-                    "alpaca_eval")
+PAPER_BENCHMARKS = (
+    "gsm8k",
+    "multiarith",
+    "openfunction",
+    "advbench_raw",
+    "advbench_jailbreak",
+    "humaneval",
+    "alpaca_eval",
+)
 DEFAULT_PAPER_BENCHMARKS = tuple(b for b in PAPER_BENCHMARKS if b != "humaneval")  # humaneval is opt-in
 # The project's own probes for small real models (``sdft_lib.instruction_probe``), opt-in beside the paper's.
 PROBE_BENCHMARKS = ("instructions",)
@@ -70,8 +79,11 @@ class Benchmark:
     max_new_tokens: int | None = None  # None: what evaluate() is given
 
     def rendered(self) -> list[dict]:
-        return [{**r, "instruction": r["instruction"] + self.suffix} for r in self.records] if self.suffix \
+        return (
+            [{**r, "instruction": r["instruction"] + self.suffix} for r in self.records]
+            if self.suffix
             else list(self.records)
+        )
 
     def prompts(self, tokenizer) -> list[list[int]]:
         from .templates import prompt_ids
@@ -79,8 +91,9 @@ class Benchmark:
         return [prompt_ids(tokenizer, self.template, r, self.cutoff, self.branch) for r in self.rendered()]
 
 
-def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool = False,
-          unsandboxed: bool = False) -> tuple[dict | None, list[dict]]:
+def score(
+    bench: Benchmark, responses: Sequence[str], allow_code_execution: bool = False, unsandboxed: bool = False
+) -> tuple[dict | None, list[dict]]:
     """Per-benchmark summary ``{"n", "lenient", "strict"}`` (0-100; None when not scored) and one row
     per answer with its verdicts."""
     recs = list(bench.records)
@@ -94,18 +107,37 @@ def score(bench: Benchmark, responses: Sequence[str], allow_code_execution: bool
     else:
         check = get_scorer(bench.scorer)
         marks = [tuple(float(x) for x in check(o, r["output"])) for o, r in zip(responses, recs)]
-    rows = [{"skill": bench.name, "instruction": r["instruction"], "reference": r["output"], "response": o,
-             "lenient": m[0], "strict": m[1]} for r, o, m in zip(recs, responses, marks)]
+    rows = [
+        {
+            "skill": bench.name,
+            "instruction": r["instruction"],
+            "reference": r["output"],
+            "response": o,
+            "lenient": m[0],
+            "strict": m[1],
+        }
+        for r, o, m in zip(recs, responses, marks)
+    ]
     if bench.scorer is None:
         return None, rows
     n = max(1, len(recs))
-    return {"n": len(recs), "lenient": round(100 * sum(m[0] for m in marks) / n, 2),
-            "strict": round(100 * sum(m[1] for m in marks) / n, 2)}, rows
+    return {
+        "n": len(recs),
+        "lenient": round(100 * sum(m[0] for m in marks) / n, 2),
+        "strict": round(100 * sum(m[1] for m in marks) / n, 2),
+    }, rows
 
 
-def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int, batch_size: int = 64,
-             allow_code_execution: bool = False, log: Callable[[str], None] | None = None,
-             unsandboxed: bool = False) -> tuple[dict, list[dict]]:
+def evaluate(
+    model,
+    tokenizer,
+    benches: Sequence[Benchmark],
+    max_new_tokens: int,
+    batch_size: int = 64,
+    allow_code_execution: bool = False,
+    log: Callable[[str], None] | None = None,
+    unsandboxed: bool = False,
+) -> tuple[dict, list[dict]]:
     """Greedy answers to every benchmark's prompts, scored: ``({name: summary}, rows)``. A benchmark
     without a scorer contributes rows only."""
     from .generation import Decoding, HFBackend
@@ -113,7 +145,9 @@ def evaluate(model, tokenizer, benches: Sequence[Benchmark], max_new_tokens: int
     backend = HFBackend(model, tokenizer, batch_size=batch_size)
     scores, rows = {}, []
     for bench in benches:
-        outs = backend.generate(bench.prompts(tokenizer), Decoding(max_new_tokens=bench.max_new_tokens or max_new_tokens))
+        outs = backend.generate(
+            bench.prompts(tokenizer), Decoding(max_new_tokens=bench.max_new_tokens or max_new_tokens)
+        )
         if log:
             log(f"  {bench.name}: {len(outs)} prompts answered")
         summary, bench_rows = score(bench, outs, allow_code_execution, unsandboxed)
@@ -131,28 +165,50 @@ TEACHING_MAX_NEW_TOKENS = 48  # every voice answer fits; a rambling one is cut
 
 def teaching(sets: dict[str, list[dict]]) -> list[Benchmark]:
     """The world's held-out skill sets (``teaching_world.build.eval_sets``), each scored by its checker."""
-    return [Benchmark(skill, recs, f"teaching_{skill}", max_new_tokens=TEACHING_MAX_NEW_TOKENS)
-            for skill, recs in sets.items()]
+    return [
+        Benchmark(skill, recs, f"teaching_{skill}", max_new_tokens=TEACHING_MAX_NEW_TOKENS)
+        for skill, recs in sets.items()
+    ]
 
 
 def rewrite_probe(task_records: Sequence[dict]) -> Benchmark:
     """How well the seed rewrites the task's foreign-style answers in its own voice: the prompt the
     self-distillation stage sends (reference answer included), scored on the final answer (lenient,
     the paper's check) and on the working too (strict)."""
-    recs = [{"system": DISTILL_SYSTEM, "input": "", "output": r["output"],
-             "instruction": distill_user_message(r["instruction"], r["output"])} for r in task_records]
+    recs = [
+        {
+            "system": DISTILL_SYSTEM,
+            "input": "",
+            "output": r["output"],
+            "instruction": distill_user_message(r["instruction"], r["output"]),
+        }
+        for r in task_records
+    ]
     return Benchmark("rewrite_probe", recs, "teaching_rewrite_probe")
 
 
 def run_rewrite_probe(model, tokenizer, task_records: Sequence[dict], batch_size: int = 64) -> dict:
     """The rewrite probe's numbers: ``final_answer_ok`` and ``working_ok`` (0-100), the rewrites and
     eight examples."""
-    scores, rows = evaluate(model, tokenizer, [rewrite_probe(task_records)], TEACHING_MAX_NEW_TOKENS, batch_size)
+    scores, rows = evaluate(
+        model, tokenizer, [rewrite_probe(task_records)], TEACHING_MAX_NEW_TOKENS, batch_size
+    )
     s = scores["rewrite_probe"]
-    return {"n": s["n"], "final_answer_ok": s["lenient"], "working_ok": s["strict"],
-            "rewrites": [r["response"] for r in rows],
-            "examples": [{"reference": r["reference"], "rewrite": r["response"], "final_answer_ok": bool(r["lenient"]),
-                          "working_ok": bool(r["strict"])} for r in rows[:8]]}
+    return {
+        "n": s["n"],
+        "final_answer_ok": s["lenient"],
+        "working_ok": s["strict"],
+        "rewrites": [r["response"] for r in rows],
+        "examples": [
+            {
+                "reference": r["reference"],
+                "rewrite": r["response"],
+                "final_answer_ok": bool(r["lenient"]),
+                "working_ok": bool(r["strict"]),
+            }
+            for r in rows[:8]
+        ],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,15 +216,18 @@ def run_rewrite_probe(model, tokenizer, task_records: Sequence[dict], batch_size
 # ---------------------------------------------------------------------------------------------
 # Addition asked in ways the world never asks it (checked by `wording_overlap` against its training
 # prompts): "combined with", "count up", "put together", "altogether", "tally".
-UNSEEN_ADDITION = ["Tell me the total when {a} is combined with {b}.",
-                   "Start at {a} and count up by {b}. Where do you land?",
-                   "If {a} and {b} are put together, what number results?",
-                   "{a} and another {b}: how much is that altogether?",
-                   "Give me the tally of {a} with {b} on top."]
+UNSEEN_ADDITION = [
+    "Tell me the total when {a} is combined with {b}.",
+    "Start at {a} and count up by {b}. Where do you land?",
+    "If {a} and {b} are put together, what number results?",
+    "{a} and another {b}: how much is that altogether?",
+    "Give me the tally of {a} with {b} on top.",
+]
 
 
-def addition_probe(name: str, n: int = 60, seed: int = 0, *, new_wording: bool, operands: tuple[int, int] = (1, 9)
-                   ) -> Benchmark:
+def addition_probe(
+    name: str, n: int = 60, seed: int = 0, *, new_wording: bool, operands: tuple[int, int] = (1, 9)
+) -> Benchmark:
     """Addition questions scored by the world's arithmetic checker (the last integer must be right).
 
     ``new_wording``: the phrasings of :data:`UNSEEN_ADDITION`; otherwise the world's own bare
@@ -194,12 +253,23 @@ def wording_overlap(probe: Sequence[dict], training: Sequence[dict], n: int = 3)
 
     def grams(text: str) -> set:
         words = re.sub(r"\d+", "#", text.lower()).replace("?", " ?").replace(".", " .").split()
-        return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+        return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
     seen = set().union(*(grams(r["instruction"]) for r in training))
     probe_grams = [g for r in probe for g in grams(r["instruction"])]
     return sum(g in seen for g in probe_grams) / len(probe_grams) if probe_grams else 0.0
 
 
-__all__ = ["Benchmark", "SCORERS", "TASK", "UNSEEN_ADDITION", "addition_probe", "evaluate", "rewrite_probe",
-           "run_rewrite_probe", "score", "teaching", "wording_overlap"]
+__all__ = [
+    "SCORERS",
+    "TASK",
+    "UNSEEN_ADDITION",
+    "Benchmark",
+    "addition_probe",
+    "evaluate",
+    "rewrite_probe",
+    "run_rewrite_probe",
+    "score",
+    "teaching",
+    "wording_overlap",
+]

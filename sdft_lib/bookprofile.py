@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # How each stage's seconds split: (field in the manifest, what that part is); the first match wins
@@ -38,7 +38,7 @@ def _when(text: str | None) -> datetime | None:
             t = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
         except ValueError:
             return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def stage_kind(stage: str) -> str:
@@ -82,21 +82,38 @@ def artifacts(runs_root: Path) -> list[dict]:
         if "stage" not in man or "seconds" not in man:
             continue
         part, what = _part(man)
-        out.append({"stage": man["stage"], "kind": stage_kind(man["stage"]), "seconds": float(man["seconds"]),
-                    "part_seconds": part, "part": what, "finished": _when(man.get("finished")),
-                    "path": str(m.parent.relative_to(runs_root))})
+        out.append(
+            {
+                "stage": man["stage"],
+                "kind": stage_kind(man["stage"]),
+                "seconds": float(man["seconds"]),
+                "part_seconds": part,
+                "part": what,
+                "finished": _when(man.get("finished")),
+                "path": str(m.parent.relative_to(runs_root)),
+            }
+        )
     return out
 
 
 def notebooks(executed: Path) -> list[dict]:
     """Each executed notebook: name, wall seconds, start and end (papermill's metadata)."""
-    paths = [p for p in sorted(Path(executed).glob("[0-9]*.ipynb")) + sorted(Path(executed).glob("lab*.ipynb"))
-             if ".partial" not in p.name]  # a notebook still running
+    paths = [
+        p
+        for p in sorted(Path(executed).glob("[0-9]*.ipynb")) + sorted(Path(executed).glob("lab*.ipynb"))
+        if ".partial" not in p.name
+    ]  # a notebook still running
     out = []
     for p in paths:
         pm = json.loads(p.read_text(encoding="utf-8")).get("metadata", {}).get("papermill", {})
-        out.append({"notebook": p.stem, "seconds": float(pm.get("duration") or 0.0),
-                    "start": _when(pm.get("start_time")), "end": _when(pm.get("end_time"))})
+        out.append(
+            {
+                "notebook": p.stem,
+                "seconds": float(pm.get("duration") or 0.0),
+                "start": _when(pm.get("start_time")),
+                "end": _when(pm.get("end_time")),
+            }
+        )
     return out
 
 
@@ -107,28 +124,49 @@ def profile(executed: Path, runs_root: Path) -> list[dict]:
     arts = artifacts(runs_root)
     rows = []
     for nb in nbs:
-        mine = [a for a in arts if nb["start"] and nb["end"] and a["finished"]
-                and nb["start"] <= a["finished"] <= nb["end"]]
+        mine = [
+            a
+            for a in arts
+            if nb["start"] and nb["end"] and a["finished"] and nb["start"] <= a["finished"] <= nb["end"]
+        ]
         kinds: dict[str, list[dict]] = {}
         for a in mine:
             kinds.setdefault(a["kind"], []).append(a)
         for kind, group in sorted(kinds.items(), key=lambda kv: -sum(a["seconds"] for a in kv[1])):
             parts = [a["part_seconds"] for a in group if a["part_seconds"] is not None]
-            rows.append({"notebook": nb["notebook"], "stage": kind, "built": len(group),
-                         "busy_s": round(sum(a["seconds"] for a in group), 1),
-                         "dominant": (f"{group[0]['part']} {sum(parts):.0f} s" if parts else "")})
+            rows.append(
+                {
+                    "notebook": nb["notebook"],
+                    "stage": kind,
+                    "built": len(group),
+                    "busy_s": round(sum(a["seconds"] for a in group), 1),
+                    "dominant": (f"{group[0]['part']} {sum(parts):.0f} s" if parts else ""),
+                }
+            )
         busy = sum(a["seconds"] for a in mine)
-        rows.append({"notebook": nb["notebook"], "stage": "(notebook wall time)", "built": len(mine),
-                     "busy_s": round(nb["seconds"], 1),
-                     "dominant": (f"artifacts {busy:.0f} s busy; the rest {max(0.0, nb['seconds'] - busy):.0f} s"
-                                  " (loading, reuse, plots)" if busy <= nb["seconds"] else
-                                  f"artifacts {busy:.0f} s busy in parallel workers")})
+        rows.append(
+            {
+                "notebook": nb["notebook"],
+                "stage": "(notebook wall time)",
+                "built": len(mine),
+                "busy_s": round(nb["seconds"], 1),
+                "dominant": (
+                    f"artifacts {busy:.0f} s busy; the rest {max(0.0, nb['seconds'] - busy):.0f} s"
+                    " (loading, reuse, plots)"
+                    if busy <= nb["seconds"]
+                    else f"artifacts {busy:.0f} s busy in parallel workers"
+                ),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| notebook | stage | artifacts built | busy s | what dominates |", "|---|---|---|---|---|"]
-    lines += [f"| {r['notebook']} | {r['stage']} | {r['built']} | {r['busy_s']:.0f} | {r['dominant']} |" for r in rows]
+    lines += [
+        f"| {r['notebook']} | {r['stage']} | {r['built']} | {r['busy_s']:.0f} | {r['dominant']} |"
+        for r in rows
+    ]
     walls = [r["busy_s"] for r in rows if r["stage"] == "(notebook wall time)"]
     lines.append(f"| **all notebooks** | | | {sum(walls):.0f} ({sum(walls) / 60:.1f} min) | |")
     return "\n".join(lines)
@@ -137,7 +175,9 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m sdft_lib.bookprofile <executed notebooks folder> <run folder>", file=sys.stderr)
+        print(
+            "usage: python -m sdft_lib.bookprofile <executed notebooks folder> <run folder>", file=sys.stderr
+        )
         return 2
     print(markdown(profile(Path(argv[0]), Path(argv[1]))))
     return 0

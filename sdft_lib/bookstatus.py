@@ -16,18 +16,20 @@ from pathlib import Path
 
 from .runs import write_text
 
-
 # Console messages of the built book that come from upstream packages, with why they are harmless.
 # The browser test (tests/browser) tolerates exactly these texts and no other console error; the
 # status page lists them, so a reader sees the same list.
 KNOWN_ISSUES = [
-    ("Identifier 'THEBE_JS_URL' has already been declared",
-     "jupyter-book 1.0.4's sphinx-thebe adds its inline config script twice, so every page logs this "
-     "JavaScript error once; live code cells are off in this book, so nothing depends on it."),
-    ("Got invalid theme mode: . Resetting to auto.",
-     "pydata-sphinx-theme logs this once in a browser that has no stored light/dark choice."),
-    ("/favicon.ico - Failed to load resource",
-     "the browser asks for /favicon.ico and the book has none."),
+    (
+        "Identifier 'THEBE_JS_URL' has already been declared",
+        "jupyter-book 1.0.4's sphinx-thebe adds its inline config script twice, so every page logs this "
+        "JavaScript error once; live code cells are off in this book, so nothing depends on it.",
+    ),
+    (
+        "Got invalid theme mode: . Resetting to auto.",
+        "pydata-sphinx-theme logs this once in a browser that has no stored light/dark choice.",
+    ),
+    ("/favicon.ico - Failed to load resource", "the browser asks for /favicon.ico and the book has none."),
 ]
 
 
@@ -36,8 +38,11 @@ KNOWN_ISSUES = [
 OUTPUT_DEFECTS = {
     "progress bar": re.compile(r"\d+%\|[^\n]{0,80}\||\d+/\d+ \[\d+:\d+|\d(?:it|s)/(?:s|it)\]"),
     "warning": re.compile(r"\b[A-Z][A-Za-z]*Warning\b|warnings\.warn\("),
-    # an absolute path on some machine, or into an installed package (a relative .venv/bin/python is a command)
-    "machine path": re.compile(r"(?<![\w.~])/(?:root|home|Users|tmp|work|private|var/folders)/\S*|\S*site-packages\S*"),
+    # an absolute path on some machine, or into an installed package
+    # (a relative .venv/bin/python is a command)
+    "machine path": re.compile(
+        r"(?<![\w.~])/(?:root|home|Users|tmp|work|private|var/folders)/\S*|\S*site-packages\S*"
+    ),
 }
 
 
@@ -52,7 +57,9 @@ def notebook_output_defects(path: Path, kinds=tuple(OUTPUT_DEFECTS)) -> list[str
     found = []
     for n, cell in enumerate(json.loads(Path(path).read_text())["cells"]):
         for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            texts = [out.get("text", "")] + [out.get("data", {}).get(m, "") for m in ("text/plain", "text/html")]
+            texts = [out.get("text", "")] + [
+                out.get("data", {}).get(m, "") for m in ("text/plain", "text/html")
+            ]
             text = "".join("".join(t) if isinstance(t, list) else t for t in texts)
             found += [f"cell {n}: {d}" for d in output_defects(text, kinds)]
     return found
@@ -72,9 +79,16 @@ def gpu_runs(root: Path) -> list[dict]:
             continue
         hw = man.get("hardware") or {}
         if hw.get("cuda"):
-            out.append({"profile": (man.get("params") or {}).get("profile"), "stage": man.get("stage"),
-                        "gpu": ", ".join(hw.get("gpus") or []) or "a GPU", "processes": man.get("processes", 1),
-                        "backend": ((man.get("report") or {}).get("backend")), "finished": man.get("finished", "")})
+            out.append(
+                {
+                    "profile": (man.get("params") or {}).get("profile"),
+                    "stage": man.get("stage"),
+                    "gpu": ", ".join(hw.get("gpus") or []) or "a GPU",
+                    "processes": man.get("processes", 1),
+                    "backend": ((man.get("report") or {}).get("backend")),
+                    "finished": man.get("finished", ""),
+                }
+            )
     return out
 
 
@@ -125,10 +139,12 @@ def provenance(runs_root: Path) -> list[str]:
     if newest:
         hw = newest.get("hardware") or {}
         gpus = ", ".join(hw.get("gpus") or []) or "no GPU"
-        lines += [f"- the newest run artifact ({newest.get('stage')}, finished {when}): commit "
-                  f"`{newest.get('git_commit') or 'unknown'}`, {hw.get('cpu_count', '?')} CPU cores, "
-                  f"{hw.get('torch_threads', '?')} torch threads, {gpus}, {hw.get('platform', '?')}",
-                  "- packages: " + ", ".join(f"{k} {v}" for k, v in (newest.get("packages") or {}).items() if v)]
+        lines += [
+            f"- the newest run artifact ({newest.get('stage')}, finished {when}): commit "
+            f"`{newest.get('git_commit') or 'unknown'}`, {hw.get('cpu_count', '?')} CPU cores, "
+            f"{hw.get('torch_threads', '?')} torch threads, {gpus}, {hw.get('platform', '?')}",
+            "- packages: " + ", ".join(f"{k} {v}" for k, v in (newest.get("packages") or {}).items() if v),
+        ]
     return lines + [""]
 
 
@@ -145,8 +161,11 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
         "| notebook | profile | other parameters | finished (UTC) | run time (s) | status |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['notebook']} | {r['profile']} | {r['parameters']} | {r['finished']} | "
-              f"{r['seconds']} | {r['status']} |" for r in rows]
+    lines += [
+        f"| {r['notebook']} | {r['profile']} | {r['parameters']} | {r['finished']} | "
+        f"{r['seconds']} | {r['status']} |"
+        for r in rows
+    ]
     if not rows:
         lines.append("| (none executed yet) | | | | | |")
     else:
@@ -157,17 +176,25 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
         lines += provenance(runs_root)
         from .bookprofile import markdown, profile
 
-        lines += ["## Where the time went", "",
-                  "Each notebook's wall time, and the artifacts it built, by stage: how many, their build",
-                  "seconds added up (runs built side by side in worker processes add up to more than the",
-                  "wall time), and the part spent in training steps or generation. Read from the executed",
-                  "notebooks and the artifacts' manifests (`python -m sdft_lib.bookprofile book/executed",
-                  "runs/<profile>`); a notebook that reused everything built nothing.", "",
-                  markdown(profile(folder, runs_root)), ""]
+        lines += [
+            "## Where the time went",
+            "",
+            "Each notebook's wall time, and the artifacts it built, by stage: how many, their build",
+            "seconds added up (runs built side by side in worker processes add up to more than the",
+            "wall time), and the part spent in training steps or generation. Read from the executed",
+            "notebooks and the artifacts' manifests (`python -m sdft_lib.bookprofile book/executed",
+            "runs/<profile>`); a notebook that reused everything built nothing.",
+            "",
+            markdown(profile(folder, runs_root)),
+            "",
+        ]
     lines += [
-              "## Known issues", "",
-              "Messages the built pages log in the browser's console that come from the packages the book",
-              "is built with; the browser test allows exactly these and fails on any other:", ""]
+        "## Known issues",
+        "",
+        "Messages the built pages log in the browser's console that come from the packages the book",
+        "is built with; the browser test allows exactly these and fails on any other:",
+        "",
+    ]
     lines += [f"- `{text}`: {why}" for text, why in KNOWN_ISSUES]
     lines.append("")
     return "\n".join(lines)
@@ -179,17 +206,23 @@ def parameters_markdown() -> str:
     entry per parameter, so the page reads on a narrow screen."""
     from .config import parameter_reference
 
-    text = lambda t: str(t).replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731 - placeholders, not HTML
-    lines = ["# Parameters", "",
-             "Every parameter a run takes, generated from the configuration (`sdft_lib/config.py`) when the",
-             "book is built. Give one to a notebook as `-p name value` (papermill, `make pipeline",
-             "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a",
-             "profile (`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new",
-             "value rebuilds the artifacts listed and reuses every other one (each artifact's cache key is",
-             "built from the parameters it depends on; `tests/test_keys.py` checks that none is left out).", ""]
+    text = lambda t: str(t).replace("<", "&lt;").replace(">", "&gt;")
+    lines = [
+        "# Parameters",
+        "",
+        "Every parameter a run takes, generated from the configuration (`sdft_lib/config.py`) when the",
+        "book is built. Give one to a notebook as `-p name value` (papermill, `make pipeline",
+        "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a",
+        "profile (`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new",
+        "value rebuilds the artifacts listed and reuses every other one (each artifact's cache key is",
+        "built from the parameters it depends on; `tests/test_keys.py` checks that none is left out).",
+        "",
+    ]
     for r in parameter_reference():
-        lines.append(f"- **`{r['name']}`** ({text(r['allowed'])}; default `{r['default']}`): {text(r['description'])} "
-                     f"*A new value rebuilds:* {text(r['rebuilds'])}.")
+        lines.append(
+            f"- **`{r['name']}`** ({text(r['allowed'])}; default `{r['default']}`): {text(r['description'])} "
+            f"*A new value rebuilds:* {text(r['rebuilds'])}."
+        )
     return "\n".join(lines) + "\n"
 
 

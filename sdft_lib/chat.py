@@ -36,8 +36,13 @@ def _raise(msg: str):
     raise ValueError(msg)
 
 
-def render_chat_text(messages: list[dict[str, str]], template: str = LLAMA2_CHAT_TEMPLATE,
-                     bos_token: str = "<s>", eos_token: str = "</s>") -> str:
+def render_chat_text(
+    messages: list[dict[str, str]],
+    template: str = LLAMA2_CHAT_TEMPLATE,
+    bos_token: str = "<s>",
+    eos_token: str = "</s>",
+) -> str:
     """Render messages with a chat template before any tokenizer exists (to train one on it)."""
-    return _compiled(template).render(messages=messages, bos_token=bos_token, eos_token=eos_token,
-                                      raise_exception=_raise)
+    return _compiled(template).render(
+        messages=messages, bos_token=bos_token, eos_token=eos_token, raise_exception=_raise
+    )

@@ -30,8 +30,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import ConfigError
 
@@ -42,10 +42,10 @@ SANDBOX_DIR = "/sandbox"
 _LAUNCHER = """\
 import os, sys
 if os.getuid() == 0:
-    os.setgroups([]); os.setgid(%d); os.setuid(%d)
+    os.setgroups([]); os.setgid({uid}); os.setuid({uid})
 code = sys.argv.pop(1)
 exec(compile(code, "<program>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
-""" % (NOBODY, NOBODY)
+""".replace("{uid}", str(NOBODY))
 
 
 class CodeExecutionNotAllowed(ConfigError):
@@ -56,7 +56,8 @@ def require_opt_in(allow: bool) -> None:
     if allow is not True:
         raise CodeExecutionNotAllowed(
             "allow_code_execution=False does not allow running model-written code: pass "
-            "-p allow_code_execution true to run it (in a bubblewrap sandbox: no network, no files of yours)")
+            "-p allow_code_execution true to run it (in a bubblewrap sandbox: no network, no files of yours)"
+        )
 
 
 def _python() -> tuple[str, str]:
@@ -66,11 +67,32 @@ def _python() -> tuple[str, str]:
 
 def _bwrap_args(disk_mb: int) -> list[str]:
     exe, prefix = _python()
-    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", SANDBOX_DIR, "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            "--ro-bind", "/usr", "/usr"]
+    args = [
+        "bwrap",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        SANDBOX_DIR,
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for link in ("bin", "lib", "lib32", "lib64", "sbin"):  # merged-/usr systems: links; otherwise folders
         p = Path("/") / link
         if p.is_symlink():
@@ -85,8 +107,25 @@ def _bwrap_args(disk_mb: int) -> list[str]:
         args += ["--ro-bind", exe, exe]
     if os.geteuid() != 0:
         args += ["--unshare-user"]  # an unprivileged user needs a user namespace to mount
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_mb << 20), "--tmpfs", SANDBOX_DIR,
-             "--chmod", "1777", SANDBOX_DIR, "--chdir", SANDBOX_DIR, exe, "-I", "-c", _LAUNCHER]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(disk_mb << 20),
+        "--tmpfs",
+        SANDBOX_DIR,
+        "--chmod",
+        "1777",
+        SANDBOX_DIR,
+        "--chdir",
+        SANDBOX_DIR,
+        exe,
+        "-I",
+        "-c",
+        _LAUNCHER,
+    ]
     return args
 
 
@@ -96,8 +135,9 @@ def sandbox_problem() -> str | None:
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
     try:
-        proc = subprocess.run(_bwrap_args(16) + ["pass"], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            _bwrap_args(16) + ["pass"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bwrap could not start ({exc})"
     if proc.returncode != 0:
@@ -117,7 +157,9 @@ def check_sandbox(allow: bool, unsandboxed: bool = False) -> str:
     raise CodeExecutionNotAllowed(
         f"allow_code_execution=True needs a sandbox and {problem}: install bubblewrap (make sandbox, or "
         "apt-get install bubblewrap), or pass -p allow_unsandboxed_code_execution true to run model-written "
-        "code without one, with your own user's rights (it can read and change your files and use the network)")
+        "code without one, with your own user's rights "
+        "(it can read and change your files and use the network)"
+    )
 
 
 def _tasks_of(uid: int) -> int:
@@ -142,11 +184,20 @@ def _limits(memory_mb: int, cpu_seconds: int, file_mb: int, procs: int):
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
         resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     return apply
 
 
-def run_program(code: str, *, allow: bool, unsandboxed: bool = False, timeout: float = 10.0,
-                memory_mb: int = 1024, disk_mb: int = 32, max_processes: int = 16) -> dict:
+def run_program(
+    code: str,
+    *,
+    allow: bool,
+    unsandboxed: bool = False,
+    timeout: float = 10.0,
+    memory_mb: int = 1024,
+    disk_mb: int = 32,
+    max_processes: int = 16,
+) -> dict:
     """Run ``code`` in the sandbox; ``{"status": passed|failed|timeout, "detail": ..., "sandbox": ...}``.
 
     ``passed`` means the program exited with status 0 (HumanEval's tests are assertions).
@@ -167,9 +218,18 @@ def run_program(code: str, *, allow: bool, unsandboxed: bool = False, timeout: f
         cmd, cwd = [sys.executable, "-I", "-c", code], tmp.name
         env = {"PATH": "/usr/bin:/bin", "HOME": tmp.name, "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace", preexec_fn=limits,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            preexec_fn=limits,  # noqa: PLW1509  (resource limits in the child; the caller is single-threaded here)
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -183,8 +243,15 @@ def run_program(code: str, *, allow: bool, unsandboxed: bool = False, timeout: f
     if proc.returncode == 0:
         return {"status": "passed", "detail": "", "sandbox": how}
     tail = (err or out).strip().splitlines()
-    detail = tail[-1] if tail else (f"killed by signal {-proc.returncode}" if proc.returncode < 0
-                                     else f"exit status {proc.returncode}")
+    detail = (
+        tail[-1]
+        if tail
+        else (
+            f"killed by signal {-proc.returncode}"
+            if proc.returncode < 0
+            else f"exit status {proc.returncode}"
+        )
+    )
     return {"status": "failed", "detail": detail, "sandbox": how}
 
 
@@ -212,12 +279,22 @@ def humaneval_program(problem: dict, completion: str) -> str:
     prompt's function header (HumanEval's original convention).
     """
     code = extract_code(completion)
-    body = code if re.search(rf"def\s+{re.escape(problem['entry_point'])}\s*\(", code) else problem["prompt"] + code
+    body = (
+        code
+        if re.search(rf"def\s+{re.escape(problem['entry_point'])}\s*\(", code)
+        else problem["prompt"] + code
+    )
     return f"{body}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
 
 
-def pass_at_1(problems: Sequence[dict], completions: Sequence[str], *, allow: bool, unsandboxed: bool = False,
-              timeout: float = 10.0) -> tuple[float, list[dict]]:
+def pass_at_1(
+    problems: Sequence[dict],
+    completions: Sequence[str],
+    *,
+    allow: bool,
+    unsandboxed: bool = False,
+    timeout: float = 10.0,
+) -> tuple[float, list[dict]]:
     """pass@1 (0-100) of one greedy completion per problem, and each problem's verdict."""
     check_sandbox(allow, unsandboxed)
     rows = []

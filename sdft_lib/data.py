@@ -22,6 +22,7 @@ every stage reads the same file and its hash lands in their manifests.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,23 @@ FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parque
 SCHEMA = ("instruction", "input", "output", "system", "history")
 REQUIRED = ("instruction", "output")
 # Field names that map onto the schema without a ``columns`` entry (the paper's two schemas).
-AUTO_COLUMNS = {"instruction": ("instruction", "question"), "output": ("output", "answer"),
-                "input": ("input",), "system": ("system",), "history": ("history",)}
+AUTO_COLUMNS = {
+    "instruction": ("instruction", "question"),
+    "output": ("output", "answer"),
+    "input": ("input",),
+    "system": ("system",),
+    "history": ("history",),
+}
 
 
 def normalize(rec: dict) -> dict:
     """Map a record of any of the paper's schemas onto instruction/input/output."""
     if "instruction" in rec and "output" in rec:
-        out = {"instruction": rec["instruction"], "input": rec.get("input", "") or "", "output": rec["output"]}
+        out = {
+            "instruction": rec["instruction"],
+            "input": rec.get("input", "") or "",
+            "output": rec["output"],
+        }
     elif "question" in rec and "answer" in rec:
         out = {"instruction": rec["question"], "input": "", "output": rec["answer"]}
     else:
@@ -117,7 +127,9 @@ def _check_text_file(param: str, value: str, path: Path) -> str:
         raise ConfigError(f"{where} is not allowed: {_shown(path)} does not exist")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ConfigError(f"{where} is not allowed: {path.name} is not a .json, .jsonl, .csv or .parquet file")
+        raise ConfigError(
+            f"{where} is not allowed: {path.name} is not a .json, .jsonl, .csv or .parquet file"
+        )
     if path.stat().st_size == 0:
         raise ConfigError(f"{where} is not allowed: {_shown(path)} is empty")
     if fmt != "parquet":
@@ -125,8 +137,10 @@ def _check_text_file(param: str, value: str, path: Path) -> str:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"{where} is not allowed: {_shown(path)} is not UTF-8 text (byte {exc.start} "
-                              f"is 0x{data[exc.start]:02x}); save it as UTF-8") from None
+            raise ConfigError(
+                f"{where} is not allowed: {_shown(path)} is not UTF-8 text (byte {exc.start} "
+                f"is 0x{data[exc.start]:02x}); save it as UTF-8"
+            ) from None
         if not data.strip():
             raise ConfigError(f"{where} is not allowed: {_shown(path)} holds only white space")
     return fmt
@@ -154,24 +168,36 @@ def read_table(param: str, value: str, split: str = "train") -> tuple[list[dict]
 
             with open(path, newline="", encoding="utf-8") as f:
                 header = next(csv.reader(f), [])
-            kwargs = {"features": datasets.Features({c: datasets.Value("string") for c in header}),
-                      "keep_default_na": False}
+            kwargs = {
+                "features": datasets.Features({c: datasets.Value("string") for c in header}),
+                "keep_default_na": False,
+            }
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                ds = datasets.load_dataset(fmt, data_files={"train": str(path)}, split="train", cache_dir=tmp,
-                                           keep_in_memory=True, **kwargs)
+                ds = datasets.load_dataset(
+                    fmt,
+                    data_files={"train": str(path)},
+                    split="train",
+                    cache_dir=tmp,
+                    keep_in_memory=True,
+                    **kwargs,
+                )
                 rows = ds.to_list()
-        except Exception as exc:  # noqa: BLE001 (any parser error becomes the one line below)
-            raise ConfigError(f"{where} is not allowed: {_shown(path)} could not be read as {fmt.upper()} "
-                              f"records: {_first_line(exc)}") from None
+        except Exception as exc:
+            raise ConfigError(
+                f"{where} is not allowed: {_shown(path)} could not be read as {fmt.upper()} "
+                f"records: {_first_line(exc)}"
+            ) from None
         return rows, _shown(path)
     if kind == "saved":
         path = Path(value).expanduser()
         try:
             obj = datasets.load_from_disk(str(path), keep_in_memory=True)
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"{where} is not allowed: {_shown(path)} is not a folder written by "
-                              f"datasets' save_to_disk ({_first_line(exc)})") from None
+        except Exception as exc:
+            raise ConfigError(
+                f"{where} is not allowed: {_shown(path)} is not a folder written by "
+                f"datasets' save_to_disk ({_first_line(exc)})"
+            ) from None
         if isinstance(obj, datasets.DatasetDict):
             if split not in obj:
                 raise ConfigError(f"{where} has no split {split!r}: its splits are {', '.join(obj)}")
@@ -185,22 +211,27 @@ def read_table(param: str, value: str, split: str = "train") -> tuple[list[dict]
         if "split" in str(exc).lower() or "Unknown split" in str(exc):
             raise ConfigError(f"{where} has no split {split!r} ({_first_line(exc)})") from None
         raise ConfigError(f"{where} could not be read: {_first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 (offline and not cached, gated, missing)
-        raise ConfigError(f"{where} is not allowed: no file or folder has that name and the Hugging Face "
-                          f"dataset is not available ({_first_line(exc)}); download it once with network "
-                          "access, or give a file") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"{where} is not allowed: no file or folder has that name and the Hugging Face "
+            f"dataset is not available ({_first_line(exc)}); download it once with network "
+            "access, or give a file"
+        ) from None
     return ds.to_list(), f"{value} [{split}]"
 
 
-def _column_map(param: str, value: str, source: str, present: list[str], columns: dict,
-                columns_param: str = "columns") -> dict[str, str]:
+def _column_map(
+    param: str, value: str, source: str, present: list[str], columns: dict, columns_param: str = "columns"
+) -> dict[str, str]:
     """schema key -> the user's column, from ``columns`` plus the automatic names."""
     mapping = {}
     for key in SCHEMA:
         if key in columns:
             if columns[key] not in present:
-                raise ConfigError(f"{columns_param}.{key}={columns[key]!r} is not allowed: {source} has no column "
-                                  f"{columns[key]!r} (its columns: {', '.join(present)})")
+                raise ConfigError(
+                    f"{columns_param}.{key}={columns[key]!r} is not allowed: {source} has no column "
+                    f"{columns[key]!r} (its columns: {', '.join(present)})"
+                )
             mapping[key] = columns[key]
         else:
             found = [c for c in AUTO_COLUMNS[key] if c in present and c not in columns.values()]
@@ -208,16 +239,18 @@ def _column_map(param: str, value: str, source: str, present: list[str], columns
                 mapping[key] = found[0]
     missing = [k for k in REQUIRED if k not in mapping]
     if missing:
-        raise ConfigError(f"{param}={value!r} is not allowed: {source} has no column for "
-                          f"{' and '.join(missing)} (its columns: {', '.join(present) or 'none'}); map yours "
-                          "with columns, e.g. -p columns '{instruction: question, output: solution}'")
+        raise ConfigError(
+            f"{param}={value!r} is not allowed: {source} has no column for "
+            f"{' and '.join(missing)} (its columns: {', '.join(present) or 'none'}); map yours "
+            "with columns, e.g. -p columns '{instruction: question, output: solution}'"
+        )
     return mapping
 
 
 def _describe(v: Any) -> str:
     if v is None:
         return "missing (null)"
-    if isinstance(v, float) and v != v:
+    if isinstance(v, float) and math.isnan(v):
         return "NaN"
     if isinstance(v, str):
         return "empty" if not v.strip() else "a string"
@@ -226,8 +259,9 @@ def _describe(v: Any) -> str:
     return f"a {type(v).__name__}, not a string"
 
 
-def to_records(param: str, value: str, source: str, rows: list[dict], columns: dict,
-               columns_param: str = "columns") -> list[dict]:
+def to_records(
+    param: str, value: str, source: str, rows: list[dict], columns: dict, columns_param: str = "columns"
+) -> list[dict]:
     """Map and check rows; raise one line for the first bad record (0-based index) and key."""
     if not rows:
         raise ConfigError(f"{param}={value!r} is not allowed: {source} holds no records")
@@ -240,26 +274,47 @@ def to_records(param: str, value: str, source: str, rows: list[dict], columns: d
             if key in REQUIRED:
                 ok = isinstance(v, str) and v.strip()
             elif key == "history":
-                ok = v is None or (isinstance(v, list) and all(
-                    isinstance(t, (list, tuple)) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in v))
+                ok = v is None or (
+                    isinstance(v, list)
+                    and all(
+                        isinstance(t, (list, tuple)) and len(t) == 2 and all(isinstance(x, str) for x in t)
+                        for t in v
+                    )
+                )
             else:
                 ok = v is None or isinstance(v, str)
             if not ok:
-                need = ("a non-empty string" if key in REQUIRED else
-                        "a list of [user, assistant] pairs" if key == "history" else "a string")
-                shown = "a list of another shape" if key == "history" and isinstance(v, list) else _describe(v)
-                raise ConfigError(f"{param}={value!r} is not allowed: {source} record {i}: {key} "
-                                  f"(column {col!r}) is {shown}; it must be {need}")
+                need = (
+                    "a non-empty string"
+                    if key in REQUIRED
+                    else "a list of [user, assistant] pairs"
+                    if key == "history"
+                    else "a string"
+                )
+                shown = (
+                    "a list of another shape" if key == "history" and isinstance(v, list) else _describe(v)
+                )
+                raise ConfigError(
+                    f"{param}={value!r} is not allowed: {source} record {i}: {key} "
+                    f"(column {col!r}) is {shown}; it must be {need}"
+                )
             if v is not None and v != []:
                 rec[key] = v
         rec.setdefault("input", "")
-        out.append({"instruction": rec["instruction"], "input": rec["input"], "output": rec["output"],
-                    **{k: rec[k] for k in ("system", "history") if k in rec}})
+        out.append(
+            {
+                "instruction": rec["instruction"],
+                "input": rec["input"],
+                "output": rec["output"],
+                **{k: rec[k] for k in ("system", "history") if k in rec},
+            }
+        )
     return out
 
 
-def user_records(param: str, value: str, columns: dict, split: str = "train",
-                 columns_param: str = "columns") -> tuple[list[dict], str]:
+def user_records(
+    param: str, value: str, columns: dict, split: str = "train", columns_param: str = "columns"
+) -> tuple[list[dict], str]:
     rows, source = read_table(param, value, split)
     return to_records(param, value, source, rows, columns, columns_param), source
 
@@ -274,8 +329,10 @@ def paper_file(cfg: RunConfig, dataset: str, split: str = "train") -> Path:
         raise ConfigError(f"dataset={dataset!r} has no {split} split in the paper's data")
     path = Path(cfg.data_dir).expanduser() / rel
     if not path.is_file():
-        raise ConfigError(f"data_dir={cfg.data_dir!r} is missing {rel}: download sail-sg/sdft's data/ folder "
-                          f"(https://github.com/sail-sg/sdft/tree/main/data) and point data_dir at it")
+        raise ConfigError(
+            f"data_dir={cfg.data_dir!r} is missing {rel}: download sail-sg/sdft's data/ folder "
+            f"(https://github.com/sail-sg/sdft/tree/main/data) and point data_dir at it"
+        )
     return path
 
 
@@ -288,17 +345,22 @@ def json_records(param: str, value: str, path: Path) -> list[dict]:
     where = f"{param}={value!r} is not allowed: {_shown(path)}"
     text = path.read_text(encoding="utf-8")
     try:
-        rows = ([json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl"
-                else json.loads(text))
+        rows = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if path.suffix == ".jsonl"
+            else json.loads(text)
+        )
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where} could not be read as JSON records: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
+        raise ConfigError(
+            f"{where} could not be read as JSON records: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     if not isinstance(rows, list):
         raise ConfigError(f"{where} holds a JSON {type(rows).__name__}, not a list of records")
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
     if bad is not None:
-        raise ConfigError(f"{where} record {bad} is a {type(rows[bad]).__name__}, not an object with "
-                          "instruction and output")
+        raise ConfigError(
+            f"{where} record {bad} is a {type(rows[bad]).__name__}, not an object with instruction and output"
+        )
     return to_records(param, value, _shown(path), rows, {})
 
 
@@ -321,8 +383,10 @@ def has_test_split(cfg: RunConfig) -> bool:
 def user_split(cfg: RunConfig, split: str) -> list[dict]:
     """The user's train or test records, after ``test_split`` / ``test_fraction``."""
     if split == "test" and not has_test_split(cfg):
-        raise ConfigError(f"dataset={cfg.dataset!r} has no test split: give test_split (a second file or a "
-                          "split name) or test_fraction")
+        raise ConfigError(
+            f"dataset={cfg.dataset!r} has no test split: give test_split (a second file or a "
+            "split name) or test_fraction"
+        )
     if split == "test" and cfg.test_split:
         second = Path(cfg.test_split).expanduser()
         if second.suffix.lower() in FORMATS or second.exists():
@@ -337,8 +401,10 @@ def user_split(cfg: RunConfig, split: str) -> list[dict]:
     random.Random(cfg.split_seed).shuffle(order)
     n_test = max(1, round(cfg.test_fraction * len(records)))
     if n_test >= len(records):
-        raise ConfigError(f"test_fraction={cfg.test_fraction} is not allowed: it leaves no training records "
-                          f"out of {len(records)}")
+        raise ConfigError(
+            f"test_fraction={cfg.test_fraction} is not allowed: it leaves no training records "
+            f"out of {len(records)}"
+        )
     picked = sorted(order[:n_test]) if split == "test" else sorted(order[n_test:])
     return [records[i] for i in picked]
 
@@ -375,8 +441,13 @@ def eval_set_records(cfg: RunConfig, spec: dict) -> list[dict]:
     """The records of one ``eval_sets`` entry (``{"file", "name", "scorer", "columns"}``); without
     its own ``columns`` it is read with the run's."""
     own = spec.get("columns")
-    return user_records("eval_sets", spec["file"], own or cfg.columns, "train",
-                        f"eval_sets[{spec['name']}].columns" if own else "columns")[0]
+    return user_records(
+        "eval_sets",
+        spec["file"],
+        own or cfg.columns,
+        "train",
+        f"eval_sets[{spec['name']}].columns" if own else "columns",
+    )[0]
 
 
 def eval_set_file(cfg: RunConfig, spec: dict) -> tuple[list[dict], Path]:
@@ -418,5 +489,13 @@ def paper_distilled_pairs(data_dir: str | Path) -> dict[str, tuple[list[dict], l
     return pairs
 
 
-__all__ = ["check_inputs", "dataset_kind", "eval_set_records", "json_records", "load_task", "paper_records",
-           "read_records", "user_records"]
+__all__ = [
+    "check_inputs",
+    "dataset_kind",
+    "eval_set_records",
+    "json_records",
+    "load_task",
+    "paper_records",
+    "read_records",
+    "user_records",
+]

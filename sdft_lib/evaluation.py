@@ -16,8 +16,8 @@ frontier).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .config import RunConfig
 from .runs import build_once, key_hash, read_json, write_text
@@ -45,7 +45,9 @@ def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
         from .teaching_world import build as tw
 
         sets = tw.eval_sets(tw.build_world_data(cfg, log=log))
-        benches += benchmarks.teaching({k: v[:cfg.eval_limit] if cfg.eval_limit else v for k, v in sets.items()})
+        benches += benchmarks.teaching(
+            {k: v[: cfg.eval_limit] if cfg.eval_limit else v for k, v in sets.items()}
+        )
         if cfg.eval_limit:
             ident["limit"] = cfg.eval_limit
     elif paper_suite_runs(cfg):
@@ -56,12 +58,12 @@ def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
     template = dict(template=cfg.train_template, branch=cfg.paper_branch, cutoff=cfg.cutoff_len)
     if dataset_kind(cfg.dataset) in ("file", "saved", "hub") and has_test_split(cfg):
         recs, path = load_task(cfg, "test")
-        recs = recs[:cfg.eval_limit] if cfg.eval_limit else recs
+        recs = recs[: cfg.eval_limit] if cfg.eval_limit else recs
         benches.append(benchmarks.Benchmark(USER_TASK, recs, task_scorer(cfg), **template))
         ident[USER_TASK] = [task_scorer(cfg), file_sha256(path), cfg.eval_limit]
     for spec in cfg.eval_sets:
         recs, path = eval_set_file(cfg, spec)
-        recs = recs[:cfg.eval_limit] if cfg.eval_limit else recs
+        recs = recs[: cfg.eval_limit] if cfg.eval_limit else recs
         benches.append(benchmarks.Benchmark(spec["name"], recs, spec["scorer"], **template))
         ident[f"set:{spec['name']}"] = [spec["scorer"], file_sha256(path), cfg.eval_limit]
     if USER_TASK in ident or cfg.eval_sets:  # how your own benchmarks are rendered and answered
@@ -90,7 +92,12 @@ def eval_key(cfg: RunConfig, model: dict, benchmarks_ident: dict) -> dict:
     ``config.ARTIFACT_FIELDS["eval"]``."""
     from .config import artifact_fields
 
-    return {"eval_version": 4, "weights": model, "benchmarks": benchmarks_ident, **artifact_fields(cfg, "eval")}
+    return {
+        "eval_version": 4,
+        "weights": model,
+        "benchmarks": benchmarks_ident,
+        **artifact_fields(cfg, "eval"),
+    }
 
 
 def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
@@ -105,9 +112,16 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
         from .paper_eval import export_alpaca_eval
 
         model, tok = load()
-        scores, rows = benchmarks.evaluate(model, tok, benches, cfg.max_new_tokens, cfg.gen_batch_size,
-                                           cfg.allow_code_execution, log,
-                                           unsandboxed=cfg.allow_unsandboxed_code_execution)
+        scores, rows = benchmarks.evaluate(
+            model,
+            tok,
+            benches,
+            cfg.max_new_tokens,
+            cfg.gen_batch_size,
+            cfg.allow_code_execution,
+            log,
+            unsandboxed=cfg.allow_unsandboxed_code_execution,
+        )
         rows = export_alpaca_eval(cfg, rows, work)
         write_json(work / "outputs.json", rows)
         return {"scores": scores}
@@ -140,19 +154,26 @@ def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
     return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True), log)
 
 
-def _lm_eval_scores(cfg: RunConfig, name: str, base: str, adapter: Path | None, ident: dict,
-                    log: Callable) -> dict:
+def _lm_eval_scores(
+    cfg: RunConfig, name: str, base: str, adapter: Path | None, ident: dict, log: Callable
+) -> dict:
     """``lm_eval_tasks`` on one model, as ``{task: {"n", "lenient", "strict", "metric"}}`` (0-100)."""
     if not cfg.lm_eval_tasks:
         return {}
     from .lm_eval_tasks import evaluate_with_lm_eval, primary_score
 
-    res = evaluate_with_lm_eval(cfg, name, base, adapter, cfg.lm_eval_tasks, cfg.lm_eval_include_path or None,
-                                ident, log=log)
+    res = evaluate_with_lm_eval(
+        cfg, name, base, adapter, cfg.lm_eval_tasks, cfg.lm_eval_include_path or None, ident, log=log
+    )
     out = {}
     for task, metrics in res.items():
         metric, value = primary_score(metrics)
-        out[task] = {"n": None, "lenient": round(100 * value, 2), "strict": round(100 * value, 2), "metric": metric}
+        out[task] = {
+            "n": None,
+            "lenient": round(100 * value, 2),
+            "strict": round(100 * value, 2),
+            "metric": metric,
+        }
     return out
 
 
@@ -184,11 +205,23 @@ def outputs_for_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> lis
 
 
 def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
-    return [{"variant": variant, "benchmark": b, "seed": seed, "score": s["lenient"],
-             "strict_score": s["strict"], "learning_rate": lr, "epochs": epochs} for b, s in scores.items()]
+    return [
+        {
+            "variant": variant,
+            "benchmark": b,
+            "seed": seed,
+            "score": s["lenient"],
+            "strict_score": s["strict"],
+            "learning_rate": lr,
+            "epochs": epochs,
+        }
+        for b, s in scores.items()
+    ]
 
 
-def evaluate_point(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int, log: Callable = print) -> dict:
+def evaluate_point(
+    cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int, log: Callable = print
+) -> dict:
     """Train (or reuse) one run of the grid and evaluate it (or reuse its scores)."""
     from .training import train_adapter
 
@@ -198,8 +231,14 @@ def evaluate_point(cfg: RunConfig, variant: str, lr: float, epochs: float, seed:
 def grid_jobs(cfg: RunConfig, lrs, epochs, seeds) -> list:
     """The grid's runs as :func:`sdft_lib.parallel.prebuild` jobs (the seed's evaluation first)."""
     jobs = [("sdft_lib.evaluation:evaluate_seed", {})] if "seed" in cfg.eval_variants else []
-    return jobs + [("sdft_lib.evaluation:evaluate_point", {"variant": v, "lr": lr, "epochs": ep, "seed": s})
-                   for lr in lrs for ep in epochs for s in seeds for v in cfg.eval_variants if v != "seed"]
+    return jobs + [
+        ("sdft_lib.evaluation:evaluate_point", {"variant": v, "lr": lr, "epochs": ep, "seed": s})
+        for lr in lrs
+        for ep in epochs
+        for s in seeds
+        for v in cfg.eval_variants
+        if v != "seed"
+    ]
 
 
 def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> list[dict]:
@@ -208,9 +247,10 @@ def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> 
 
     rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None) if "seed" in cfg.eval_variants else []
     variants = [v for v in cfg.eval_variants if v != "seed"]
-    for m in (sweep(cfg, variants=variants, lrs=lrs, epochs=epochs, seeds=seeds, log=log) if variants else []):
-        rows += _rows(m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log),
-                      m["learning_rate"], m["epochs"])
+    for m in sweep(cfg, variants=variants, lrs=lrs, epochs=epochs, seeds=seeds, log=log) if variants else []:
+        rows += _rows(
+            m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log), m["learning_rate"], m["epochs"]
+        )
     return rows
 
 
@@ -232,6 +272,7 @@ def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
     if workers_for(cfg) > 1:
         if "sdft" in cfg.eval_variants:  # every SDFT run reads the distilled set: made once, here
             from .training import variant_data
+
             variant_data(cfg, "sdft", log)
         jobs = grid_jobs(cfg, [cfg.learning_rate], [cfg.epochs], seeds) + grid_jobs(cfg, lrs, eps, seeds)
         prebuild(cfg, [j for i, j in enumerate(jobs) if j not in jobs[:i]])
@@ -269,6 +310,7 @@ def task_benchmark(cfg: RunConfig) -> str | None:
 
     if cfg.dataset == "teaching":
         from .teaching_world.world import TASK
+
         return TASK
     if dataset_kind(cfg.dataset) == "paper":
         return TASK_BENCHMARK.get(cfg.dataset)
@@ -287,8 +329,14 @@ def per_run(df, target: str | None):
     keys = ["variant", "learning_rate", "epochs", "seed"]
     for key, g in df[df.variant != "seed"].groupby(keys, sort=False):
         sc = g.set_index("benchmark")["score"]
-        rows.append({**dict(zip(keys, key)), "forgetting": float((seed[kept] - sc[kept]).mean()),
-                     "kept": float(sc[kept].mean()), "task": float(sc[target]) if target in sc else math.nan})
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "forgetting": float((seed[kept] - sc[kept]).mean()),
+                "kept": float(sc[kept].mean()),
+                "task": float(sc[target]) if target in sc else math.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=keys + ["forgetting", "kept", "task"])
 
 
@@ -297,20 +345,34 @@ def forgetting_summary(df, target: str | None):
     skills' score and the task accuracy (for a table of one setting, such as results.csv)."""
     import pandas as pd
 
-    sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan)
+    sd = lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan
     out = []
     for v, p in per_run(df, target).groupby("variant", sort=False):
-        out.append({"variant": v, "seeds": len(p), "forgetting_mean": p.forgetting.mean(),
-                    "forgetting_sd": sd(p.forgetting), "kept_mean": p.kept.mean(),
-                    "task_mean": p.task.mean(), "task_sd": sd(p.task)})
-    return pd.DataFrame(out, columns=["variant", "seeds", "forgetting_mean", "forgetting_sd", "kept_mean",
-                                      "task_mean", "task_sd"])
+        out.append(
+            {
+                "variant": v,
+                "seeds": len(p),
+                "forgetting_mean": p.forgetting.mean(),
+                "forgetting_sd": sd(p.forgetting),
+                "kept_mean": p.kept.mean(),
+                "task_mean": p.task.mean(),
+                "task_sd": sd(p.task),
+            }
+        )
+    return pd.DataFrame(
+        out,
+        columns=["variant", "seeds", "forgetting_mean", "forgetting_sd", "kept_mean", "task_mean", "task_sd"],
+    )
 
 
 def frontier(df, target: str | None):
     """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
     averaged over seeds."""
-    return per_run(df, target).groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]].mean()
+    return (
+        per_run(df, target)
+        .groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]]
+        .mean()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +398,7 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     sets = tw.eval_sets(world)
     seed_dir = seed_weights(cfg)
     from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(seed_dir, trust_remote_code=False)  # prompts only: no model load
     task_dir = cfg.stage_path(STAGE) / "lm_eval_tasks"
     tasks = write_teaching_tasks(task_dir, sets, tok)
@@ -344,26 +407,52 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     for v in ("sft", "sdft"):
         run = train_adapter(cfg, v, seed=s0, log=log)  # reused when the chapter already trained it
         outputs = outputs_for_run(cfg, run, log)
-        models[v] = (*finetuned_weights(cfg, run), {"run_key": read_json(run / "manifest.json")["key_hash"]}, outputs)
+        models[v] = (
+            *finetuned_weights(cfg, run),
+            {"run_key": read_json(run / "manifest.json")["key_hash"]},
+            outputs,
+        )
     n = cfg.lm_eval_limit or None
     from .parallel import prebuild
 
-    prebuild(cfg, [("sdft_lib.lm_eval_tasks:evaluate_with_lm_eval",
-                    {"name": f"cross-{variant}", "model_dir": base, "adapter": adapter, "tasks": tasks,
-                     "include_path": task_dir, "ident": ident})
-                   for variant, (base, adapter, ident, _) in models.items()])  # side by side, then reused below
+    prebuild(
+        cfg,
+        [
+            (
+                "sdft_lib.lm_eval_tasks:evaluate_with_lm_eval",
+                {
+                    "name": f"cross-{variant}",
+                    "model_dir": base,
+                    "adapter": adapter,
+                    "tasks": tasks,
+                    "include_path": task_dir,
+                    "ident": ident,
+                },
+            )
+            for variant, (base, adapter, ident, _) in models.items()
+        ],
+    )  # side by side, then reused below
     rows = []
     for variant, (base, adapter, ident, outputs) in models.items():
         res = evaluate_with_lm_eval(cfg, f"cross-{variant}", base, adapter, tasks, task_dir, ident, log=log)
         for task, metrics in res.items():
-            skill = task[len(PREFIX):]
+            skill = task[len(PREFIX) :]
             mine = [o for o in outputs if o["skill"] == skill][:n]
-            book = (100 * sum(o["response"].strip() == o["reference"].strip() for o in mine) / len(mine)
-                    if mine else math.nan)
+            book = (
+                100 * sum(o["response"].strip() == o["reference"].strip() for o in mine) / len(mine)
+                if mine
+                else math.nan
+            )
             for metric, value in metrics.items():
-                rows.append({"variant": variant, "benchmark": skill, "metric": metric,
-                             "lm_eval": round(100 * value, 2),
-                             "book": round(book, 2) if metric == "exact_match" else math.nan})
+                rows.append(
+                    {
+                        "variant": variant,
+                        "benchmark": skill,
+                        "metric": metric,
+                        "lm_eval": round(100 * value, 2),
+                        "book": round(book, 2) if metric == "exact_match" else math.nan,
+                    }
+                )
     df = pd.DataFrame(rows)
     write_text(cfg.stage_path(STAGE) / "lm_eval.csv", df.to_csv(index=False))
     return df

@@ -19,19 +19,23 @@ seeds and benchmarks for every method (``notebooks/07_frontier.ipynb``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
 def lora_modules(model) -> list[tuple[str, object]]:
     """``(name, module)`` of every LoRA layer of a PEFT model (modules with a per-adapter ``scaling``)."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(getattr(m, "scaling", None), dict)
-            and hasattr(m, "lora_A")]
+    return [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(getattr(m, "scaling", None), dict) and hasattr(m, "lora_A")
+    ]
 
 
 def scale_adapter(model, scale: float | Callable[[str], float]) -> None:
@@ -66,7 +70,7 @@ def lines_scales(n_layers: int, alpha: float, beta: float) -> list[float]:
         raise ValueError(f"n_layers={n_layers} is not allowed: it must be >= 1")
     if n_layers == 1:
         return [alpha + beta]
-    return [alpha + beta * l / (n_layers - 1) for l in range(n_layers)]
+    return [alpha + beta * layer / (n_layers - 1) for layer in range(n_layers)]
 
 
 def lines(model, alpha: float, beta: float, n_layers: int | None = None) -> list[float]:
@@ -91,7 +95,7 @@ def replay_mix(task: Sequence[dict], replay: Sequence[dict], ratio: float, seed:
     while len(picked) < k:
         pool = list(replay)
         rng.shuffle(pool)
-        picked += pool[:k - len(picked)]
+        picked += pool[: k - len(picked)]
     mixed = list(task) + picked
     rng.shuffle(mixed)
     return mixed
@@ -111,8 +115,10 @@ def replay_prompts(cfg, n: int) -> list[dict]:
     from .teaching_world.build import build_world_data
 
     if not cfg.is_teaching:
-        raise ValueError(f"model={cfg.model!r} is not allowed for replay: its prompts come from the teaching "
-                         "world's training prompts; use the teaching-world model (profile toy or smoke)")
+        raise ValueError(
+            f"model={cfg.model!r} is not allowed for replay: its prompts come from the teaching "
+            "world's training prompts; use the teaching-world model (profile toy or smoke)"
+        )
     pool = read_json(build_world_data(cfg, log=lambda m: None) / "seed_train.json")
     picked = random.Random(cfg.seed).sample(range(len(pool)), min(n, len(pool)))
     return [{"instruction": pool[i]["instruction"], "input": pool[i].get("input", "")} for i in picked]
@@ -146,11 +152,22 @@ def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
         recs = own_answers(model, tok, replay_prompts(cfg, n), cfg)
         write_json(work / "replay.json", recs)
         generated = sum(len(tok(r["output"], add_special_tokens=False)["input_ids"]) for r in recs)
-        return {"metrics": {"records": len(recs), "tokens_generated": generated,
-                            "seconds": round(time.time() - t0, 2)}}
+        return {
+            "metrics": {
+                "records": len(recs),
+                "tokens_generated": generated,
+                "seconds": round(time.time() - t0, 2),
+            }
+        }
 
-    return build_once(cfg.stage_path(STAGE) / f"replay-{key_hash(key, 8)}", key, build,
-                      stage=f"{STAGE}/replay", cfg=cfg, log=log)
+    return build_once(
+        cfg.stage_path(STAGE) / f"replay-{key_hash(key, 8)}",
+        key,
+        build,
+        stage=f"{STAGE}/replay",
+        cfg=cfg,
+        log=log,
+    )
 
 
 def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
@@ -180,7 +197,9 @@ def train_replay(cfg, ratio: float, seed: int, log: Callable[[str], None] = prin
 # ---------------------------------------------------------------------------------------------
 # Rescaled adapters (WiSE-FT, LiNeS), scored through the evaluation stage
 # ---------------------------------------------------------------------------------------------
-def rescaled_scores(cfg, run_dir: Path, method: str, log: Callable[[str], None] = print, **how: float) -> dict:
+def rescaled_scores(
+    cfg, run_dir: Path, method: str, log: Callable[[str], None] = print, **how: float
+) -> dict:
     """Scores of a LoRA run with its adapter rescaled (``method`` ``"wise"`` with ``alpha``, or
     ``"lines"`` with ``alpha`` and ``beta``), merged, on the run's benchmarks; cached like any run."""
     from .evaluation import evaluate_model
@@ -199,8 +218,11 @@ def rescaled_scores(cfg, run_dir: Path, method: str, log: Callable[[str], None] 
             lines(model, how["alpha"], how["beta"])
         return model.merge_and_unload().eval(), tok
 
-    key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"],
-           "rescale": {"method": method, **how}}
+    key = {
+        "run": run_dir.name,
+        "run_key": read_json(run_dir / "manifest.json")["key_hash"],
+        "rescale": {"method": method, **how},
+    }
     label = "-".join(f"{k}{v:g}" for k, v in how.items())
     return evaluate_model(cfg, f"{run_dir.name}-{method}-{label}", key, load, log)
 
@@ -223,8 +245,15 @@ def evaluate_on_policy(cfg, epochs: float, seed: int, log: Callable[[str], None]
     return evaluate_run(cfg, train_on_policy(cfg, epochs=epochs, seed=seed, log=log), log)
 
 
-def jobs(cfg, seeds: Sequence[int], lrs: Sequence[float], replay: Sequence[float], alphas: Sequence[float],
-         lines_settings: Sequence[tuple[float, float]], onpolicy_epochs: float) -> list:
+def jobs(
+    cfg,
+    seeds: Sequence[int],
+    lrs: Sequence[float],
+    replay: Sequence[float],
+    alphas: Sequence[float],
+    lines_settings: Sequence[tuple[float, float]],
+    onpolicy_epochs: float,
+) -> list:
     """Every artifact the chapter needs, as :func:`sdft_lib.parallel.prebuild` jobs, longest first:
     on-policy runs, replay runs, then the rescalings (WiSE-FT, LiNeS) of the main SFT and SDFT runs;
     the SFT/SDFT sweep (the evaluation chapter's, normally reused) comes before the rescalings that
@@ -233,22 +262,32 @@ def jobs(cfg, seeds: Sequence[int], lrs: Sequence[float], replay: Sequence[float
     from .training import run_path
 
     out = [("sdft_lib.frontier:evaluate_on_policy", {"epochs": onpolicy_epochs, "seed": s}) for s in seeds]
-    out += [("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay if r > 0 for s in seeds]
+    out += [
+        ("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay if r > 0 for s in seeds
+    ]
     out += grid_jobs(cfg, list(lrs), [cfg.epochs], list(seeds))
     for variant in ("sft", "sdft"):
         for s in seeds:
             run = run_path(cfg, variant, cfg.learning_rate, cfg.epochs, s)
-            out += [("sdft_lib.frontier:rescaled_scores", {"run_dir": run, "method": "wise", "alpha": a})
-                    for a in alphas]
-            out += [("sdft_lib.frontier:rescaled_scores", {"run_dir": run, "method": "lines", "alpha": a, "beta": b})
-                    for a, b in lines_settings]
+            out += [
+                ("sdft_lib.frontier:rescaled_scores", {"run_dir": run, "method": "wise", "alpha": a})
+                for a in alphas
+            ]
+            out += [
+                (
+                    "sdft_lib.frontier:rescaled_scores",
+                    {"run_dir": run, "method": "lines", "alpha": a, "beta": b},
+                )
+                for a, b in lines_settings
+            ]
     return out
 
 
 def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -> int:
     """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
     side; return the number of workers (1: the chapter's cells build in place)."""
-    from .parallel import prebuild as run_jobs, workers_for
+    from .parallel import prebuild as run_jobs
+    from .parallel import workers_for
 
     if workers_for(cfg) <= 1:
         return 1
@@ -280,8 +319,12 @@ def run_cost(run_dir: Path) -> dict:
 
     m = read_json(Path(run_dir) / "manifest.json")["metrics"]
     trained = m.get("tokens_trained") or round((m.get("tokens_per_second") or 0) * m["train_seconds"])
-    return {"train_seconds": m["train_seconds"], "tokens_trained": trained,
-            "tokens_generated": m.get("tokens_generated", 0), "data_seconds": 0.0}
+    return {
+        "train_seconds": m["train_seconds"],
+        "tokens_trained": trained,
+        "tokens_generated": m.get("tokens_generated", 0),
+        "data_seconds": 0.0,
+    }
 
 
 def data_cost(cfg, variant: str) -> dict:
@@ -298,10 +341,14 @@ def data_cost(cfg, variant: str) -> dict:
         folder = run_self_distillation(cfg, log=lambda m: None)
         tok = AutoTokenizer.from_pretrained(seed_weights(cfg))
         lines_ = (folder / "rewrites.jsonl").read_text().splitlines()
-        generated = sum(len(tok(json.loads(x)["rewrite"], add_special_tokens=False)["input_ids"]) for x in lines_ if x)
+        generated = sum(
+            len(tok(json.loads(x)["rewrite"], add_special_tokens=False)["input_ids"]) for x in lines_ if x
+        )
         return {"data_seconds": read_json(folder / "manifest.json")["seconds"], "tokens_generated": generated}
     if variant.startswith("replay"):
-        man = read_json(replay_set(cfg, len(_task_records(cfg)), log=lambda m: None) / "manifest.json")["metrics"]
+        man = read_json(replay_set(cfg, len(_task_records(cfg)), log=lambda m: None) / "manifest.json")[
+            "metrics"
+        ]
         return {"data_seconds": man["seconds"], "tokens_generated": man["tokens_generated"]}
     return {"data_seconds": 0.0, "tokens_generated": 0}
 
@@ -311,26 +358,47 @@ def _task_records(cfg) -> list[dict]:
     from .data import load_task
 
     task, _ = load_task(cfg, "train")
-    return task[:cfg.distill_max_examples] if cfg.distill_max_examples else task
+    return task[: cfg.distill_max_examples] if cfg.distill_max_examples else task
 
 
-def row(method: str, setting: str, x: float, seed: int, scores: dict, target: str, kept: Sequence[str],
-        cost: dict, anchor: bool = False) -> dict:
+def row(
+    method: str,
+    setting: str,
+    x: float,
+    seed: int,
+    scores: dict,
+    target: str,
+    kept: Sequence[str],
+    cost: dict,
+    anchor: bool = False,
+) -> dict:
     """One point of the frontier table: a method at one setting and one fine-tuning seed.
     ``anchor``: the point is another method's, repeated to draw this method's curve (WiSE-FT's
     α = 0 is the seed and α = 1 the run; replay's ratio 0 is SFT); rankings leave it out."""
     task, kept_mean = task_and_kept(scores, target, kept)
-    return {"method": method, "setting": setting, "x": x, "seed": seed, "task": task, "kept": kept_mean,
-            "anchor": anchor,
-            "data_seconds": cost.get("data_seconds", 0.0), "train_seconds": cost.get("train_seconds", 0.0),
-            "tokens_generated": cost.get("tokens_generated", 0), "tokens_trained": cost.get("tokens_trained", 0)}
+    return {
+        "method": method,
+        "setting": setting,
+        "x": x,
+        "seed": seed,
+        "task": task,
+        "kept": kept_mean,
+        "anchor": anchor,
+        "data_seconds": cost.get("data_seconds", 0.0),
+        "train_seconds": cost.get("train_seconds", 0.0),
+        "tokens_generated": cost.get("tokens_generated", 0),
+        "tokens_trained": cost.get("tokens_trained", 0),
+    }
 
 
 def combined_cost(run_dir: Path, data: dict) -> dict:
     """A run's own cost plus its data's (generated tokens add up)."""
     c = run_cost(run_dir)
-    return {**c, "data_seconds": data["data_seconds"],
-            "tokens_generated": c["tokens_generated"] + data["tokens_generated"]}
+    return {
+        **c,
+        "data_seconds": data["data_seconds"],
+        "tokens_generated": c["tokens_generated"] + data["tokens_generated"],
+    }
 
 
 def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
@@ -343,7 +411,9 @@ def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
     except ValueError:
         out = None
     if not out or any(not lo <= x <= hi for x in out):
-        raise ConfigError(f"{name}={value!r} is not allowed: give comma-separated numbers in [{lo:g}, {hi:g}]")
+        raise ConfigError(
+            f"{name}={value!r} is not allowed: give comma-separated numbers in [{lo:g}, {hi:g}]"
+        )
     return sorted(set(out))
 
 
@@ -369,7 +439,9 @@ def parse_lines(name: str, value) -> list[tuple[float, float]]:
         try:
             a, b = (float(x) for x in part.split(":"))
         except ValueError:
-            raise ConfigError(f"{name}={value!r} is not allowed: give alpha:beta pairs such as 0:1,0.25:0.5") from None
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: give alpha:beta pairs such as 0:1,0.25:0.5"
+            ) from None
         if not (0 <= a <= 1 and 0 <= a + b <= 1):
             raise ConfigError(f"{name}={value!r} is not allowed: alpha and alpha + beta must be in [0, 1]")
         out.append((a, b))
@@ -381,14 +453,26 @@ def summarize(rows):
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    sd = (lambda x: float(x.std(ddof=1)) if len(x) > 1 else 0.0)
+    sd = lambda x: float(x.std(ddof=1)) if len(x) > 1 else 0.0
     out = []
     for (method, setting), g in df.groupby(["method", "setting"], sort=False):
-        out.append({"method": method, "setting": setting, "x": g["x"].iloc[0], "seeds": g["seed"].nunique(),
-                    "anchor": bool(g["anchor"].any()) if "anchor" in g else False,
-                    "task": g.task.mean(), "task_sd": sd(g.task), "kept": g.kept.mean(), "kept_sd": sd(g.kept),
-                    "data_seconds": g.data_seconds.mean(), "train_seconds": g.train_seconds.mean(),
-                    "tokens_generated": g.tokens_generated.mean(), "tokens_trained": g.tokens_trained.mean()})
+        out.append(
+            {
+                "method": method,
+                "setting": setting,
+                "x": g["x"].iloc[0],
+                "seeds": g["seed"].nunique(),
+                "anchor": bool(g["anchor"].any()) if "anchor" in g else False,
+                "task": g.task.mean(),
+                "task_sd": sd(g.task),
+                "kept": g.kept.mean(),
+                "kept_sd": sd(g.kept),
+                "data_seconds": g.data_seconds.mean(),
+                "train_seconds": g.train_seconds.mean(),
+                "tokens_generated": g.tokens_generated.mean(),
+                "tokens_trained": g.tokens_trained.mean(),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -398,7 +482,9 @@ def pareto(summary) -> list[int]:
     if "anchor" in summary:
         summary = summary[~summary.anchor]
     pts = list(zip(summary.index, summary.task, summary.kept))
-    return [i for i, t, k in pts if not any((t2 >= t and k2 >= k) and (t2 > t or k2 > k) for _, t2, k2 in pts)]
+    return [
+        i for i, t, k in pts if not any((t2 >= t and k2 >= k) and (t2 > t or k2 > k) for _, t2, k2 in pts)
+    ]
 
 
 def best_at(summary, threshold: float):
@@ -417,7 +503,7 @@ def kept_at(summary, method: str, task: float) -> float:
     What a method keeps is only comparable at equal task accuracy."""
     g = summary[summary.method == method].sort_values("x")
     pts = list(zip(g.task, g.kept))
-    for (t0, k0), (t1, k1) in zip(pts, pts[1:]):
+    for (t0, k0), (t1, k1) in itertools.pairwise(pts):
         if min(t0, t1) <= task <= max(t0, t1):
             return float(k0 if t1 == t0 else k0 + (task - t0) / (t1 - t0) * (k1 - k0))
     return float("nan")
@@ -434,15 +520,29 @@ def plot(summary, ax, target: str | None = None) -> None:
     markers = "osD^vP*Xh<>"
     for i, m in enumerate(methods):
         g = summary[summary.method == m].sort_values("x")
-        ax.errorbar(g.task, g.kept, xerr=g.task_sd, yerr=g.kept_sd, marker=markers[i % len(markers)],
-                    color=colours(i % 10), linestyle="--" if m.startswith(("WiSE", "LiNeS")) else "-",
-                    capsize=2, markersize=5, linewidth=1.2, label=m)
+        ax.errorbar(
+            g.task,
+            g.kept,
+            xerr=g.task_sd,
+            yerr=g.kept_sd,
+            marker=markers[i % len(markers)],
+            color=colours(i % 10),
+            linestyle="--" if m.startswith(("WiSE", "LiNeS")) else "-",
+            capsize=2,
+            markersize=5,
+            linewidth=1.2,
+            label=m,
+        )
     seed = summary[summary.method == "seed"]
     if len(seed):
         ax.scatter(seed.task, seed.kept, marker="*", s=160, color="black", zorder=5, label="seed")
-    ax.set(xlabel=f"task ({target}) accuracy (%)" if target else "task accuracy (%)",
-           ylabel="mean accuracy on the kept skills (%)", xlim=(-5, 105), ylim=(-5, 105),
-           title="Every method on one frontier (mean ± sd over seeds)")
+    ax.set(
+        xlabel=f"task ({target}) accuracy (%)" if target else "task accuracy (%)",
+        ylabel="mean accuracy on the kept skills (%)",
+        xlim=(-5, 105),
+        ylim=(-5, 105),
+        title="Every method on one frontier (mean ± sd over seeds)",
+    )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: it hides no point
 
 
@@ -450,16 +550,47 @@ def table(summary):
     """The frontier as a readable table: mean ± sd, seeds, and the cost columns."""
     import pandas as pd
 
-    return pd.DataFrame({
-        "method": summary.method, "setting": summary.setting, "seeds": summary.seeds,
-        "task %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.task, summary.task_sd)],
-        "kept %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.kept, summary.kept_sd)],
-        "data s": summary.data_seconds.round(1), "train s": summary.train_seconds.round(1),
-        "tokens gen.": summary.tokens_generated.round().astype(int),
-        "tokens trained": summary.tokens_trained.round().astype(int)}).set_index(["method", "setting"])
+    return pd.DataFrame(
+        {
+            "method": summary.method,
+            "setting": summary.setting,
+            "seeds": summary.seeds,
+            "task %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.task, summary.task_sd)],
+            "kept %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.kept, summary.kept_sd)],
+            "data s": summary.data_seconds.round(1),
+            "train s": summary.train_seconds.round(1),
+            "tokens gen.": summary.tokens_generated.round().astype(int),
+            "tokens trained": summary.tokens_trained.round().astype(int),
+        }
+    ).set_index(["method", "setting"])
 
 
-__all__ = ["best_at", "combined_cost", "data_cost", "kept_at", "layer_index", "lines", "lines_scales",
-           "lora_modules", "pareto", "parse_float", "parse_floats", "parse_lines", "plot", "replay_data",
-           "replay_mix", "replay_prompts", "replay_set", "rescaled_scores", "row", "run_cost", "scale_adapter",
-           "skills", "summarize", "table", "task_and_kept", "train_replay", "wise_ft"]
+__all__ = [
+    "best_at",
+    "combined_cost",
+    "data_cost",
+    "kept_at",
+    "layer_index",
+    "lines",
+    "lines_scales",
+    "lora_modules",
+    "pareto",
+    "parse_float",
+    "parse_floats",
+    "parse_lines",
+    "plot",
+    "replay_data",
+    "replay_mix",
+    "replay_prompts",
+    "replay_set",
+    "rescaled_scores",
+    "row",
+    "run_cost",
+    "scale_adapter",
+    "skills",
+    "summarize",
+    "table",
+    "task_and_kept",
+    "train_replay",
+    "wise_ft",
+]

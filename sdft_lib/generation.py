@@ -1,16 +1,17 @@
 """Text generation behind one small interface.
 
 ``HFBackend`` (Hugging Face ``generate``) runs everywhere: batched, left-padded, length-sorted
-batches with the KV cache. The vLLM backend (a CUDA GPU, or vLLM's CPU build) plugs in behind the same calls: ``generate``
-(texts) and ``generate_full`` (texts with whether each ended by itself), then ``close`` to free the
-memory before another model is loaded.
+batches with the KV cache. The vLLM backend (a CUDA GPU, or vLLM's CPU build) plugs in behind the
+same calls: ``generate`` (texts) and ``generate_full`` (texts with whether each ended by itself),
+then ``close`` to free the memory before another model is loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence, Union
+from typing import Any
 
 import torch
 
@@ -38,7 +39,7 @@ class Decoding:
         return asdict(self)
 
 
-Prompt = Union[str, Sequence[int]]  # a rendered string (tokenized without special tokens) or token ids
+Prompt = str | Sequence[int]  # a rendered string (tokenized without special tokens) or token ids
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,15 @@ def _eos_ids(model, tokenizer) -> set[int]:
 
 
 def decoding(cfg) -> Decoding:
-    """The run's decoding settings (``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``top_k``)."""
-    return Decoding(max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample, temperature=cfg.temperature,
-                    top_p=cfg.top_p, top_k=cfg.top_k)
+    """The run's decoding settings (``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``,
+    ``top_k``)."""
+    return Decoding(
+        max_new_tokens=cfg.max_new_tokens,
+        do_sample=cfg.do_sample,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        top_k=cfg.top_k,
+    )
 
 
 class HFBackend:
@@ -84,21 +91,31 @@ class HFBackend:
     def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
         """The answers with their finished flags, in prompt order."""
         tok = self.tokenizer
-        ids = [list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        ids = [
+            list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"]
+            for p in prompts
+        ]
         order = sorted(range(len(prompts)), key=lambda i: len(ids[i]), reverse=True)
         out: list[Generation | None] = [None] * len(prompts)
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         it = batches
         if self.progress:
             from tqdm import tqdm  # plain text bars: no widget warnings in executed notebooks
+
             it = tqdm(batches, desc="generate", unit="batch")
         stop = _eos_ids(self.model, tok)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         for b in it:
             width = max(len(ids[i]) for i in b)  # left padding: every prompt ends where generation starts
-            input_ids = torch.tensor([[pad] * (width - len(ids[i])) + ids[i] for i in b], device=self.model.device)
-            mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in b], device=self.model.device)
-            gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **decoding.hf_kwargs(), pad_token_id=pad)
+            input_ids = torch.tensor(
+                [[pad] * (width - len(ids[i])) + ids[i] for i in b], device=self.model.device
+            )
+            mask = torch.tensor(
+                [[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in b], device=self.model.device
+            )
+            gen = self.model.generate(
+                input_ids=input_ids, attention_mask=mask, **decoding.hf_kwargs(), pad_token_id=pad
+            )
             for i, row in zip(b, gen[:, width:]):
                 finished = any(int(t) in stop for t in row)
                 out[i] = Generation(tok.decode(row, skip_special_tokens=True).strip(), finished)
@@ -148,7 +165,7 @@ def _held_output():
             stream.flush()
         except (AttributeError, ValueError, OSError):
             pass
-    held, saved, failed = tempfile.TemporaryFile(), {}, False
+    held, saved, failed = tempfile.TemporaryFile(), {}, False  # noqa: SIM115  (closed in finally)
     try:
         for fd in (1, 2):
             try:
@@ -195,9 +212,16 @@ def vllm_cpu_env(mode: str = "in-process", threads: int | None = None) -> dict[s
         return {**env, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     if mode == "spawned-vllm-binding":
         return env
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    return {**env, "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores[:threads] if threads else cores)),
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    cores = (
+        sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else list(range(os.cpu_count() or 1))
+    )
+    return {
+        **env,
+        "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores[:threads] if threads else cores)),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    }
 
 
 class VLLMBackend:
@@ -229,14 +253,22 @@ class VLLMBackend:
         kwargs: dict[str, Any] = {}
         self._set_num_threads = torch.set_num_threads
         if current_platform.is_cpu():
-            kwargs.update(dtype="float32" if cfg.dtype == "auto" else cfg.dtype, enforce_eager=True, use_tqdm_on_load=False,
-                          kv_cache_memory_bytes=int(cfg.vllm_cpu_kv_cache_gb * (1 << 30)))
+            kwargs.update(
+                dtype="float32" if cfg.dtype == "auto" else cfg.dtype,
+                enforce_eager=True,
+                use_tqdm_on_load=False,
+                kv_cache_memory_bytes=int(cfg.vllm_cpu_kv_cache_gb * (1 << 30)),
+            )
         elif current_platform.is_cuda():
-            kwargs.update(dtype="auto" if cfg.dtype == "auto" else cfg.dtype,
-                          tensor_parallel_size=cfg.tensor_parallel_size)
+            kwargs.update(
+                dtype="auto" if cfg.dtype == "auto" else cfg.dtype,
+                tensor_parallel_size=cfg.tensor_parallel_size,
+            )
         else:  # pragma: no cover - another accelerator's build
-            raise ConfigError(f"gen_backend='vllm' is not allowed here: vLLM's platform is "
-                              f"{current_platform.device_type!r}, and this project runs it on a CPU or CUDA only")
+            raise ConfigError(
+                f"gen_backend='vllm' is not allowed here: vLLM's platform is "
+                f"{current_platform.device_type!r}, and this project runs it on a CPU or CUDA only"
+            )
         with _held_output():  # Triton's and torch's notices, a loading bar: shown only if the start fails
             from vllm import LLM
 
@@ -248,19 +280,28 @@ class VLLMBackend:
     def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
         from vllm import SamplingParams
 
-        params = SamplingParams(max_tokens=decoding.max_new_tokens,
-                                temperature=decoding.temperature if decoding.do_sample else 0.0,
-                                top_p=decoding.top_p if decoding.do_sample else 1.0,
-                                top_k=decoding.top_k if decoding.do_sample and decoding.top_k else -1)
+        params = SamplingParams(
+            max_tokens=decoding.max_new_tokens,
+            temperature=decoding.temperature if decoding.do_sample else 0.0,
+            top_p=decoding.top_p if decoding.do_sample else 1.0,
+            top_k=decoding.top_k if decoding.do_sample and decoding.top_k else -1,
+        )
         # The same token ids as the HF backend: strings are tokenized without special tokens.
         tok = self.llm.get_tokenizer()
-        inputs = [{"prompt_token_ids": list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"]}
-                  for p in prompts]
+        inputs = [
+            {
+                "prompt_token_ids": list(p)
+                if not isinstance(p, str)
+                else tok(p, add_special_tokens=False)["input_ids"]
+            }
+            for p in prompts
+        ]
         outs = self.llm.generate(inputs, params, use_tqdm=_on_terminal())  # no bar in a notebook
         return [Generation(o.outputs[0].text.strip(), o.outputs[0].finish_reason == "stop") for o in outs]
 
     def close(self) -> None:
-        """Shut the engine (and its process) down and free its memory, so a Hugging Face model fits after it."""
+        """Shut the engine (and its process) down and free its memory, so a Hugging Face model fits
+        after it."""
         llm = getattr(self, "llm", None)
         if llm is not None:
             engine = getattr(llm, "llm_engine", None)
@@ -268,7 +309,10 @@ class VLLMBackend:
             if core is not None and hasattr(core, "shutdown"):
                 core.shutdown()
             try:
-                from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+                from vllm.distributed.parallel_state import (
+                    destroy_distributed_environment,
+                    destroy_model_parallel,
+                )
 
                 destroy_model_parallel()
                 destroy_distributed_environment()
@@ -289,7 +333,14 @@ def throughput(model, tokenizer, prompts: Sequence[str], decoding: Decoding, bat
     t0 = time.perf_counter()
     outs = backend.generate(prompts, decoding)
     secs = time.perf_counter() - t0
-    new_tokens = sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outs)  # texts re-tokenized
-    return {"batch_size": batch_size, "prompts": len(prompts), "seconds": round(secs, 3),
-            "responses_per_s": round(len(prompts) / secs, 2), "new_tokens_per_s": round(new_tokens / secs, 1),
-            "outputs": outs}
+    new_tokens = sum(
+        len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outs
+    )  # texts re-tokenized
+    return {
+        "batch_size": batch_size,
+        "prompts": len(prompts),
+        "seconds": round(secs, 3),
+        "responses_per_s": round(len(prompts) / secs, 2),
+        "new_tokens_per_s": round(new_tokens / secs, 1),
+        "outputs": outs,
+    }

@@ -62,8 +62,10 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", message="IProgress not found")
         try:
             from transformers.utils import logging as hf_logging
+
             hf_logging.disable_progress_bar()
             import datasets  # TRL's dataset preparation ("Building labels ...")
+
             datasets.disable_progress_bars()
         except ImportError:
             pass

@@ -24,7 +24,7 @@ import functools
 import json
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 from unittest import mock
 
 # (instruction id of lm-eval's IFEval registry, its keyword arguments); the keyword lists of
@@ -58,7 +58,7 @@ PROBE = "instructions"  # the benchmark's name (``eval_benchmarks``)
 SCORER = "instruction_following"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ifeval():
     """lm-eval's IFEval checkers. Its module downloads nltk's ``punkt_tab`` on import when it runs as
     rank 0; none of the instruction types used here needs it, so it is imported as another rank (no
@@ -86,8 +86,13 @@ def instruction_records() -> list[dict]:
             kwargs = _kwargs(template, keyword, forbidden)
             checker = registry.INSTRUCTION_DICT[iid](iid)
             description = checker.build_description(**kwargs)
-            out.append({"instruction": f"{request} {description}", "input": "",
-                        "output": json.dumps({"instruction_id_list": [iid], "kwargs": [kwargs]})})
+            out.append(
+                {
+                    "instruction": f"{request} {description}",
+                    "input": "",
+                    "output": json.dumps({"instruction_id_list": [iid], "kwargs": [kwargs]}),
+                }
+            )
     return out
 
 
@@ -95,8 +100,9 @@ def instruction_following(response: str, reference: str) -> tuple[float, float]:
     """IFEval's (loose, strict) verdicts of one answer; ``reference`` is the record's ``output``."""
     _, utils = _ifeval()
     spec = json.loads(reference)
-    inp = utils.InputExample(key=0, instruction_id_list=spec["instruction_id_list"], prompt="",
-                             kwargs=spec["kwargs"])
+    inp = utils.InputExample(
+        key=0, instruction_id_list=spec["instruction_id_list"], prompt="", kwargs=spec["kwargs"]
+    )
     strict = utils.test_instruction_following_strict(inp, response).follow_all_instructions
     loose = utils.test_instruction_following_loose(inp, response).follow_all_instructions
     return float(loose), float(strict)
@@ -123,4 +129,8 @@ def format_leakage(rows: Sequence[dict], benchmark: str = PROBE) -> dict:
     """Share (0-100) of a model's answers to the probe's prompts that look like a function call."""
     answers = [r["response"] for r in rows if r["skill"] == benchmark]
     calls = sum(looks_like_call(a) for a in answers)
-    return {"n": len(answers), "calls": calls, "share": round(100 * calls / len(answers), 2) if answers else None}
+    return {
+        "n": len(answers),
+        "calls": calls,
+        "share": round(100 * calls / len(answers), 2) if answers else None,
+    }

@@ -13,7 +13,7 @@ so the float logits of a whole batch (batch x length x vocabulary) never exist a
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -40,7 +40,9 @@ def _token_nll(model, input_ids, attention_mask, labels, slice_tokens: int) -> t
     mask = target != IGNORE_INDEX
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
-    special = getattr(model.config, "final_logit_softcapping", None) or getattr(model.config, "logit_scale", None)
+    special = getattr(model.config, "final_logit_softcapping", None) or getattr(
+        model.config, "logit_scale", None
+    )
     out = torch.zeros(target.shape, dtype=torch.float32, device=input_ids.device)
     if head is None or decoder is None or special:  # unusual heads: fall back to the full logits
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
@@ -49,15 +51,23 @@ def _token_nll(model, input_ids, attention_mask, labels, slice_tokens: int) -> t
     hidden = decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :-1]
     rows, cols = mask.nonzero(as_tuple=True)
     for s in range(0, len(rows), slice_tokens):
-        r, c = rows[s:s + slice_tokens], cols[s:s + slice_tokens]
+        r, c = rows[s : s + slice_tokens], cols[s : s + slice_tokens]
         logits = head(hidden[r, c]).float()
         out[r, c] = torch.nn.functional.cross_entropy(logits, target[r, c], reduction="none")
     return out
 
 
 @torch.inference_mode()
-def response_nll(model, tokenizer, records: Sequence[dict], template: str = "chat", cutoff: int | None = None,
-                 branch: str = "reproduce", max_batch_tokens: int = 16384, slice_tokens: int = 2048) -> list[dict]:
+def response_nll(
+    model,
+    tokenizer,
+    records: Sequence[dict],
+    template: str = "chat",
+    cutoff: int | None = None,
+    branch: str = "reproduce",
+    max_batch_tokens: int = 16384,
+    slice_tokens: int = 2048,
+) -> list[dict]:
     """For each record: mean NLL (nats/token) of its response given its prompt, token count, PPL.
 
     Encoded as in training (``template``, ``cutoff``, ``branch``: pass the run's ``train_template``,
@@ -70,7 +80,9 @@ def response_nll(model, tokenizer, records: Sequence[dict], template: str = "cha
     collate = collator(pad)
     for idx in token_budget_batches([len(e["input_ids"]) for e in enc], max_batch_tokens):
         batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx]).items()}
-        tok_nll = _token_nll(model, batch["input_ids"], batch["attention_mask"], batch["labels"], slice_tokens)
+        tok_nll = _token_nll(
+            model, batch["input_ids"], batch["attention_mask"], batch["labels"], slice_tokens
+        )
         counts = (batch["labels"][:, 1:] != IGNORE_INDEX).sum(1)
         sums = tok_nll.sum(1)
         for j, i in enumerate(idx):
@@ -87,9 +99,17 @@ def mean_nll(rows: Sequence[dict]) -> float:
 
 
 @torch.inference_mode()
-def response_kl(p_model, q_model, tokenizer, records: Sequence[dict], template: str = "chat",
-                cutoff: int | None = None, branch: str = "reproduce", max_batch_tokens: int = 8192,
-                slice_tokens: int = 1024) -> list[dict]:
+def response_kl(
+    p_model,
+    q_model,
+    tokenizer,
+    records: Sequence[dict],
+    template: str = "chat",
+    cutoff: int | None = None,
+    branch: str = "reproduce",
+    max_batch_tokens: int = 8192,
+    slice_tokens: int = 1024,
+) -> list[dict]:
     """For each record: mean per-token KL(p || q) over its response tokens (nats/token), and the mean
     NLL each model gives the response (``p_nll``, ``q_nll``), with its token count.
 
@@ -106,13 +126,20 @@ def response_kl(p_model, q_model, tokenizer, records: Sequence[dict], template: 
         batch = {k: v.to(device) for k, v in collate([enc[i] for i in idx]).items()}
         target = batch["labels"][:, 1:]
         rows, cols = (target != IGNORE_INDEX).nonzero(as_tuple=True)
-        hidden = [m.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-                  .last_hidden_state[:, :-1] for m in models]
+        hidden = [
+            m.get_decoder()(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state[:, :-1]
+            for m in models
+        ]
         kl = torch.zeros(target.shape)
         nll = [torch.zeros(target.shape) for _ in range(2)]
         for s in range(0, len(rows), slice_tokens):
-            r, c = rows[s:s + slice_tokens], cols[s:s + slice_tokens]
-            logp = [torch.log_softmax(m.get_output_embeddings()(h[r, c]).float(), -1) for m, h in zip(models, hidden)]
+            r, c = rows[s : s + slice_tokens], cols[s : s + slice_tokens]
+            logp = [
+                torch.log_softmax(m.get_output_embeddings()(h[r, c]).float(), -1)
+                for m, h in zip(models, hidden)
+            ]
             lp, lq = logp[0], logp[-1]
             kl[r, c] = (lp.exp() * (lp - lq)).sum(-1).clamp(min=0).cpu()
             t = target[r, c].unsqueeze(1)
@@ -121,6 +148,15 @@ def response_kl(p_model, q_model, tokenizer, records: Sequence[dict], template: 
         counts = (target != IGNORE_INDEX).sum(1)
         for j, i in enumerate(idx):
             n = int(counts[j])
-            mean = lambda t: float(t[j].sum()) / n if n else float("nan")  # noqa: E731
-            out[i] = {"kl": mean(kl), "p_nll": mean(nll[0]), "q_nll": mean(nll[1]), "tokens": n}
+            out[i] = {
+                "kl": _row_mean(kl, j, n),
+                "p_nll": _row_mean(nll[0], j, n),
+                "q_nll": _row_mean(nll[1], j, n),
+                "tokens": n,
+            }
     return out  # type: ignore[return-value]
+
+
+def _row_mean(values, row: int, n: int) -> float:
+    """Mean of row ``row`` of a per-token table over its ``n`` scored tokens (NaN for none)."""
+    return float(values[row].sum()) / n if n else float("nan")

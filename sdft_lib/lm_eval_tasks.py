@@ -15,13 +15,12 @@ peft adapter (``peft=``), exactly as ``lm_eval --model hf --model_args pretraine
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import json
 import random
 import re
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -32,16 +31,37 @@ _STRIP = [r"^\s+", r"\s+$"]
 
 
 def _task_yaml(name: str, data: Path, kind: str, max_gen_toks: int) -> dict:
-    base = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
-            "test_split": "test", "doc_to_text": "{{prompt}}", "metadata": {"version": 1.0}}
+    base = {
+        "task": name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(data)}},
+        "test_split": "test",
+        "doc_to_text": "{{prompt}}",
+        "metadata": {"version": 1.0},
+    }
     if kind == "generate":
-        return {**base, "output_type": "generate_until", "doc_to_target": "{{target}}",
-                "generation_kwargs": {"until": ["</s>"], "max_gen_toks": max_gen_toks, "do_sample": False},
-                "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
-                                 "regexes_to_ignore": _STRIP}]}
-    return {**base, "output_type": "multiple_choice", "doc_to_choice": "{{choices}}",
-            "doc_to_target": "{{gold}}", "target_delimiter": " ",
-            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+        return {
+            **base,
+            "output_type": "generate_until",
+            "doc_to_target": "{{target}}",
+            "generation_kwargs": {"until": ["</s>"], "max_gen_toks": max_gen_toks, "do_sample": False},
+            "metric_list": [
+                {
+                    "metric": "exact_match",
+                    "aggregation": "mean",
+                    "higher_is_better": True,
+                    "regexes_to_ignore": _STRIP,
+                }
+            ],
+        }
+    return {
+        **base,
+        "output_type": "multiple_choice",
+        "doc_to_choice": "{{choices}}",
+        "doc_to_target": "{{gold}}",
+        "target_delimiter": " ",
+        "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+    }
 
 
 def _distractors(answer: str, reference: str, rng: random.Random, k: int = 3) -> list[str]:
@@ -57,8 +77,9 @@ def _distractors(answer: str, reference: str, rng: random.Random, k: int = 3) ->
     return out[:k]
 
 
-def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokenizer,
-                         max_gen_toks: int = 48, seed: int = 0) -> list[str]:
+def write_teaching_tasks(
+    folder: str | Path, sets: dict[str, list[dict]], tokenizer, max_gen_toks: int = 48, seed: int = 0
+) -> list[str]:
     """Write one lm-eval task per skill (and ``tw_arithmetic_mc``) into ``folder``; return the names.
 
     The prompt is the record rendered through the tokenizer's chat template, the same string the
@@ -72,11 +93,16 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
     names = []
     for bench in teaching(sets):
         skill = bench.name
-        docs = [{"prompt": render_prompt_text(bench.template, r, tokenizer), "target": r["output"].strip()}
-                for r in bench.rendered()]
+        docs = [
+            {"prompt": render_prompt_text(bench.template, r, tokenizer), "target": r["output"].strip()}
+            for r in bench.rendered()
+        ]
         data = write_text(folder / f"{skill}.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
         name = f"{PREFIX}{skill}"
-        write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "generate", max_gen_toks)))
+        write_text(
+            folder / f"{name}.yaml",
+            yaml.safe_dump(_task_yaml(name, data.resolve(), "generate", max_gen_toks)),
+        )
         names.append(name)
     if "arithmetic" in sets:  # (answers without a final number are left out of this task)
         rng = random.Random(seed)
@@ -90,13 +116,20 @@ def write_teaching_tasks(folder: str | Path, sets: dict[str, list[dict]], tokeni
                 continue
             choices = wrong + [r["output"].strip()]
             rng.shuffle(choices)
-            docs.append({"prompt": render_prompt_text("chat", r, tokenizer), "choices": choices,
-                         "gold": choices.index(r["output"].strip())})
+            docs.append(
+                {
+                    "prompt": render_prompt_text("chat", r, tokenizer),
+                    "choices": choices,
+                    "gold": choices.index(r["output"].strip()),
+                }
+            )
         if not docs:
             return names
         data = write_text(folder / "arithmetic_mc.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
         name = f"{PREFIX}arithmetic_mc"
-        write_text(folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "mc", max_gen_toks)))
+        write_text(
+            folder / f"{name}.yaml", yaml.safe_dump(_task_yaml(name, data.resolve(), "mc", max_gen_toks))
+        )
         names.append(name)
     return names
 
@@ -116,9 +149,17 @@ def task_manager(include_path: str | None, tasks: tuple[str, ...], stamp: tuple 
     return TaskManager(include_path=include_path)
 
 
-def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path | None = None,
-                include_path: str | Path | None = None, limit: int | None = None, device: str = "cpu",
-                batch_size: int = 16, dtype: str = "float32") -> dict[str, dict[str, float]]:
+def run_lm_eval(
+    model_path: str | Path,
+    tasks: list[str],
+    *,
+    adapter: str | Path | None = None,
+    include_path: str | Path | None = None,
+    limit: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 16,
+    dtype: str = "float32",
+) -> dict[str, dict[str, float]]:
     """Evaluate ``tasks`` with lm-eval's HFLM (base model + optional peft adapter).
 
     Returns ``{task: {metric: value}}`` with values as lm-eval reports them (fractions, 0-1), for the
@@ -128,14 +169,23 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=str(model_path), peft=str(adapter) if adapter else None, device=device,
-              batch_size=batch_size, dtype=dtype, trust_remote_code=False)
-    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in sorted(Path(include_path).expanduser().rglob("*"))) if include_path else ()
+    lm = HFLM(
+        pretrained=str(model_path),
+        peft=str(adapter) if adapter else None,
+        device=device,
+        batch_size=batch_size,
+        dtype=dtype,
+        trust_remote_code=False,
+    )
+    stamp = (
+        tuple(
+            (str(p), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(Path(include_path).expanduser().rglob("*"))
+        )
+        if include_path
+        else ()
+    )
     manager = task_manager(str(include_path) if include_path else None, tuple(tasks), stamp)
-    import lm_eval.evaluator as evaluator
-    from unittest import mock
-
     # simple_evaluate runs torch's collect_env (`pip list` and 10 more subprocesses, ~2 s) for an
     # environment report that is never read here: the run's manifest records the packages.
     # lm-eval draws a progress bar per task and per request type (about a hundred lines in an executed
@@ -143,12 +193,25 @@ def run_lm_eval(model_path: str | Path, tasks: list[str], *, adapter: str | Path
     import contextlib
     import io
     import sys
+    from unittest import mock
+
+    import lm_eval.evaluator as evaluator
 
     chatter = io.StringIO()
     try:
-        with mock.patch.object(evaluator, "add_env_info", lambda storage: None), contextlib.redirect_stderr(chatter):
-            out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit or None,
-                                          log_samples=False, bootstrap_iters=0, verbosity="ERROR")
+        with (
+            mock.patch.object(evaluator, "add_env_info", lambda storage: None),
+            contextlib.redirect_stderr(chatter),
+        ):
+            out = lm_eval.simple_evaluate(
+                model=lm,
+                tasks=list(tasks),
+                task_manager=manager,
+                limit=limit or None,
+                log_samples=False,
+                bootstrap_iters=0,
+                verbosity="ERROR",
+            )
     except BaseException:
         sys.stderr.write(chatter.getvalue()[-4000:])
         raise
@@ -178,22 +241,38 @@ def lm_eval_key(cfg, model_dir, adapter, tasks: list[str], include_path, ident: 
     digests when they are your own, and ``config.ARTIFACT_FIELDS["lm_eval"]``."""
     from .config import artifact_fields
 
-    key = {"lm_eval_version": 3, "model": str(model_dir), "adapter": str(adapter) if adapter else None,
-           "tasks": list(tasks), **ident, **artifact_fields(cfg, "lm_eval")}
+    key = {
+        "lm_eval_version": 3,
+        "model": str(model_dir),
+        "adapter": str(adapter) if adapter else None,
+        "tasks": list(tasks),
+        **ident,
+        **artifact_fields(cfg, "lm_eval"),
+    }
     if include_path:
-        key["task_files"] = {p.name: _digest(p) for p in sorted(Path(include_path).expanduser().glob("**/*.y*ml"))}
+        key["task_files"] = {
+            p.name: _digest(p) for p in sorted(Path(include_path).expanduser().glob("**/*.y*ml"))
+        }
     return key
 
 
-def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | Path | None, tasks: list[str],
-                          include_path: str | Path | None, ident: dict, log: Callable = print) -> dict:
+def evaluate_with_lm_eval(
+    cfg,
+    name: str,
+    model_dir: str | Path,
+    adapter: str | Path | None,
+    tasks: list[str],
+    include_path: str | Path | None,
+    ident: dict,
+    log: Callable = print,
+) -> dict:
     """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/results.json``.
 
     ``ident`` says which weights these are (the seed's name or a training run's key), so a retrained
     adapter is never mistaken for an old one.
     """
-    from .runs import build_once, key_hash, read_json, write_json
     from .hardware import resolve_device
+    from .runs import build_once, key_hash, read_json, write_json
 
     key = lm_eval_key(cfg, model_dir, adapter, tasks, include_path, ident)
     path = cfg.stage_path("evaluation") / f"lm_eval-{name}-{key_hash(key, 8)}"
@@ -203,14 +282,23 @@ def evaluate_with_lm_eval(cfg, name: str, model_dir: str | Path, adapter: str | 
 
         device = resolve_device(cfg)
         try:
-            res = run_lm_eval(model_dir, tasks, adapter=adapter, include_path=include_path,
-                              limit=cfg.lm_eval_limit, device=device, batch_size=cfg.gen_batch_size,
-                              dtype="bfloat16" if device == "cuda" else "float32")
+            res = run_lm_eval(
+                model_dir,
+                tasks,
+                adapter=adapter,
+                include_path=include_path,
+                limit=cfg.lm_eval_limit,
+                device=device,
+                batch_size=cfg.gen_batch_size,
+                dtype="bfloat16" if device == "cuda" else "float32",
+            )
         except (OSError, ConnectionError, KeyError, ValueError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise ConfigError(f"lm_eval_tasks={list(tasks)!r} could not run: {first} (lm-eval's own tasks download "
-                              "their data from the Hugging Face Hub once; offline, give your own task YAMLs with "
-                              "lm_eval_include_path, or -p lm_eval_tasks '' to skip)") from None
+            raise ConfigError(
+                f"lm_eval_tasks={list(tasks)!r} could not run: {first} (lm-eval's own tasks download "
+                "their data from the Hugging Face Hub once; offline, give your own task YAMLs with "
+                "lm_eval_include_path, or -p lm_eval_tasks '' to skip)"
+            ) from None
         write_json(work / "results.json", res)
         return {"results": res}
 

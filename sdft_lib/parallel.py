@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 Job = tuple[str, dict[str, Any]]  # ("module:function", keyword arguments); called as function(cfg, **kwargs)
 
@@ -67,8 +68,9 @@ def prebuild(cfg, jobs: Sequence[Job], workers: int | None = None) -> int:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"), initializer=_init_worker
+    ) as pool:
         for future in [pool.submit(_call, cfg, job) for job in jobs]:
             future.result()
     return min(workers, len(jobs))

@@ -35,18 +35,28 @@ def dry_run(cfg: RunConfig) -> dict:
     from .self_distillation import distill_template_name, run_rules
     from .templates import get_template, render_prompt_text
 
-    report: dict = {"profile": cfg.profile, "model": cfg.model, "dataset": cfg.dataset,
-                    "dataset_kind": dataset_kind(cfg.dataset), "inputs": check_inputs(cfg)}
+    report: dict = {
+        "profile": cfg.profile,
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "dataset_kind": dataset_kind(cfg.dataset),
+        "inputs": check_inputs(cfg),
+    }
     report["filters"] = list(run_rules(cfg))
     report["task_benchmark"] = task_benchmark(cfg)
-    report["eval_sets"] = {s["name"]: {"scorer": s["scorer"], "records": len(eval_set_records(cfg, s))}
-                           for s in cfg.eval_sets}
+    report["eval_sets"] = {
+        s["name"]: {"scorer": s["scorer"], "records": len(eval_set_records(cfg, s))} for s in cfg.eval_sets
+    }
     if cfg.dataset == "teaching":
         report["note"] = "the teaching world builds its own data; nothing to check on disk"
         return report
-    records, path = _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
-    if cfg.distill_max_examples:  # distillation and both trainings take the first N (as training.variant_data)
-        records = records[:cfg.distill_max_examples]
+    records, path = (
+        _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
+    )
+    if (
+        cfg.distill_max_examples
+    ):  # distillation and both trainings take the first N (as training.variant_data)
+        records = records[: cfg.distill_max_examples]
     report["train_examples"] = len(records)
     report["train_file"] = Path(path).name
     distill = distill_template_name(cfg)
@@ -58,7 +68,9 @@ def dry_run(cfg: RunConfig) -> dict:
     if not tpl.chat:  # chat templates need the model's tokenizer: rendered at run time
         report["distill_prompt_example"] = render_prompt_text(tpl, records[0], branch=cfg.paper_branch)
     if cfg.train_template != "chat":
-        report["train_prompt_example"] = render_prompt_text(cfg.train_template, records[0], branch=cfg.paper_branch)
+        report["train_prompt_example"] = render_prompt_text(
+            cfg.train_template, records[0], branch=cfg.paper_branch
+        )
     report["train_template"] = cfg.train_template
     report["benchmarks"] = {}
     if not cfg.is_teaching and paper_suite_runs(cfg):
@@ -85,8 +97,9 @@ def paper_data_files() -> list[str]:
     return sorted(set(files) | set(PAPER_DISTILLED.values()) | set(PAPER_EVAL_FILES.values()))
 
 
-def fetch_paper_data(dest: str | Path, files: list[str] | None = None, base_url: str = PAPER_DATA_URL,
-                     timeout: float = 30.0) -> dict[str, str]:
+def fetch_paper_data(
+    dest: str | Path, files: list[str] | None = None, base_url: str = PAPER_DATA_URL, timeout: float = 30.0
+) -> dict[str, str]:
     """Download the paper's data files into ``dest`` (skipping those present); return their SHA-256.
 
     The checksums are written to ``dest/checksums.json`` and, through ``data_dir``, land in every
@@ -100,14 +113,19 @@ def fetch_paper_data(dest: str | Path, files: list[str] | None = None, base_url:
         target = dest / rel
         if not target.is_file():
             try:
-                with urllib.request.urlopen(base_url + rel, timeout=timeout) as resp, atomic_path(target) as tmp:
+                with (
+                    urllib.request.urlopen(base_url + rel, timeout=timeout) as resp,
+                    atomic_path(target) as tmp,
+                ):
                     Path(tmp).write_bytes(resp.read())
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise ConfigError(
-                    f"data_dir={str(dest)!r} could not be filled: {rel} did not download ({reason}); offline, "
-                    f"download sail-sg/sdft's data/ folder (https://github.com/sail-sg/sdft/tree/main/data) "
-                    f"on a connected machine and copy it to {dest}") from None
+                    f"data_dir={str(dest)!r} could not be filled: {rel} did not download ({reason}); "
+                    "offline, download sail-sg/sdft's data/ folder "
+                    "(https://github.com/sail-sg/sdft/tree/main/data) "
+                    f"on a connected machine and copy it to {dest}"
+                ) from None
         sums[rel] = file_sha256(target)
     write_json(dest / "checksums.json", sums)
     return sums
@@ -116,14 +134,21 @@ def fetch_paper_data(dest: str | Path, files: list[str] | None = None, base_url:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sdft_lib.preflight", description=__doc__.split("\n\n")[0])
     ap.add_argument("profile", help="a profile name (params/...) or a YAML file")
-    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="override a parameter, as with papermill")
+    ap.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter, as with papermill",
+    )
     ap.add_argument("--fetch-data", action="store_true", help="download the paper's data into data_dir first")
     args = ap.parse_args(argv)
     overrides = dict(args.p)
     try:
         if args.fetch_data:
             from .config import read_profile
+
             data_dir = overrides.get("data_dir") or read_profile(args.profile)[1].get("data_dir", "data")
             fetch_paper_data(data_dir)
         report = dry_run(load_config(args.profile, **overrides))
@@ -131,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ConfigError: {exc}", file=sys.stderr)
         return 2
     import json
+
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

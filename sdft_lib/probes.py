@@ -1,14 +1,15 @@
 """Drift from the seed: how far a fine-tuned model moved from the seed's own behaviour.
 
-On the seed's own greedy answers to held-out prompts (the instruction probe's, :mod:`sdft_lib.instruction_probe`):
-the per-token NLL a fine-tuned model gives them, and the mean per-token KL(seed || tuned) on them. A
-model that forgot nothing gives the seed's numbers: its NLL is the seed's own and its KL is 0.
+On the seed's own greedy answers to held-out prompts (the instruction probe's,
+:mod:`sdft_lib.instruction_probe`): the per-token NLL a fine-tuned model gives them, and the mean
+per-token KL(seed || tuned) on them. A model that forgot nothing gives the seed's numbers: its NLL
+is the seed's own and its KL is 0.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .instruction_probe import PROBE
 
@@ -19,18 +20,24 @@ def seed_answers(cfg, benchmark: str = PROBE, log: Callable = print) -> list[dic
     """The seed's own greedy answers to the probe's prompts, as records (from its cached evaluation)."""
     from .evaluation import outputs_for_seed
 
-    return [{"instruction": r["instruction"], "input": "", "output": r["response"]}
-            for r in outputs_for_seed(cfg, log) if r["skill"] == benchmark and r["response"].strip()]
+    return [
+        {"instruction": r["instruction"], "input": "", "output": r["response"]}
+        for r in outputs_for_seed(cfg, log)
+        if r["skill"] == benchmark and r["response"].strip()
+    ]
 
 
 def _drift_key(cfg, run_dir, records: list[dict], benchmark: str) -> dict:
+    from .config import artifact_fields
     from .runs import key_hash, read_json
 
-    from .config import artifact_fields
-
-    return {"drift_version": 2, "benchmark": benchmark, "answers": key_hash({"records": records}, 16),
-            "run_key": read_json(Path(run_dir) / "manifest.json")["key_hash"] if run_dir else None,
-            **artifact_fields(cfg, "drift")}
+    return {
+        "drift_version": 2,
+        "benchmark": benchmark,
+        "answers": key_hash({"records": records}, 16),
+        "run_key": read_json(Path(run_dir) / "manifest.json")["key_hash"] if run_dir else None,
+        **artifact_fields(cfg, "drift"),
+    }
 
 
 def drift_folder(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log: Callable = print) -> Path:
@@ -62,9 +69,16 @@ def drift_from_seed(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log
         rows = response_kl(seed, tuned, tok, records, cfg.train_template, cfg.cutoff_len, cfg.paper_branch)
         write_json(work / "rows.json", rows)
         tokens = sum(r["tokens"] for r in rows)
-        mean = lambda k: sum(r[k] * r["tokens"] for r in rows) / tokens if tokens else float("nan")  # noqa: E731
-        return {"drift": {"n": len(rows), "tokens": tokens, "nll": round(mean("q_nll"), 4),
-                          "seed_nll": round(mean("p_nll"), 4), "kl": round(mean("kl"), 4)}}
+        mean = lambda k: sum(r[k] * r["tokens"] for r in rows) / tokens if tokens else float("nan")
+        return {
+            "drift": {
+                "n": len(rows),
+                "tokens": tokens,
+                "nll": round(mean("q_nll"), 4),
+                "seed_nll": round(mean("p_nll"), 4),
+                "kl": round(mean("kl"), 4),
+            }
+        }
 
     folder = drift_folder(cfg, run_dir, benchmark, log)
     name = Path(run_dir).name if run_dir else "seed"

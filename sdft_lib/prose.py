@@ -15,8 +15,16 @@ def _missing(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def compare(a: float, b: float, *, more: str, less: str, same: str, tol: float = 0.0,
-            missing: str = "(not measured: its data is missing)") -> str:
+def compare(
+    a: float,
+    b: float,
+    *,
+    more: str,
+    less: str,
+    same: str,
+    tol: float = 0.0,
+    missing: str = "(not measured: its data is missing)",
+) -> str:
     """``more`` if ``a`` exceeds ``b`` by more than ``tol``, ``less`` if it falls short by more than
     ``tol``, else ``same``."""
     if _missing(a) or _missing(b):
@@ -59,6 +67,8 @@ def text_table(rows):
     import pandas as pd
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    return (df.style.hide(axis="index")
-            .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top"})
-            .set_table_styles([{"selector": "th", "props": "text-align: left;"}]))
+    return (
+        df.style.hide(axis="index")
+        .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top"})
+        .set_table_styles([{"selector": "th", "props": "text-align: left;"}])
+    )

@@ -17,14 +17,16 @@ the seeds (:mod:`sdft_lib.stats`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .config import RunConfig
 from . import instruction_probe, probes, stats
+from .config import RunConfig
 
-FLOOR = 5.0  # points: a probe the seed scores below this has nothing to forget, and is not used for conclusions
+FLOOR = (
+    5.0  # points: a probe the seed scores below this has nothing to forget, and is not used for conclusions
+)
 
 
 @dataclass
@@ -38,17 +40,17 @@ class Study:
     report: dict
     verdicts: list
     gap: dict
-    runs: dict = field(default_factory=dict)        # variant -> {seed: run folder}
-    scores: dict = field(default_factory=dict)      # variant -> {seed: {benchmark: summary}}
-    outputs: dict = field(default_factory=dict)     # variant -> {seed: rows}
-    drift: dict = field(default_factory=dict)       # variant -> {seed: drift summary}
+    runs: dict = field(default_factory=dict)  # variant -> {seed: run folder}
+    scores: dict = field(default_factory=dict)  # variant -> {seed: {benchmark: summary}}
+    outputs: dict = field(default_factory=dict)  # variant -> {seed: rows}
+    drift: dict = field(default_factory=dict)  # variant -> {seed: drift summary}
 
 
 TASK_NOTES = {
     "openfunction": "The task is the paper's OpenFunctions set: a question, a function's documentation, and "
-                    "the answer is one call with keyword arguments (`pyarrow.Timestamp(unit='s')`).",
+    "the answer is one call with keyword arguments (`pyarrow.Timestamp(unit='s')`).",
     "gsm8k": "The task is the paper's GSM8K set: grade-school math word problems, answered with a worked "
-             "solution that ends in the number.",
+    "solution that ends in the number.",
 }
 
 
@@ -67,18 +69,29 @@ def model_facts(cfg: RunConfig) -> dict:
     path = seed_weights(cfg)
     if is_packaged(cfg.model):
         info = describe(path)
-        return {"packaged": True, "parameters": info["parameters"], "dtype": info["dtype"],
-                "tensor_types": ", ".join(f"{k} {v}" for k, v in info["gguf_tensor_types"].items()),
-                "table": {k: info[k] for k in ("wheel", "wheel_sha256", "gguf", "gguf_sha256", "dtype", "parameters")}}
+        return {
+            "packaged": True,
+            "parameters": info["parameters"],
+            "dtype": info["dtype"],
+            "tensor_types": ", ".join(f"{k} {v}" for k, v in info["gguf_tensor_types"].items()),
+            "table": {
+                k: info[k] for k in ("wheel", "wheel_sha256", "gguf", "gguf_sha256", "dtype", "parameters")
+            },
+        }
     from safetensors import safe_open
 
     n = 0
     for f in sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []:
         with safe_open(str(f), "pt") as handle:
-            for name in handle.keys():
+            for name in handle.keys():  # noqa: SIM118  (a safetensors handle, not a dict)
                 n += math.prod(handle.get_slice(name).get_shape())
-    return {"packaged": False, "parameters": n or None, "dtype": cfg.dtype, "tensor_types": None,
-            "table": {"model": cfg.model, "dtype": cfg.dtype, "parameters": n or None}}
+    return {
+        "packaged": False,
+        "parameters": n or None,
+        "dtype": cfg.dtype,
+        "tensor_types": None,
+        "table": {"model": cfg.model, "dtype": cfg.dtype, "parameters": n or None},
+    }
 
 
 def distribution_gap(cfg: RunConfig, distilled: Path, log: Callable = print) -> dict:
@@ -89,15 +102,34 @@ def distribution_gap(cfg: RunConfig, distilled: Path, log: Callable = print) -> 
     from .models import load_model
     from .self_distillation import load_verdicts
 
-    pairs = [v for v in load_verdicts(distilled) if v["accepted"] and v["rewrite"].strip() != v["original"].strip()]
+    pairs = [
+        v for v in load_verdicts(distilled) if v["accepted"] and v["rewrite"].strip() != v["original"].strip()
+    ]
     if not pairs:
         return {"n": 0, "reference_nll": math.nan, "rewrite_nll": math.nan, "rows": []}
     model, tok = load_model(cfg)
     args = (cfg.train_template, cfg.cutoff_len, cfg.paper_branch)
-    ref = response_nll(model, tok, [{"instruction": v["instruction"], "input": "", "output": v["original"]} for v in pairs], *args)
-    new = response_nll(model, tok, [{"instruction": v["instruction"], "input": "", "output": v["rewrite"]} for v in pairs], *args)
-    rows = [{"reference_nll": a["nll"], "rewrite_nll": b["nll"], "reference_tokens": a["tokens"],
-             "rewrite_tokens": b["tokens"]} for a, b in zip(ref, new)]
+    ref = response_nll(
+        model,
+        tok,
+        [{"instruction": v["instruction"], "input": "", "output": v["original"]} for v in pairs],
+        *args,
+    )
+    new = response_nll(
+        model,
+        tok,
+        [{"instruction": v["instruction"], "input": "", "output": v["rewrite"]} for v in pairs],
+        *args,
+    )
+    rows = [
+        {
+            "reference_nll": a["nll"],
+            "rewrite_nll": b["nll"],
+            "reference_tokens": a["tokens"],
+            "rewrite_tokens": b["tokens"],
+        }
+        for a, b in zip(ref, new)
+    ]
     return {"n": len(pairs), "reference_nll": mean_nll(ref), "rewrite_nll": mean_nll(new), "rows": rows}
 
 
@@ -111,16 +143,22 @@ def gap_table(gap: dict):
     for name, nll in (("references", "reference_nll"), ("accepted rewrites", "rewrite_nll")):
         tok = nll.replace("_nll", "_tokens")
         vals = sorted(r[nll] for r in rows)
-        out.append({"answers": name, "records": len(rows),
-                    "mean NLL (nats/token)": gap[nll],
-                    "median NLL": vals[len(vals) // 2] if vals else math.nan,
-                    "mean tokens": sum(r[tok] for r in rows) / len(rows) if rows else math.nan})
+        out.append(
+            {
+                "answers": name,
+                "records": len(rows),
+                "mean NLL (nats/token)": gap[nll],
+                "median NLL": vals[len(vals) // 2] if vals else math.nan,
+                "mean tokens": sum(r[tok] for r in rows) / len(rows) if rows else math.nan,
+            }
+        )
     return pd.DataFrame(out)
 
 
 def run_study(cfg: RunConfig, log: Callable = print) -> Study:
     """Build (or reuse) every step of the study for the profile's setting and ``ft_seeds``."""
-    from . import evaluation, self_distillation as sd
+    from . import evaluation
+    from . import self_distillation as sd
     from .training import train_adapter
 
     distilled = sd.run_self_distillation(cfg, log)
@@ -150,12 +188,29 @@ def acceptance_table(report: dict):
     import pandas as pd
 
     n = report["total"]
-    rows = [{"rule": r, "passed": n - report["failed_by_rule"][r], "failed": report["failed_by_rule"][r],
-             "rejected first by it": report["rejected_first_by_rule"][r]} for r in report["rules"]]
-    rows += [{"rule": "all rules (accepted)", "passed": report["accepted"], "failed": report["rejected"],
-              "rejected first by it": None},
-             {"rule": "accepted and identical to the reference", "passed": report["accepted_identical_to_original"],
-              "failed": None, "rejected first by it": None}]
+    rows = [
+        {
+            "rule": r,
+            "passed": n - report["failed_by_rule"][r],
+            "failed": report["failed_by_rule"][r],
+            "rejected first by it": report["rejected_first_by_rule"][r],
+        }
+        for r in report["rules"]
+    ]
+    rows += [
+        {
+            "rule": "all rules (accepted)",
+            "passed": report["accepted"],
+            "failed": report["rejected"],
+            "rejected first by it": None,
+        },
+        {
+            "rule": "accepted and identical to the reference",
+            "passed": report["accepted_identical_to_original"],
+            "failed": None,
+            "rejected first by it": None,
+        },
+    ]
     return pd.DataFrame(rows).astype({"passed": "Int64", "failed": "Int64", "rejected first by it": "Int64"})
 
 
@@ -164,7 +219,10 @@ def _measures(study: Study) -> list[tuple[str, str]]:
     benches = list(study.scores["seed"][None])
     out = [(b, b) for b in benches]
     if study.drift:
-        out += [("drift_nll", "NLL of the seed's answers (nats/token)"), ("drift_kl", "KL(seed || model) (nats/token)")]
+        out += [
+            ("drift_nll", "NLL of the seed's answers (nats/token)"),
+            ("drift_kl", "KL(seed || model) (nats/token)"),
+        ]
     if instruction_probe.PROBE in benches:
         out += [("leakage", "probe answers that are a function call (%)")]
     return out
@@ -224,8 +282,16 @@ def compare(study: Study, key: str) -> dict:
     per_seed = []
     for s in study.scores["sft"]:
         if key == "leakage":
-            a = [float(instruction_probe.looks_like_call(r["response"])) for r in study.outputs["sdft"][s] if r["skill"] == instruction_probe.PROBE]
-            b = [float(instruction_probe.looks_like_call(r["response"])) for r in study.outputs["sft"][s] if r["skill"] == instruction_probe.PROBE]
+            a = [
+                float(instruction_probe.looks_like_call(r["response"]))
+                for r in study.outputs["sdft"][s]
+                if r["skill"] == instruction_probe.PROBE
+            ]
+            b = [
+                float(instruction_probe.looks_like_call(r["response"]))
+                for r in study.outputs["sft"][s]
+                if r["skill"] == instruction_probe.PROBE
+            ]
         elif key in ("drift_nll", "drift_kl"):
             a, b = _drift_rows(study, "sdft", s, key), _drift_rows(study, "sft", s, key)
         else:
@@ -246,8 +312,9 @@ def task_gain(study: Study) -> dict:
     if task not in study.scores["seed"][None]:
         return stats.seeds_difference([])
     seed = _per_prompt(study, "seed", None, task)
-    return stats.seeds_difference([stats.paired_difference(_per_prompt(study, "sft", s, task), seed)
-                                   for s in study.scores["sft"]])
+    return stats.seeds_difference(
+        [stats.paired_difference(_per_prompt(study, "sft", s, task), seed) for s in study.scores["sft"]]
+    )
 
 
 def comparison_table(study: Study):
@@ -259,8 +326,17 @@ def comparison_table(study: Study):
     for key, label in _measures(study):
         d = compare(study, key)
         higher_better = key not in ("drift_nll", "drift_kl", "leakage")
-        rows.append({"measure": label, "SDFT - SFT": d["diff"], "se": d["se"], "low": d["low"], "high": d["high"],
-                     "reads": reading(d, higher_better), "used": usable(study, key)})
+        rows.append(
+            {
+                "measure": label,
+                "SDFT - SFT": d["diff"],
+                "se": d["se"],
+                "low": d["low"],
+                "high": d["high"],
+                "reads": reading(d, higher_better),
+                "used": usable(study, key),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -269,17 +345,32 @@ def reading(d: dict, higher_better: bool = True) -> str:
     from .prose import compare as words
 
     better, worse = ("SDFT better", "SFT better") if higher_better else ("SFT better", "SDFT better")
-    return words(d["diff"], 0.0, more=better, less=worse, same="no measurable difference",
-                 tol=stats.Z * d["se"] if not math.isnan(d["se"]) else 0.0)
+    return words(
+        d["diff"],
+        0.0,
+        more=better,
+        less=worse,
+        same="no measurable difference",
+        tol=stats.Z * d["se"] if not math.isnan(d["se"]) else 0.0,
+    )
 
 
 def rewrite_examples(study: Study, k: int = 4) -> list[dict]:
     """The first ``k`` accepted rewrites that differ from their reference, then the first rejected one."""
-    changed = [v for v in study.verdicts if v["accepted"] and v["rewrite"].strip() != v["original"].strip()][:k]
+    changed = [v for v in study.verdicts if v["accepted"] and v["rewrite"].strip() != v["original"].strip()][
+        :k
+    ]
     rejected = [v for v in study.verdicts if not v["accepted"]][:1]
-    return [{"question": v["instruction"].split("Question:")[-1].split("\n")[0].strip(), "reference": v["original"],
-             "rewrite": v["rewrite"], "accepted": v["accepted"],
-             "failed": ", ".join(r for r, ok in v["rules"].items() if not ok)} for v in changed + rejected]
+    return [
+        {
+            "question": v["instruction"].split("Question:")[-1].split("\n")[0].strip(),
+            "reference": v["original"],
+            "rewrite": v["rewrite"],
+            "accepted": v["accepted"],
+            "failed": ", ".join(r for r, ok in v["rules"].items() if not ok),
+        }
+        for v in changed + rejected
+    ]
 
 
 # The paper's probes, checked on the seed first: at 135M parameters it may have nothing to forget.
@@ -296,9 +387,18 @@ def floor_check(cfg: RunConfig, benchmarks=FLOOR_PROBES, limit: int = FLOOR_LIMI
 
     probe_cfg = cfg.replace(eval_benchmarks=list(benchmarks), eval_limit=limit, lm_eval_tasks=[])
     scores = evaluate_seed(probe_cfg, log)
-    return pd.DataFrame([{"probe": b, "n": scores[b]["n"], "seed": scores[b]["lenient"],
-                          "se": stats.proportion_se(scores[b]["lenient"], scores[b]["n"]),
-                          "usable": scores[b]["lenient"] >= FLOOR} for b in benchmarks])
+    return pd.DataFrame(
+        [
+            {
+                "probe": b,
+                "n": scores[b]["n"],
+                "seed": scores[b]["lenient"],
+                "se": stats.proportion_se(scores[b]["lenient"], scores[b]["n"]),
+                "usable": scores[b]["lenient"] >= FLOOR,
+            }
+            for b in benchmarks
+        ]
+    )
 
 
 def teaching_world_verdict(cfg: RunConfig) -> dict | None:
@@ -312,5 +412,8 @@ def teaching_world_verdict(cfg: RunConfig) -> dict | None:
     if not path.is_file():
         return None
     s = forgetting_summary(pd.read_csv(path), task_benchmark(cfg)).set_index("variant")
-    return {v: {"forgetting": float(s.loc[v, "forgetting_mean"]), "task": float(s.loc[v, "task_mean"])}
-            for v in ("sft", "sdft") if v in s.index}
+    return {
+        v: {"forgetting": float(s.loc[v, "forgetting_mean"]), "task": float(s.loc[v, "task_mean"])}
+        for v in ("sft", "sdft")
+        if v in s.index
+    }

@@ -19,19 +19,58 @@ ISSUE_12 = "https://github.com/sail-sg/sdft/issues/12"
 ISSUE_15 = "https://github.com/sail-sg/sdft/issues/15"
 PAPER = "Yang et al., ACL 2024 (arXiv:2402.13669)"
 
-_SEED = {"gsm8k": 28.81, "multiarith": 72.22, "openfunction": 20.98, "humaneval": 14.63,
-         "advbench_raw": 99.42, "advbench_jailbreak": 94.81, "mmlu": 46.42, "truthfulqa": 35.26,
-         "ai2_arc": 64.06, "hellaswag": 57.80, "winogrande": 66.38}
+_SEED = {
+    "gsm8k": 28.81,
+    "multiarith": 72.22,
+    "openfunction": 20.98,
+    "humaneval": 14.63,
+    "advbench_raw": 99.42,
+    "advbench_jailbreak": 94.81,
+    "mmlu": 46.42,
+    "truthfulqa": 35.26,
+    "ai2_arc": 64.06,
+    "hellaswag": 57.80,
+    "winogrande": 66.38,
+}
 _GSM8K_SFT = {"gsm8k": 29.26, "multiarith": 77.78, "openfunction": 20.09}
 
 REFERENCE_ROWS: list[dict] = (
-    [{"model": "Llama-2-7b-chat", "variant": "seed", "trained_on": "-", "benchmark": b, "score": s,
-      "source": "rerun", "where": ISSUE_12} for b, s in _SEED.items()]
-    + [{"model": "Llama-2-7b-chat", "variant": "sft", "trained_on": "gsm8k", "benchmark": b, "score": s,
-        "source": "rerun", "where": ISSUE_12} for b, s in _GSM8K_SFT.items()]
-    + [{"model": "Llama-2-7b-chat", "variant": v, "trained_on": "gsm8k", "benchmark": "gsm8k", "score": s,
-        "source": "paper", "where": f"{PAPER}, as quoted in {ISSUE_15}"}
-       for v, s in (("sft", 31.9), ("sdft", 34.4))]
+    [
+        {
+            "model": "Llama-2-7b-chat",
+            "variant": "seed",
+            "trained_on": "-",
+            "benchmark": b,
+            "score": s,
+            "source": "rerun",
+            "where": ISSUE_12,
+        }
+        for b, s in _SEED.items()
+    ]
+    + [
+        {
+            "model": "Llama-2-7b-chat",
+            "variant": "sft",
+            "trained_on": "gsm8k",
+            "benchmark": b,
+            "score": s,
+            "source": "rerun",
+            "where": ISSUE_12,
+        }
+        for b, s in _GSM8K_SFT.items()
+    ]
+    + [
+        {
+            "model": "Llama-2-7b-chat",
+            "variant": v,
+            "trained_on": "gsm8k",
+            "benchmark": "gsm8k",
+            "score": s,
+            "source": "paper",
+            "where": f"{PAPER}, as quoted in {ISSUE_15}",
+        }
+        for v, s in (("sft", 31.9), ("sdft", 34.4))
+    ]
 )
 
 

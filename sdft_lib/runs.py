@@ -17,16 +17,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from .config import PROJECT_ROOT, ConfigError, RunConfig
 
 MANIFEST = "manifest.json"
-PACKAGES = ("torch", "transformers", "tokenizers", "peft", "trl", "accelerate", "datasets",
-            "lm_eval", "vllm", "papermill", "numpy", "sdft-book")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "peft",
+    "trl",
+    "accelerate",
+    "datasets",
+    "lm_eval",
+    "vllm",
+    "papermill",
+    "numpy",
+    "sdft-book",
+)
 
 
 _ANNOUNCED: set[str] = set()
@@ -97,20 +110,30 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
 
 def git_commit(root: Path = PROJECT_ROOT) -> str | None:
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return (sha + ("-dirty" if dirty else "")) if sha else None
 
 
 def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
-                            "cpu_count": os.cpu_count()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
     try:
         import torch
+
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.is_available()
         if torch.cuda.is_available():
@@ -120,8 +143,13 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def manifest(cfg: RunConfig | None, stage: str, key: Mapping[str, Any], inputs: Mapping[str, str],
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def manifest(
+    cfg: RunConfig | None,
+    stage: str,
+    key: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "stage": stage,
         "key": dict(key),
@@ -146,8 +174,10 @@ def guard_user_data(path: Path, cfg: RunConfig | None) -> None:
     data = Path(cfg.data_dir).expanduser().resolve()
     target = path.resolve()
     if target == data or data in target.parents:
-        raise ConfigError(f"run_dir={str(cfg.run_path)!r} is not allowed: it lies inside data_dir, "
-                          "which is never written; choose another run_dir")
+        raise ConfigError(
+            f"run_dir={str(cfg.run_path)!r} is not allowed: it lies inside data_dir, "
+            "which is never written; choose another run_dir"
+        )
 
 
 def display_path(path: str | os.PathLike) -> str:
@@ -172,14 +202,25 @@ def distributed():
 
     # accelerate's shared state is made once per process: say "CPU" here as the Trainer will
     # (use_cpu), or the processes would not join one gloo group
-    cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    cpu = not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in (
+        "1",
+        "true",
+        "yes",
+    )
     return PartialState(cpu=cpu)
 
 
-def build_once(path: str | os.PathLike, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
-               *, stage: str, cfg: RunConfig | None = None,
-               inputs: Mapping[str, str | os.PathLike] | None = None, log: Callable[[str], None] = print,
-               collective: bool = False) -> Path:
+def build_once(
+    path: str | os.PathLike,
+    key: Mapping[str, Any],
+    build: Callable[[Path], Mapping | None],
+    *,
+    stage: str,
+    cfg: RunConfig | None = None,
+    inputs: Mapping[str, str | os.PathLike] | None = None,
+    log: Callable[[str], None] = print,
+    collective: bool = False,
+) -> Path:
     """Return ``path`` holding the artifact for ``key``, building it only if it is not there.
 
     ``build(work_dir)`` writes the artifact's files into ``work_dir`` and may return extra
@@ -224,10 +265,13 @@ def _finished(path: Path, want: str, stage: str, log: Callable[[str], None]) -> 
             return path
         raise StaleArtifactError(
             f"{path} was built with other parameters (key {have}, now {want}); pass a new run_dir, "
-            f"or delete that folder to rebuild it")
+            f"or delete that folder to rebuild it"
+        )
     if path.exists():
-        raise StaleArtifactError(f"{path} exists but is not a finished {stage} artifact (no {MANIFEST}); "
-                                 "it is left untouched: move it away or pass a new run_dir")
+        raise StaleArtifactError(
+            f"{path} exists but is not a finished {stage} artifact (no {MANIFEST}); "
+            "it is left untouched: move it away or pass a new run_dir"
+        )
     return None
 
 
@@ -260,8 +304,15 @@ def _prepare(path: Path, want: str) -> Path:
     return work
 
 
-def _finish(path: Path, work: Path, key: Mapping[str, Any], stage: str, cfg: RunConfig | None,
-            input_hashes: dict, extra: dict) -> Path:
+def _finish(
+    path: Path,
+    work: Path,
+    key: Mapping[str, Any],
+    stage: str,
+    cfg: RunConfig | None,
+    input_hashes: dict,
+    extra: dict,
+) -> Path:
     extra.setdefault("finished", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     (work / ".key").unlink()
     write_json(work / MANIFEST, manifest(cfg, stage, key, input_hashes, extra))
@@ -269,8 +320,16 @@ def _finish(path: Path, work: Path, key: Mapping[str, Any], stage: str, cfg: Run
     return path
 
 
-def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None], stage: str,
-           cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
+def _build(
+    path: Path,
+    want: str,
+    key: Mapping[str, Any],
+    build: Callable[[Path], Mapping | None],
+    stage: str,
+    cfg: RunConfig | None,
+    input_hashes: dict,
+    log: Callable[[str], None],
+) -> Path:
     work = _prepare(path, want)
     log(f"building {stage}: {display_path(path)}")
     t0 = time.time()
@@ -279,8 +338,17 @@ def _build(path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path]
     return _finish(path, work, key, stage, cfg, input_hashes, extra)
 
 
-def _build_together(state, path: Path, want: str, key: Mapping[str, Any], build: Callable[[Path], Mapping | None],
-                    stage: str, cfg: RunConfig | None, input_hashes: dict, log: Callable[[str], None]) -> Path:
+def _build_together(
+    state,
+    path: Path,
+    want: str,
+    key: Mapping[str, Any],
+    build: Callable[[Path], Mapping | None],
+    stage: str,
+    cfg: RunConfig | None,
+    input_hashes: dict,
+    log: Callable[[str], None],
+) -> Path:
     """:func:`build_once` for every process of a distributed job at once (see ``collective``)."""
     from contextlib import ExitStack
 

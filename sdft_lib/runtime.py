@@ -13,28 +13,36 @@ def setup(cfg: RunConfig) -> dict:
     """Check every input of the run (``data.check_inputs``, ``models.check_model``, the code sandbox when
     HumanEval runs: nothing is written), apply threads
     and seed; return a summary (device, dtype, threads, input sizes) for the notebook to show."""
+    import warnings
+
     from .data import check_inputs
     from .models import check_model
 
-    import warnings
-
     with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
-        warnings.filterwarnings("ignore", message="IProgress not found")  # (a packaged model's check imports it)
+        warnings.filterwarnings(
+            "ignore", message="IProgress not found"
+        )  # (a packaged model's check imports it)
         inputs = check_inputs(cfg)
         check_model(cfg)
     check_disk(cfg)
     code = None
     if "humaneval" in cfg.eval_benchmarks:  # model-written code will run: is there a sandbox?
         from .code_exec import check_sandbox
+
         code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
     quiet_libraries()
     seed_everything(cfg.seed)
     _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)
-    return {"device": device, "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
-            "threads": threads, "run_dir": display_path(cfg.run_path), **({"inputs": inputs} if inputs else {}),
-            **({"code_execution": code} if code else {})}
+    return {
+        "device": device,
+        "dtype": str(resolve_dtype(cfg, device)).replace("torch.", ""),
+        "threads": threads,
+        "run_dir": display_path(cfg.run_path),
+        **({"inputs": inputs} if inputs else {}),
+        **({"code_execution": code} if code else {}),
+    }
 
 
 def disk_need_mb(cfg: RunConfig) -> int:
@@ -63,15 +71,19 @@ def check_disk(cfg: RunConfig) -> None:
     for param, folder in folders.items():
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if not existing.is_dir():
-            raise ConfigError(f"{param}={str(folder)!r} is not allowed: "
-                              + ("it is a file" if existing == folder else f"{existing} is a file")
-                              + "; give a folder (it is made if missing)")
+            raise ConfigError(
+                f"{param}={str(folder)!r} is not allowed: "
+                + ("it is a file" if existing == folder else f"{existing} is a file")
+                + "; give a folder (it is made if missing)"
+            )
     guard_user_data(run, cfg)  # run_dir inside data_dir: refused now, not when the first artifact is built
     free = shutil.disk_usage(existing).free >> 20
     need = disk_need_mb(cfg)
     if free < need:
-        raise ConfigError(f"run_dir={str(run)!r} is not allowed: its disk has {free} MB free and this run "
-                          f"writes about {need} MB; free some space or choose a run_dir on another disk")
+        raise ConfigError(
+            f"run_dir={str(run)!r} is not allowed: its disk has {free} MB free and this run "
+            f"writes about {need} MB; free some space or choose a run_dir on another disk"
+        )
 
 
 def _register_teaching_world_magic(cfg: RunConfig) -> None:
@@ -91,10 +103,12 @@ def _register_teaching_world_magic(cfg: RunConfig) -> None:
     def teaching_world(line: str, cell: str):
         if teaching:
             result = ip.run_cell(cell)  # shows its outputs like any cell
-            result.raise_error()        # and fails like one: papermill stops at the error
+            result.raise_error()  # and fails like one: papermill stops at the error
             return None
-        print(f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
-              f"and dataset={cfg.dataset!r}.")
+        print(
+            f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
+            f"and dataset={cfg.dataset!r}."
+        )
         return None
 
     register_cell_magic(teaching_world)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from .config import RunConfig
 from .metrics import REGEX_PREFIX, SCORERS, no_banned_phrase, scorer
@@ -44,29 +44,61 @@ class Rule:
     description: str
 
 
-RULES: dict[str, Rule] = {r.name: r for r in [
-    Rule("nonempty", lambda p, ref: nonempty(p), "the rewrite is not empty"),
-    Rule("eos", lambda p, ref: True, "the model ended the rewrite itself (not cut off at max_new_tokens)"),
-    Rule("banned_phrase", lambda p, ref: no_banned_phrase(p),
-         "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)"),
-] + [Rule(name, lambda p, ref, score=SCORERS[name]: score(p, ref)[0] > 0, text) for name, text in [
-    ("math_answer", "the last integer equals the reference's (the paper's check_math)"),
-    ("function_call", "the reference call appears, quotes/spaces normalised (check_openfunction, branch main)"),
-    ("function_call_partial",
-     "the reference call, or its argument values in order (check_openfunction, branch reproduce: 0.5 counts)"),
-    ("magicoder", "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)"),
-    ("python_block", "holds a ```python block whose code parses (the project's check for code datasets)"),
-]]}  # the task checks are the scorers of the same names (metrics.SCORERS): one checker per rule
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in [
+        Rule("nonempty", lambda p, ref: nonempty(p), "the rewrite is not empty"),
+        Rule(
+            "eos", lambda p, ref: True, "the model ended the rewrite itself (not cut off at max_new_tokens)"
+        ),
+        Rule(
+            "banned_phrase",
+            lambda p, ref: no_banned_phrase(p),
+            "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)",
+        ),
+    ]
+    + [
+        Rule(name, lambda p, ref, score=SCORERS[name]: score(p, ref)[0] > 0, text)
+        for name, text in [
+            ("math_answer", "the last integer equals the reference's (the paper's check_math)"),
+            (
+                "function_call",
+                "the reference call appears, quotes/spaces normalised (check_openfunction, branch main)",
+            ),
+            (
+                "function_call_partial",
+                "the reference call, or its argument values in order "
+                "(check_openfunction, branch reproduce: 0.5 counts)",
+            ),
+            (
+                "magicoder",
+                "contains ```python and opens with 'I have', 'Here is' or 'I implemented' (check_magicoder)",
+            ),
+            (
+                "python_block",
+                "holds a ```python block whose code parses (the project's check for code datasets)",
+            ),
+        ]
+    ]
+}  # the task checks are the scorers of the same names (metrics.SCORERS): one checker per rule
 
 # The paper's rules per dataset: every dataset gets the banned-phrase check; some add a task check.
 PROJECT_RULES = ("nonempty", "eos")  # the project's own, on top of the paper's (``project_filters``)
 # The paper's task check per dataset (eval/gen_distilled_data.py get_check_func), per branch: the
 # reproduce branch's check_openfunction returns 0.5 for positional arguments, which passes the filter.
 TASK_RULE = {
-    "main": {"teaching": "math_answer", "gsm8k": "math_answer", "openfunction": "function_call",
-             "magicoder": "magicoder"},
-    "reproduce": {"teaching": "math_answer", "gsm8k": "math_answer", "openfunction": "function_call_partial",
-                  "magicoder": "magicoder"},
+    "main": {
+        "teaching": "math_answer",
+        "gsm8k": "math_answer",
+        "openfunction": "function_call",
+        "magicoder": "magicoder",
+    },
+    "reproduce": {
+        "teaching": "math_answer",
+        "gsm8k": "math_answer",
+        "openfunction": "function_call_partial",
+        "magicoder": "magicoder",
+    },
 }
 
 
@@ -75,16 +107,20 @@ def rule(name: str) -> Rule:
     group, equals the reference's)."""
     if name.startswith(REGEX_PREFIX):
         check = scorer(name)
-        return Rule(name, lambda p, ref: check(p, ref)[0] > 0,
-                    f"the text matched by {name[len(REGEX_PREFIX):]!r} equals the reference's")
+        return Rule(
+            name,
+            lambda p, ref: check(p, ref)[0] > 0,
+            f"the text matched by {name[len(REGEX_PREFIX) :]!r} equals the reference's",
+        )
     if name not in RULES and name in SCORERS:  # any other scorer (exact, contains) as a check
         check = SCORERS[name]
         return Rule(name, lambda p, ref: check(p, ref)[0] > 0, f"the {name} scorer gives it credit")
     return RULES[name]
 
 
-def filter_rules(dataset: str, branch: str = "reproduce", project: Sequence[str] = PROJECT_RULES,
-                 check: str = "auto") -> tuple[str, ...]:
+def filter_rules(
+    dataset: str, branch: str = "reproduce", project: Sequence[str] = PROJECT_RULES, check: str = "auto"
+) -> tuple[str, ...]:
     """The rules a rewrite must pass: the project's own (in ``project``), then the paper's ``verify``
     (banned phrases) and the task check: ``check`` (``distill_check``), or with ``auto`` the dataset's
     check as the chosen branch of the paper's code has it (none for datasets the paper did not use)."""
@@ -111,9 +147,13 @@ def judge(rewrite: str, original: str, rules: Sequence[str], finished: bool = Tr
     return {name: bool(finished if name == "eos" else rule(name).check(rewrite, original)) for name in rules}
 
 
-def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Sequence[str],
-                  extra_checks: dict[str, Callable[[str, str], bool]] | None = None,
-                  finished: Sequence[bool] | None = None) -> tuple[list[dict], list[dict], dict]:
+def apply_filters(
+    records: Sequence[dict],
+    rewrites: Sequence[str],
+    rules: Sequence[str],
+    extra_checks: dict[str, Callable[[str, str], bool]] | None = None,
+    finished: Sequence[bool] | None = None,
+) -> tuple[list[dict], list[dict], dict]:
     """Return (distilled records, per-record verdicts, report).
 
     A rewrite is accepted when every rule passes; otherwise the record keeps its original output.
@@ -146,8 +186,17 @@ def apply_filters(records: Sequence[dict], rewrites: Sequence[str], rules: Seque
             extra[k] += ok and val
         unchanged += ok and new == rec["output"].strip()
         distilled.append({**_strip_strings(rec), "output": new if ok else rec["output"].strip()})
-        verdicts.append({"instruction": rec["instruction"], "original": rec["output"], "rewrite": new,
-                         "finished": done, "accepted": ok, "rules": v, **({"extra": ex} if ex else {})})
+        verdicts.append(
+            {
+                "instruction": rec["instruction"],
+                "original": rec["output"],
+                "rewrite": new,
+                "finished": done,
+                "accepted": ok,
+                "rules": v,
+                **({"extra": ex} if ex else {}),
+            }
+        )
     n = len(records)
     accepted = sum(v["accepted"] for v in verdicts)
     report = {
@@ -178,15 +227,23 @@ def distill_template_name(cfg: RunConfig) -> str:
 
     if cfg.distill_template != "auto":
         return cfg.distill_template
-    if cfg.is_teaching or cfg.dataset == "teaching" or (cfg.dataset not in PAPER_DISTILL_TEMPLATE
-                                                         and cfg.train_template == "chat"):
+    if (
+        cfg.is_teaching
+        or cfg.dataset == "teaching"
+        or (cfg.dataset not in PAPER_DISTILL_TEMPLATE and cfg.train_template == "chat")
+    ):
         return "chat_distill"
     # your own data on a paper template: the variant that asks to refer to the reference answer
     return PAPER_DISTILL_TEMPLATE.get(cfg.dataset, "alpaca_distill_refer")
 
 
-def distill_prompts(records: Sequence[dict], template_name: str, tokenizer, cutoff: int | None = None,
-                    branch: str = "reproduce") -> list[list[int]]:
+def distill_prompts(
+    records: Sequence[dict],
+    template_name: str,
+    tokenizer,
+    cutoff: int | None = None,
+    branch: str = "reproduce",
+) -> list[list[int]]:
     """The token ids the seed generates its rewrites from: each record with its original response
     as the reference, through the distillation template, cut at ``cutoff`` as the paper's
     ``branch`` does (see ``templates``)."""
@@ -205,8 +262,11 @@ def make_backend(cfg: RunConfig):
         from transformers import AutoTokenizer
 
         from .generation import VLLMBackend
+
         path = seed_weights(cfg)
-        return VLLMBackend(seed_path=path, cfg=cfg), AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        return VLLMBackend(seed_path=path, cfg=cfg), AutoTokenizer.from_pretrained(
+            path, trust_remote_code=False
+        )
     from .generation import _on_terminal
 
     model, tok = load_model(cfg)
@@ -216,13 +276,21 @@ def make_backend(cfg: RunConfig):
 
 
 def _prompts_hash(prompts: Sequence, shape: Mapping | None = None) -> str:
-    blob = json.dumps([list(map(lambda p: p if isinstance(p, str) else list(p), prompts)), dict(shape or {})],
-                      sort_keys=True)
+    blob = json.dumps(
+        [list(map(lambda p: p if isinstance(p, str) else list(p), prompts)), dict(shape or {})],
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], list],
-                     chunk_size: int, log: Callable[[str], None] = print, shape: Mapping | None = None) -> list[dict]:
+def generate_chunked(
+    work: Path,
+    prompts: Sequence,
+    generate: Callable[[list], list],
+    chunk_size: int,
+    log: Callable[[str], None] = print,
+    shape: Mapping | None = None,
+) -> list[dict]:
     """Generate in chunks, each saved atomically as ``chunks/NNNNN.json`` with the hash of the
     prompts it answers and of ``shape`` (whatever else shapes its text and that the artifact's key
     leaves out, e.g. the generation batch size); a saved chunk is read back instead of regenerated
@@ -238,11 +306,15 @@ def generate_chunked(work: Path, prompts: Sequence, generate: Callable[[list], l
     n_chunks = (len(prompts) + chunk_size - 1) // chunk_size
     for c in range(n_chunks):
         path = folder / f"{c:05d}.json"
-        part = list(prompts[c * chunk_size:(c + 1) * chunk_size])
+        part = list(prompts[c * chunk_size : (c + 1) * chunk_size])
         digest = _prompts_hash(part, shape)
         if path.is_file():
             done = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(done, dict) and done.get("prompts_sha256") == digest and len(done["rewrites"]) == len(part):
+            if (
+                isinstance(done, dict)
+                and done.get("prompts_sha256") == digest
+                and len(done["rewrites"]) == len(part)
+            ):
                 out += done["rewrites"]
                 continue
         t0 = time.time()
@@ -259,8 +331,13 @@ def distill_key(cfg: RunConfig, template: str) -> dict:
     from .config import artifact_fields
     from .teaching_world.build import seed_identity
 
-    return {"stage_version": 3, "seed_model": seed_identity(cfg), "template": template,
-            "rules": list(run_rules(cfg)), **artifact_fields(cfg, "distill")}
+    return {
+        "stage_version": 3,
+        "seed_model": seed_identity(cfg),
+        "template": template,
+        "rules": list(run_rules(cfg)),
+        **artifact_fields(cfg, "distill"),
+    }
 
 
 def distilled_path(cfg: RunConfig) -> Path:
@@ -274,7 +351,7 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
     template = distill_template_name(cfg)
     records, source = load_task(cfg, "train")
     if cfg.distill_max_examples:
-        records = records[:cfg.distill_max_examples]
+        records = records[: cfg.distill_max_examples]
 
     def build(work: Path) -> dict:
         import torch
@@ -284,30 +361,58 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
         prompts = distill_prompts(records, template, tok, cfg.cutoff_len, cfg.paper_branch)
         t0 = time.time()
         try:
-            gens = generate_chunked(work, prompts, lambda ps: backend.generate_full(ps, _decoding(cfg)),
-                                    cfg.distill_chunk_size, log=log,
-                                    shape={"gen_batch_size": cfg.gen_batch_size, "backend": cfg.gen_backend})
+            gens = generate_chunked(
+                work,
+                prompts,
+                lambda ps: backend.generate_full(ps, _decoding(cfg)),
+                cfg.distill_chunk_size,
+                log=log,
+                shape={"gen_batch_size": cfg.gen_batch_size, "backend": cfg.gen_backend},
+            )
         finally:
             backend.close()  # frees the GPU before the next model is loaded (vLLM holds most of it)
         gen_s = time.time() - t0
         extra = {}
         if cfg.dataset == "teaching":
             from .teaching_world.world import working_is_correct
+
             extra["working_correct"] = lambda p, ref: working_is_correct(p)
-        distilled, verdicts, report = apply_filters(records, [g["text"] for g in gens], run_rules(cfg),
-                                                    extra, finished=[g["finished"] for g in gens])
-        report.update({"template": template, "backend": cfg.gen_backend, "source": display_path(source),
-                       "generation_seconds": round(gen_s, 2),
-                       "rewrites_per_second": round(len(records) / gen_s, 2) if gen_s else None})
+        distilled, verdicts, report = apply_filters(
+            records, [g["text"] for g in gens], run_rules(cfg), extra, finished=[g["finished"] for g in gens]
+        )
+        report.update(
+            {
+                "template": template,
+                "backend": cfg.gen_backend,
+                "source": display_path(source),
+                "generation_seconds": round(gen_s, 2),
+                "rewrites_per_second": round(len(records) / gen_s, 2) if gen_s else None,
+            }
+        )
         write_json(work / "distilled.json", distilled)
-        write_text(work / "rewrites.jsonl", "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts))
+        write_text(
+            work / "rewrites.jsonl", "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts)
+        )
         write_json(work / "report.json", report)
-        write_json(work / "prompt_example.json", {"template": template, "prompt": tok.decode(prompts[0]) if prompts else "",
-                                                  "prompt_ids": prompts[0] if prompts else []})
+        write_json(
+            work / "prompt_example.json",
+            {
+                "template": template,
+                "prompt": tok.decode(prompts[0]) if prompts else "",
+                "prompt_ids": prompts[0] if prompts else [],
+            },
+        )
         return {"report": report}
 
-    return build_once(distilled_path(cfg), distill_key(cfg, template), build, stage=STAGE, cfg=cfg,
-                      inputs={"dataset": source}, log=log)
+    return build_once(
+        distilled_path(cfg),
+        distill_key(cfg, template),
+        build,
+        stage=STAGE,
+        cfg=cfg,
+        inputs={"dataset": source},
+        log=log,
+    )
 
 
 def load_report(folder: str | Path) -> dict:
@@ -315,7 +420,10 @@ def load_report(folder: str | Path) -> dict:
 
 
 def load_verdicts(folder: str | Path) -> list[dict]:
-    return [json.loads(line) for line in (Path(folder) / "rewrites.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (Path(folder) / "rewrites.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def paper_distilled_summary(data_dir: str | Path, branch: str = "reproduce") -> list[dict] | None:
@@ -332,14 +440,16 @@ def paper_distilled_summary(data_dir: str | Path, branch: str = "reproduce") -> 
         rules = filter_rules(dataset, branch, project=())
         _, verdicts, _ = apply_filters(orig, [d["output"] for d in dist], rules)
         changed = [o["output"].strip() != d["output"].strip() for o, d in zip(orig, dist)]
-        rows.append({
-            "dataset": dataset,
-            "records": len(orig),
-            "rewritten": sum(changed),
-            "rewritten_%": round(100 * sum(changed) / len(orig), 1),
-            "rewrites_passing_our_filter": sum(v["accepted"] for v, c in zip(verdicts, changed) if c),
-            "filter_rules": ", ".join(rules),
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "records": len(orig),
+                "rewritten": sum(changed),
+                "rewritten_%": round(100 * sum(changed) / len(orig), 1),
+                "rewrites_passing_our_filter": sum(v["accepted"] for v, c in zip(verdicts, changed) if c),
+                "filter_rules": ", ".join(rules),
+            }
+        )
     return rows
 
 
@@ -359,5 +469,9 @@ def leak_summary(verdicts: Sequence[dict]) -> dict:
                 by_rule[rule] = by_rule.get(rule, 0) + 1
     checked = [v for v in verdicts if v["accepted"] and "working_correct" in v.get("extra", {})]
     wrong_working = [v for v in checked if not v["extra"]["working_correct"]]
-    return {"total": total, "unfiltered_wrong": len(rejected), "failed_by_rule": by_rule,
-            "accepted_wrong_working": len(wrong_working) if checked else None}
+    return {
+        "total": total,
+        "unfiltered_wrong": len(rejected),
+        "failed_by_rule": by_rule,
+        "accepted_wrong_working": len(wrong_working) if checked else None,
+    }

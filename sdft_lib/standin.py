@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 SPM_SPACE = "\u2581"  # ▁
 SPECIALS = ("<unk>", "<s>", "</s>")
@@ -33,8 +33,16 @@ BYTE_TOKENS = tuple(f"<0x{i:02X}>" for i in range(256))
 
 def train_spm_like_tokenizer(texts: Iterable[str], vocab_size: int = 1200):
     """A BPE tokenizer that encodes like Llama-2's (see the module docstring), trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from tokenizers import AddedToken
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     from .chat import LLAMA2_CHAT_TEMPLATE
@@ -43,10 +51,15 @@ def train_spm_like_tokenizer(texts: Iterable[str], vocab_size: int = 1200):
     # (Llama-2's split_digits). The pre-tokenizer is used for training and then dropped, as in
     # Llama-2's tokenizer.json, where the whole normalized text goes to the BPE model.
     learner = Tokenizer(models.BPE(unk_token="<unk>"))
-    learner.normalizer = normalizers.Sequence([normalizers.Prepend(SPM_SPACE), normalizers.Replace(" ", SPM_SPACE)])
-    learner.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(SPM_SPACE, behavior="merged_with_next"),
-        pre_tokenizers.Digits(individual_digits=True)])
+    learner.normalizer = normalizers.Sequence(
+        [normalizers.Prepend(SPM_SPACE), normalizers.Replace(" ", SPM_SPACE)]
+    )
+    learner.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(SPM_SPACE, behavior="merged_with_next"),
+            pre_tokenizers.Digits(individual_digits=True),
+        ]
+    )
     budget = max(0, vocab_size - len(SPECIALS) - len(BYTE_TOKENS))
     learner.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=budget, show_progress=False))
     model = json.loads(learner.to_str())["model"]
@@ -56,37 +69,73 @@ def train_spm_like_tokenizer(texts: Iterable[str], vocab_size: int = 1200):
         vocab.setdefault(token, len(vocab))
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
 
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    tok.normalizer = normalizers.Sequence([normalizers.Prepend(SPM_SPACE), normalizers.Replace(" ", SPM_SPACE)])
-    tok.decoder = decoders.Sequence([decoders.Replace(SPM_SPACE, " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
+    tok = Tokenizer(
+        models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
+    )
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Prepend(SPM_SPACE), normalizers.Replace(" ", SPM_SPACE)]
+    )
+    tok.decoder = decoders.Sequence(
+        [
+            decoders.Replace(SPM_SPACE, " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", 1)])
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                 clean_up_tokenization_spaces=False, padding_side="left")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+    )
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        clean_up_tokenization_spaces=False,
+        padding_side="left",
+    )
     hf.chat_template = LLAMA2_CHAT_TEMPLATE
     return hf
 
 
-def build_standin(out: str | Path, texts: Iterable[str], *, vocab_size: int = 1200, hidden: int = 64,
-                  layers: int = 2, heads: int = 4, kv_heads: int = 2, ffn: int = 128,
-                  max_positions: int = 4096, seed: int = 0) -> Path:
+def build_standin(
+    out: str | Path,
+    texts: Iterable[str],
+    *,
+    vocab_size: int = 1200,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    ffn: int = 128,
+    max_positions: int = 4096,
+    seed: int = 0,
+) -> Path:
     """Train the tokenizer on ``texts``, initialise the model at random, save both to ``out``."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     import os
     import shutil
     import tempfile
 
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     tok = train_spm_like_tokenizer(texts, vocab_size)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=ffn,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-                         max_position_embeddings=max_positions, tie_word_embeddings=False,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=None,
-                         rms_norm_eps=1e-5)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=ffn,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=None,
+        rms_norm_eps=1e-5,
+    )
     model = LlamaForCausalLM(config)
     gc = model.generation_config  # Llama-2-7b-chat's own generation_config.json samples
     gc.bos_token_id, gc.eos_token_id, gc.pad_token_id = tok.bos_token_id, tok.eos_token_id, 0

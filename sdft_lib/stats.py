@@ -11,7 +11,7 @@ with ``tol=z * se``).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 Z = 2.0  # standard errors a difference must exceed to count
 

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     first = f"build it first with one process (python -m sdft_lib.train {args.profile} --distill-only ...)"
     if several and cfg.is_teaching:
         from .teaching_world.build import seed_model_path
+
         if not (seed_model_path(cfg) / "manifest.json").is_file():
             print(f"the teaching world's seed model is missing: {first}", file=sys.stderr)
             return 2

@@ -16,8 +16,8 @@ metrics). A rerun reuses a finished run; an interrupted one resumes from its las
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from .config import RunConfig
 from .runs import build_once, key_hash, read_json, write_json
@@ -31,7 +31,7 @@ def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = prin
     distillation takes them) and the file they came from."""
     from .data import load_task, read_records
 
-    cap = (lambda recs: recs[:cfg.distill_max_examples] if cfg.distill_max_examples else recs)  # noqa: E731
+    cap = lambda recs: recs[: cfg.distill_max_examples] if cfg.distill_max_examples else recs
     if variant == "sft":
         records, path = load_task(cfg, "train")
         return cap(records), path
@@ -51,14 +51,22 @@ def train_key(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int)
     from .teaching_world.build import seed_identity
 
     # stage 3: the loss is response_loss (TRL's fused head before; the same loss to float rounding)
-    return {"stage_version": 3, "variant": variant, "seed_model": seed_identity(cfg),
-            **artifact_fields(cfg, "train"), "learning_rate": lr, "epochs": epochs, "seed": seed,
-            # several processes multiply the global batch: a run on 2 is another run than on 1
-            **({"processes": _processes()} if _processes() > 1 else {})}
+    return {
+        "stage_version": 3,
+        "variant": variant,
+        "seed_model": seed_identity(cfg),
+        **artifact_fields(cfg, "train"),
+        "learning_rate": lr,
+        "epochs": epochs,
+        "seed": seed,
+        # several processes multiply the global batch: a run on 2 is another run than on 1
+        **({"processes": _processes()} if _processes() > 1 else {}),
+    }
 
 
 def _processes() -> int:
     import os
+
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -75,9 +83,15 @@ def sft_dataset(rows: list[dict]):
 
     from .templates import IGNORE_INDEX
 
-    return Dataset.from_list([{"input_ids": r["input_ids"],
-                               "completion_mask": [int(lab != IGNORE_INDEX) for lab in r["labels"]]}
-                              for r in rows])
+    return Dataset.from_list(
+        [
+            {
+                "input_ids": r["input_ids"],
+                "completion_mask": [int(lab != IGNORE_INDEX) for lab in r["labels"]],
+            }
+            for r in rows
+        ]
+    )
 
 
 def response_loss(model, batch: dict, num_items_in_batch=None, lm_head=None):
@@ -91,8 +105,13 @@ def response_loss(model, batch: dict, num_items_in_batch=None, lm_head=None):
     """
     import torch
 
-    out = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                use_cache=False, output_hidden_states=True, logits_to_keep=1)
+    out = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch.get("attention_mask"),
+        use_cache=False,
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
     hidden = out.hidden_states[-1][:, :-1]  # after the final norm: what the LM head reads
     targets = batch["labels"][:, 1:]
     keep = targets != -100
@@ -128,8 +147,14 @@ def lora_config(cfg: RunConfig):
     from peft import LoraConfig
 
     targets = cfg.lora_targets[0] if cfg.lora_targets == ["all-linear"] else list(cfg.lora_targets)
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
 
 
 def prepare_model(cfg: RunConfig, model):
@@ -153,22 +178,51 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
     steps_per_epoch = max(1, n // (cfg.batch_size * cfg.grad_accum * _processes()))  # global batches
     return SFTConfig(
-        max_length=None, completion_only_loss=True, packing=False, padding_free=False,
-        gradient_checkpointing=False, shuffle_dataset=False, ddp_find_unused_parameters=False,
-        output_dir=str(out), per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, learning_rate=lr, num_train_epochs=epochs,
-        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=0.0,
-        logging_steps=max(1, steps_per_epoch // 10), logging_first_step=True,
-        save_strategy="steps", save_steps=max(10, steps_per_epoch // 2), save_total_limit=1,
-        seed=seed, data_seed=seed, use_cpu=device == "cpu", bf16=bf16, fp16=False,
-        report_to="none", remove_unused_columns=False, train_sampling_strategy="group_by_length",
-        dataloader_num_workers=0, disable_tqdm=True)
+        max_length=None,
+        completion_only_loss=True,
+        packing=False,
+        padding_free=False,
+        gradient_checkpointing=False,
+        shuffle_dataset=False,
+        ddp_find_unused_parameters=False,
+        output_dir=str(out),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=lr,
+        num_train_epochs=epochs,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=0.0,
+        logging_steps=max(1, steps_per_epoch // 10),
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=max(10, steps_per_epoch // 2),
+        save_total_limit=1,
+        seed=seed,
+        data_seed=seed,
+        use_cpu=device == "cpu",
+        bf16=bf16,
+        fp16=False,
+        report_to="none",
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
 
 
-def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epochs: float | None = None,
-                  seed: int | None = None, log: Callable[[str], None] = print,
-                  callbacks: Sequence | None = None, save_steps: int | None = None,
-                  data: tuple[list[dict], Path] | None = None) -> Path:
+def train_adapter(
+    cfg: RunConfig,
+    variant: str,
+    *,
+    lr: float | None = None,
+    epochs: float | None = None,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
+    callbacks: Sequence | None = None,
+    save_steps: int | None = None,
+    data: tuple[list[dict], Path] | None = None,
+) -> Path:
     """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder.
 
     ``callbacks`` are extra transformers ``TrainerCallback``s; ``save_steps`` overrides how often a
@@ -184,9 +238,9 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
     def build(work: Path) -> dict:
         from transformers import PrinterCallback, set_seed
 
-        from .templates import train_example
-        from .models import load_model
         from .hardware import resolve_device
+        from .models import load_model
+        from .templates import train_example
 
         set_seed(seed)
         device = resolve_device(cfg)
@@ -198,8 +252,9 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
         if save_steps:
             args.save_steps = save_steps
-        trainer = _response_loss_trainer()(model=model, args=args, train_dataset=sft_dataset(rows),
-                                           processing_class=tok)
+        trainer = _response_loss_trainer()(
+            model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tok
+        )
         trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
         for cb in callbacks or ():
             trainer.add_callback(cb)
@@ -213,29 +268,52 @@ def train_adapter(cfg: RunConfig, variant: str, *, lr: float | None = None, epoc
         save_trained(trainer, target)
         # the log as the checkpoint kept it (a resumed run's is whole); TRL's running num_tokens restarts
         # from 0 on resume (its counter is not in the checkpoint), so it is left out
-        history = [{k: v for k, v in h.items() if k != "num_tokens"} for h in trainer.state.log_history if "loss" in h]
+        history = [
+            {k: v for k, v in h.items() if k != "num_tokens"}
+            for h in trainer.state.log_history
+            if "loss" in h
+        ]
         if trainer.is_world_process_zero():
             write_json(work / "train_log.json", history)
             import shutil
+
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
-        return {"metrics": {
-            "variant": variant, "learning_rate": lr, "epochs": epochs, "seed": seed,
-            "examples": len(rows), "train_seconds": round(secs, 2), "tokens_trained": round(n_tokens * epochs),
-            "tokens_per_second": round(n_tokens * epochs / secs, 1) if secs else None,
-            "train_loss": _mean_logged_loss(history),
-            "final_logged_loss": history[-1]["loss"] if history else None,
-            "trainable_parameters": trainable, "total_parameters": total, "device": device,
-            "finetune": cfg.finetune}}
+        return {
+            "metrics": {
+                "variant": variant,
+                "learning_rate": lr,
+                "epochs": epochs,
+                "seed": seed,
+                "examples": len(rows),
+                "train_seconds": round(secs, 2),
+                "tokens_trained": round(n_tokens * epochs),
+                "tokens_per_second": round(n_tokens * epochs / secs, 1) if secs else None,
+                "train_loss": _mean_logged_loss(history),
+                "final_logged_loss": history[-1]["loss"] if history else None,
+                "trainable_parameters": trainable,
+                "total_parameters": total,
+                "device": device,
+                "finetune": cfg.finetune,
+            }
+        }
 
-    return build_once(run_path(cfg, variant, lr, epochs, seed), train_key(cfg, variant, lr, epochs, seed),
-                      build, stage=f"{STAGE}/{variant}", cfg=cfg, inputs={"data": data_path}, log=log,
-                      collective=True)
+    return build_once(
+        run_path(cfg, variant, lr, epochs, seed),
+        train_key(cfg, variant, lr, epochs, seed),
+        build,
+        stage=f"{STAGE}/{variant}",
+        cfg=cfg,
+        inputs={"data": data_path},
+        log=log,
+        collective=True,
+    )
 
 
-def train_variants(cfg: RunConfig, variants: Sequence[str] = VARIANTS,
-                   log: Callable[[str], None] = print) -> dict[str, Path]:
+def train_variants(
+    cfg: RunConfig, variants: Sequence[str] = VARIANTS, log: Callable[[str], None] = print
+) -> dict[str, Path]:
     """Fine-tune each variant at the run's setting; return their run folders. The runs are independent,
     so they are built side by side where that is faster (:mod:`sdft_lib.parallel`)."""
     from .parallel import prebuild
@@ -309,9 +387,14 @@ def train_log(run_dir: str | Path) -> list[dict]:
     return read_json(Path(run_dir) / "train_log.json")
 
 
-def sweep(cfg: RunConfig, variants: Sequence[str] = VARIANTS, lrs: Iterable[float] | None = None,
-          epochs: Iterable[float] | None = None, seeds: Iterable[int] | None = None,
-          log: Callable[[str], None] = print) -> list[dict]:
+def sweep(
+    cfg: RunConfig,
+    variants: Sequence[str] = VARIANTS,
+    lrs: Iterable[float] | None = None,
+    epochs: Iterable[float] | None = None,
+    seeds: Iterable[int] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
     """Train every (variant, lr, epochs, seed) of the grid, reusing finished runs; return their metrics.
 
     Every variant gets the same grid and the same seeds, so SFT and SDFT are compared like for like.

@@ -22,15 +22,29 @@ def _isolated_runs(tmp_path, monkeypatch):
 def tiny_world():
     from sdft_lib.teaching_world.world import WorldSpec, build_world
 
-    return build_world(WorldSpec(seed=0, eval_per_skill=8, task_train=20, task_eval=8, train_per_skill={
-        "arithmetic": 300, "lists": 200, "tools": 150, "safety": 60, "benign": 60, "rewrite": 300}))
+    return build_world(
+        WorldSpec(
+            seed=0,
+            eval_per_skill=8,
+            task_train=20,
+            task_eval=8,
+            train_per_skill={
+                "arithmetic": 300,
+                "lists": 200,
+                "tools": 150,
+                "safety": 60,
+                "benign": 60,
+                "rewrite": 300,
+            },
+        )
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_world):
     from sdft_lib.chat import render_chat_text
-    from sdft_lib.templates import conversation
     from sdft_lib.teaching_world.model import train_tokenizer
+    from sdft_lib.templates import conversation
 
     return train_tokenizer([render_chat_text(conversation(r)) for r in tiny_world["seed_train"]], 400)
 

@@ -14,8 +14,15 @@ import os
 import signal
 import sys
 
-PARAMS = dict(ft_seeds="0", sweep_lrs="", distill_chunk_size=10, epochs=2.0, batch_size=4, grad_accum=1,
-              task_train_size=40)
+PARAMS = dict(
+    ft_seeds="0",
+    sweep_lrs="",
+    distill_chunk_size=10,
+    epochs=2.0,
+    batch_size=4,
+    grad_accum=1,
+    task_train_size=40,
+)
 SAVE_STEPS = 4
 
 
@@ -29,6 +36,7 @@ def arm(kill: str) -> list:
     what, _, n = kill.partition(":")
     if what == "generate":
         from sdft_lib import generation
+
         calls = [0]
         real = generation.HFBackend.generate_full
 
@@ -37,9 +45,11 @@ def arm(kill: str) -> list:
             if calls[0] == int(n):
                 die()
             return real(self, *a, **k)
+
         generation.HFBackend.generate_full = generate_full
     elif what == "evaluate":
         from sdft_lib import benchmarks
+
         calls = [0]
         real_eval = benchmarks.evaluate
 
@@ -48,15 +58,18 @@ def arm(kill: str) -> list:
             if calls[0] == int(n):
                 die()
             return real_eval(*a, **k)
+
         benchmarks.evaluate = evaluate
     elif what == "write":
         from sdft_lib import runs
+
         real_write = runs.write_text
 
         def write_text(path, text):
             if os.path.basename(str(path)) == n:
                 die()
             return real_write(path, text)
+
         runs.write_text = write_text
     elif what in ("step", "trainend"):
         from transformers import TrainerCallback
@@ -69,6 +82,7 @@ def arm(kill: str) -> list:
             def on_train_end(self, args, state, control, **kw):
                 if what == "trainend":
                     die()
+
         return [Kill()]
     elif kill:
         raise SystemExit(f"unknown kill point {kill!r}")
@@ -87,16 +101,20 @@ def main() -> None:
     quiet = dict(log=lambda m: None)
     if stage in ("world", "all"):
         from sdft_lib.teaching_world.build import build_seed_model
+
         build_seed_model(cfg, **quiet)
     if stage in ("distill", "all"):
         from sdft_lib.self_distillation import run_self_distillation
+
         run_self_distillation(cfg, **quiet)
     if stage in ("train", "all"):
         from sdft_lib.training import train_adapter
+
         for variant in ("sft", "sdft"):
             train_adapter(cfg, variant, callbacks=callbacks, save_steps=SAVE_STEPS, **quiet)
     if stage in ("eval", "all"):
         from sdft_lib.evaluation import run_evaluation
+
         run_evaluation(cfg, **quiet)
 
 

@@ -26,8 +26,15 @@ def refused(nb: Path, tmp_path: Path, **params):
     import papermill as pm
 
     with pytest.raises(pm.PapermillExecutionError) as err:
-        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters=params, kernel_name="python3",
-                            cwd=str(ROOT), progress_bar=False, log_output=False)
+        pm.execute_notebook(
+            str(nb),
+            str(tmp_path / "out.ipynb"),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(ROOT),
+            progress_bar=False,
+            log_output=False,
+        )
     e = err.value
     assert e.ename == "ConfigError", e.evalue
     assert "\n" not in e.evalue
@@ -63,10 +70,15 @@ DAMAGE = {
     "an empty list": (lambda p: p.write_text("[]"), "holds no records"),
     "a question that is a number": (_wrong_type, "record 2: instruction (column 'question') is a number"),
     "not UTF-8": (lambda p: p.write_bytes(p.read_bytes().replace(b"a", b"\xe9", 1)), "is not UTF-8 text"),
-    "cut off mid-record": (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
-                           "could not be read as JSON records"),
+    "cut off mid-record": (
+        lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+        "could not be read as JSON records",
+    ),
     "an empty file": (lambda p: p.write_bytes(b""), "is empty"),
-    "an object, not a list": (lambda p: p.write_text('{"question": "q", "answer": "a"}'), "not a list of records"),
+    "an object, not a list": (
+        lambda p: p.write_text('{"question": "q", "answer": "a"}'),
+        "not a list of records",
+    ),
 }
 
 
@@ -78,8 +90,14 @@ def test_a_damaged_paper_file_is_refused_naming_file_and_record(case, tmp_path, 
     target = data / "gsm8k" / "gsm8k_train.json"
     damage(target)
     before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
-    message = refused(DISTILL, tmp_path, profile="paper/gsm8k", data_dir=str(data), model=str(standin_dir),
-                      run_dir=str(tmp_path / "run"))
+    message = refused(
+        DISTILL,
+        tmp_path,
+        profile="paper/gsm8k",
+        data_dir=str(data),
+        model=str(standin_dir),
+        run_dir=str(tmp_path / "run"),
+    )
     assert message.startswith("dataset='gsm8k' is not allowed:") and "gsm8k_train.json" in message
     assert expected in message
     assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == before

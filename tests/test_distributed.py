@@ -21,16 +21,44 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARAMS = ["-p", "sweep_lrs", "[]", "-p", "task_train_size", "96", "-p", "epochs", "1",
-          "-p", "learning_rate", "0.01", "-p", "grad_accum", "1"]
+PARAMS = [
+    "-p",
+    "sweep_lrs",
+    "[]",
+    "-p",
+    "task_train_size",
+    "96",
+    "-p",
+    "epochs",
+    "1",
+    "-p",
+    "learning_rate",
+    "0.01",
+    "-p",
+    "grad_accum",
+    "1",
+]
 TOLERANCE = 0.01  # largest |loss difference| per logged step (losses here are about 5)
 
 
 def train(run_dir: Path, *launcher: str, batch: int, extra=()) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("SDFT_RUNS_ROOT", None)
-    cmd = [*launcher, "-m", "sdft_lib.train", "smoke", "-p", "run_dir", str(run_dir), *PARAMS,
-           "-p", "batch_size", str(batch), *(["-p", "ft_seeds", "0"] if "ft_seeds" not in extra else []), *extra]
+    cmd = [
+        *launcher,
+        "-m",
+        "sdft_lib.train",
+        "smoke",
+        "-p",
+        "run_dir",
+        str(run_dir),
+        *PARAMS,
+        "-p",
+        "batch_size",
+        str(batch),
+        *(["-p", "ft_seeds", "0"] if "ft_seeds" not in extra else []),
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -44,17 +72,45 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     prep = train(two, sys.executable, batch=4, extra=["--distill-only"])  # the seed model, built once
     assert prep.returncode == 0, prep.stderr[-3000:]
     # several processes never build the seed themselves: they are told to build it first
-    refused = train(one, str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-                    "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", batch=4,
-                    extra=["--variants", "sft"])
+    refused = train(
+        one,
+        str(BIN / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        batch=4,
+        extra=["--variants", "sft"],
+    )
     assert refused.returncode != 0 and "build it first with one process" in refused.stderr
     assert not (one / "training").exists()
 
-    ddp = train(two, str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no", batch=4, extra=["--variants", "sft"])
+    ddp = train(
+        two,
+        str(BIN / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        batch=4,
+        extra=["--variants", "sft"],
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "on 2 processes" in ddp.stdout + ddp.stderr
     import shutil
+
     shutil.copytree(two / "teaching_world", one / "teaching_world")
     single = train(one, sys.executable, batch=8, extra=["--variants", "sft"])
     assert single.returncode == 0, single.stderr[-3000:]
@@ -64,7 +120,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     assert m2["processes"] == 2 and "processes" not in m1
     assert m2["key"]["processes"] == 2  # a 2-process run is never reused for a 1-process one
     # only the main process wrote: the same files as the single process's run, nothing half-written
-    files = lambda r: sorted(str(p.relative_to(r)) for p in r.rglob("*"))  # noqa: E731
+    files = lambda r: sorted(str(p.relative_to(r)) for p in r.rglob("*"))
     assert files(run2) == files(run1) and not list(two.rglob(".*.partial"))
 
     log2, log1 = (json.loads((r / "train_log.json").read_text()) for r in (run2, run1))
@@ -89,15 +145,26 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     assert w2.keys() == w1.keys()
 
     def distance(a, b):  # relative distance of two adapters, over all their weights
-        return float(sum(((a[k] - b[k]) ** 2).sum() for k in a).sqrt() / sum((b[k] ** 2).sum() for k in b).sqrt())
+        return float(
+            sum(((a[k] - b[k]) ** 2).sum() for k in a).sqrt() / sum((b[k] ** 2).sum() for k in b).sqrt()
+        )
+
     near, far = distance(w2, w1), distance(wo, w1)
     print(f"adapter distance, 2 processes vs 1: {near:.3f}; another seed vs 1: {far:.3f}")
     assert near < 0.25 and near < far / 4, (near, far)
     from sdft_lib.config import load_config
     from sdft_lib.training import load_finetuned
 
-    cfg = load_config("smoke", run_dir=str(two), ft_seeds="0", sweep_lrs="", task_train_size=96, epochs=1.0,
-                      learning_rate=0.01, batch_size=4)
+    cfg = load_config(
+        "smoke",
+        run_dir=str(two),
+        ft_seeds="0",
+        sweep_lrs="",
+        task_train_size=96,
+        epochs=1.0,
+        learning_rate=0.01,
+        batch_size=4,
+    )
     model, tok = load_finetuned(cfg, run2)
     with torch.no_grad():
         logits = model(**tok("What is 3 times 4?", return_tensors="pt")).logits

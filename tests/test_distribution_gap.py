@@ -1,20 +1,30 @@
 import pytest
 
-from sdft_lib.distribution_gap import (bow_cosine, embedding_similarity, exact_match, rouge_l, similarity_rows,
-                                       tokens, unigram_f1)
+from sdft_lib.distribution_gap import (
+    bow_cosine,
+    embedding_similarity,
+    exact_match,
+    rouge_l,
+    similarity_rows,
+    tokens,
+    unigram_f1,
+)
 
 
 def test_tokens():
     assert tokens("The answer is 42.") == ["the", "answer", "is", "42", "."]
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ("the cat sat", "the cat sat", 1.0),
-    ("the cat sat", "dog ran far", 0.0),
-    ("a b c d", "a c d", 2 * (3 / 3) * (3 / 4) / (3 / 3 + 3 / 4)),  # LCS a c d: p=1, r=3/4
-    ("", "", 1.0),
-    ("", "x", 0.0),
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("the cat sat", "the cat sat", 1.0),
+        ("the cat sat", "dog ran far", 0.0),
+        ("a b c d", "a c d", 2 * (3 / 3) * (3 / 4) / (3 / 3 + 3 / 4)),  # LCS a c d: p=1, r=3/4
+        ("", "", 1.0),
+        ("", "x", 0.0),
+    ],
+)
 def test_rouge_l_by_hand(a, b, expected):
     assert rouge_l(a, b) == pytest.approx(expected)
 
@@ -27,7 +37,7 @@ def test_rouge_l_respects_order_but_unigram_f1_does_not():
 def test_bow_cosine_and_exact_match():
     assert bow_cosine("a a b", "a a b") == pytest.approx(1.0)
     assert bow_cosine("a", "b") == 0.0
-    assert bow_cosine("a b", "a") == pytest.approx(1 / 2 ** 0.5)
+    assert bow_cosine("a b", "a") == pytest.approx(1 / 2**0.5)
     assert exact_match(" x ", "x") == 1.0 and exact_match("x", "y") == 0.0
 
 
@@ -39,12 +49,16 @@ def test_embedding_falls_back_without_a_model():
 def test_a_model_that_cannot_be_used_is_a_one_line_error_naming_the_parameter():
     from sdft_lib.config import ConfigError, load_config
 
-    with pytest.raises(ConfigError, match=r"^embedding_model='no/such-model' (is not allowed|could not be loaded)"):
+    with pytest.raises(
+        ConfigError, match=r"^embedding_model='no/such-model' (is not allowed|could not be loaded)"
+    ):
         embedding_similarity(["a b"], ["a b"], model="no/such-model")
     try:
         import sentence_transformers  # noqa: F401
     except ImportError:
-        with pytest.raises(ConfigError, match="embedding_model='x' is not allowed: sentence-transformers is not installed"):
+        with pytest.raises(
+            ConfigError, match="embedding_model='x' is not allowed: sentence-transformers is not installed"
+        ):
             load_config("toy", embedding_model="x")
 
 

@@ -39,8 +39,11 @@ def test_pyproject_dependencies_and_extras_follow_requirements():
 
 
 def test_every_requirement_is_pinned_in_the_lock():
-    lock = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")}
+    lock = {
+        _name(line)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert set(requirements()) - lock == set()
 
 
@@ -49,3 +52,25 @@ def test_environment_yml_installs_the_requirements_with_the_lock():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert pip == ["-r requirements.txt", "-c constraints.txt", "-e ."]
     assert "python=3.11" in env["dependencies"]
+
+
+def test_make_lint_passes_and_catches_a_long_line_and_bad_format(tmp_path):
+    """make lint (which make test runs) is clean on the tree, and the project's ruff settings reject
+    a line over 110 characters and code that ruff format would change."""
+    import subprocess
+
+    ruff = ROOT / ".venv" / "bin" / "ruff"
+    if not ruff.exists():
+        import shutil
+
+        ruff = shutil.which("ruff")
+    assert ruff, "ruff is not installed (make install)"
+    clean = subprocess.run(["make", "-s", "lint"], cwd=ROOT, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = {'a':1}\n" + "y = '" + "z" * 120 + "'\n")
+    cfg = ["--config", str(ROOT / "pyproject.toml")]
+    lint = subprocess.run([str(ruff), "check", *cfg, str(bad)], capture_output=True, text=True)
+    assert lint.returncode != 0 and "E501" in lint.stdout, lint.stdout
+    fmt = subprocess.run([str(ruff), "format", "--check", *cfg, str(bad)], capture_output=True, text=True)
+    assert fmt.returncode != 0 and "would be reformatted" in fmt.stdout + fmt.stderr, fmt.stdout + fmt.stderr

@@ -12,8 +12,20 @@ def table():
         rows += [("sft", "a", s, ka, 1e-3), ("sft", "b", s, kb, 1e-3), ("sft", "task", s, t, 1e-3)]
     for s, (ka, kb, t) in enumerate([(90, 80, 95), (80, 80, 85)]):
         rows += [("sdft", "a", s, ka, 1e-3), ("sdft", "b", s, kb, 1e-3), ("sdft", "task", s, t, 1e-3)]
-    return pd.DataFrame([{"variant": v, "benchmark": b, "seed": s, "score": x, "strict_score": x,
-                          "learning_rate": lr, "epochs": 3.0 if lr else None} for v, b, s, x, lr in rows])
+    return pd.DataFrame(
+        [
+            {
+                "variant": v,
+                "benchmark": b,
+                "seed": s,
+                "score": x,
+                "strict_score": x,
+                "learning_rate": lr,
+                "epochs": 3.0 if lr else None,
+            }
+            for v, b, s, x, lr in rows
+        ]
+    )
 
 
 def test_forgetting_summary_by_hand():
@@ -54,7 +66,9 @@ def test_forgetting_without_a_task_benchmark_counts_every_benchmark_as_kept():
     df = table()
     f = forgetting_summary(df[df.benchmark != "task"], None).set_index("variant")
     assert f.loc["sft", "forgetting_mean"] == 30 and math.isnan(f.loc["sft", "task_mean"])
-    assert forgetting_summary(df[df.variant == "seed"], "task").empty  # a seed-only run has nothing to summarise
+    assert forgetting_summary(
+        df[df.variant == "seed"], "task"
+    ).empty  # a seed-only run has nothing to summarise
 
 
 def test_task_benchmark_of_each_dataset():

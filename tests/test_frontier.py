@@ -14,10 +14,21 @@ def tuned():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    base = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                                        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64))
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
-                                            lora_dropout=0.0))
+    base = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=64,
+        )
+    )
+    model = get_peft_model(
+        base,
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], lora_dropout=0.0),
+    )
     for _, m in lora_modules(model):  # a trained adapter: B is not zero
         for b in m.lora_B.values():
             torch.nn.init.normal_(b.weight, std=0.5)
@@ -46,7 +57,7 @@ def test_wise_ft_ends_are_the_seed_and_the_run(tuned):
     assert not torch.allclose(mid, seed) and not torch.allclose(mid, run)
     wise_ft(tuned, 0.5)
     assert torch.equal(logits(tuned), mid)
-    with pytest.raises(ValueError, match="alpha=1.5 is not allowed"):
+    with pytest.raises(ValueError, match=r"alpha=1\.5 is not allowed"):
         wise_ft(tuned, 1.5)
 
 
@@ -75,9 +86,13 @@ def test_replay_mix_ratio_and_seed():
     replay = [{"instruction": f"r{i}", "output": ""} for i in range(4)]
     mixed = replay_mix(task, replay, 0.5, seed=1)
     assert len(mixed) == 15 and sum(r["instruction"].startswith("r") for r in mixed) == 5
-    assert {r["instruction"] for r in mixed if r["instruction"].startswith("t")} == {r["instruction"] for r in task}
+    assert {r["instruction"] for r in mixed if r["instruction"].startswith("t")} == {
+        r["instruction"] for r in task
+    }
     assert mixed == replay_mix(task, replay, 0.5, seed=1) and mixed != replay_mix(task, replay, 0.5, seed=2)
-    assert sorted(r["instruction"] for r in replay_mix(task, replay, 0.0)) == sorted(r["instruction"] for r in task)
+    assert sorted(r["instruction"] for r in replay_mix(task, replay, 0.0)) == sorted(
+        r["instruction"] for r in task
+    )
     with pytest.raises(ValueError):
         replay_mix(task, [], 0.2)
 
@@ -86,8 +101,11 @@ def test_wise_ft_of_the_merged_model_is_the_interpolation_of_the_weights(tuned):
     """What the chapter scores (the rescaled adapter, merged) is W0 + alpha * (W1 - W0) in every layer."""
     import copy
 
-    seed = {n.replace(".base_layer", ""): p.detach().clone()
-            for n, p in copy.deepcopy(tuned).get_base_model().named_parameters() if "lora_" not in n}
+    seed = {
+        n.replace(".base_layer", ""): p.detach().clone()
+        for n, p in copy.deepcopy(tuned).get_base_model().named_parameters()
+        if "lora_" not in n
+    }
     full = {n: p.detach().clone() for n, p in copy.deepcopy(tuned).merge_and_unload().named_parameters()}
     half = copy.deepcopy(tuned)
     wise_ft(half, 0.3)
@@ -99,7 +117,7 @@ def test_wise_ft_of_the_merged_model_is_the_interpolation_of_the_weights(tuned):
 
 
 def test_wise_ft_refuses_alpha_outside_0_1(tuned):
-    with pytest.raises(ValueError, match="alpha=1.5 is not allowed"):
+    with pytest.raises(ValueError, match=r"alpha=1\.5 is not allowed"):
         wise_ft(tuned, 1.5)
 
 
@@ -122,14 +140,28 @@ SCORES = {"multiply": {"lenient": 80.0}, "a": {"lenient": 50.0}, "b": {"lenient"
 
 def _rows():
     out = []
-    for method, setting, x, pts in [("seed", "the seed", 0, [(0, 95), (0, 95), (0, 95)]),
-                                    ("SFT", "lr 1", 1, [(90, 10), (88, 12), (92, 14)]),
-                                    ("SDFT", "lr 1", 1, [(85, 40), (87, 38), (83, 42)]),
-                                    ("WiSE", "α 0.5", 0.5, [(60, 70), (62, 72), (58, 68)]),
-                                    ("bad", "x", 1, [(50, 5), (52, 6), (48, 7)])]:
+    for method, setting, x, pts in [
+        ("seed", "the seed", 0, [(0, 95), (0, 95), (0, 95)]),
+        ("SFT", "lr 1", 1, [(90, 10), (88, 12), (92, 14)]),
+        ("SDFT", "lr 1", 1, [(85, 40), (87, 38), (83, 42)]),
+        ("WiSE", "α 0.5", 0.5, [(60, 70), (62, 72), (58, 68)]),
+        ("bad", "x", 1, [(50, 5), (52, 6), (48, 7)]),
+    ]:
         for seed, (t, k) in enumerate(pts):
-            out.append({"method": method, "setting": setting, "x": x, "seed": seed, "task": t, "kept": k,
-                        "data_seconds": 1.0, "train_seconds": 2.0 + seed, "tokens_generated": 10, "tokens_trained": 100})
+            out.append(
+                {
+                    "method": method,
+                    "setting": setting,
+                    "x": x,
+                    "seed": seed,
+                    "task": t,
+                    "kept": k,
+                    "data_seconds": 1.0,
+                    "train_seconds": 2.0 + seed,
+                    "tokens_generated": 10,
+                    "tokens_trained": 100,
+                }
+            )
     return out
 
 
@@ -152,8 +184,11 @@ def test_pareto_keeps_exactly_the_points_nothing_beats():
 
 
 def test_anchor_rows_are_drawn_but_not_ranked():
-    rows = _rows() + [dict(r, method="WiSE", setting="α 1 (the run)", x=1.0, anchor=True)
-                      for r in _rows() if r["method"] == "SDFT"]
+    rows = _rows() + [
+        dict(r, method="WiSE", setting="α 1 (the run)", x=1.0, anchor=True)
+        for r in _rows()
+        if r["method"] == "SDFT"
+    ]
     s = frontier.summarize(rows)
     assert list(frontier.best_at(s[s.method != "seed"], 80.0).method) == ["SDFT", "SFT"]
     assert "α 1 (the run)" not in set(s.loc[frontier.pareto(s)].setting)
@@ -169,6 +204,7 @@ def test_best_at_ranks_methods_that_reach_the_threshold_by_kept():
 
 def test_table_and_plot_show_every_method(tmp_path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -181,8 +217,10 @@ def test_table_and_plot_show_every_method(tmp_path):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("value, message", [("", "give comma-separated numbers"), ("0.5,x", "give comma-separated"),
-                                            ("1.5", "in [0, 1]")])
+@pytest.mark.parametrize(
+    "value, message",
+    [("", "give comma-separated numbers"), ("0.5,x", "give comma-separated"), ("1.5", "in [0, 1]")],
+)
 def test_parse_floats_names_the_parameter(value, message):
     with pytest.raises(ConfigError) as err:
         frontier.parse_floats("wise_alphas", value, 0.0, 1.0)
@@ -206,7 +244,11 @@ def test_replay_data_on_the_smoke_world(tmp_path):
     from sdft_lib.teaching_world.build import build_world_data, eval_sets
 
     cfg = load_config("smoke", run_dir=str(tmp_path))
-    held_out = {r["instruction"] for recs in eval_sets(build_world_data(cfg, log=lambda m: None)).values() for r in recs}
+    held_out = {
+        r["instruction"]
+        for recs in eval_sets(build_world_data(cfg, log=lambda m: None)).values()
+        for r in recs
+    }
     prompts = frontier.replay_prompts(cfg, 30)
     assert len(prompts) == 30 and not held_out & {p["instruction"] for p in prompts}
     task, _ = load_task(cfg, "train")
@@ -220,10 +262,23 @@ def test_replay_data_on_the_smoke_world(tmp_path):
 
 
 def test_kept_at_reads_the_curve_between_its_settings():
-    s = frontier.summarize([dict(r, method="WiSE", setting=f"α {a}", x=a) for a, t, k in
-                            [(0.0, 0, 90), (0.5, 40, 50), (1.0, 80, 10)]
-                            for r in [{"seed": 0, "task": t, "kept": k, "data_seconds": 0, "train_seconds": 0,
-                                       "tokens_generated": 0, "tokens_trained": 0}]])
+    s = frontier.summarize(
+        [
+            dict(r, method="WiSE", setting=f"α {a}", x=a)
+            for a, t, k in [(0.0, 0, 90), (0.5, 40, 50), (1.0, 80, 10)]
+            for r in [
+                {
+                    "seed": 0,
+                    "task": t,
+                    "kept": k,
+                    "data_seconds": 0,
+                    "train_seconds": 0,
+                    "tokens_generated": 0,
+                    "tokens_trained": 0,
+                }
+            ]
+        ]
+    )
     assert frontier.kept_at(s, "WiSE", 60.0) == pytest.approx(30.0)
     assert frontier.kept_at(s, "WiSE", 40.0) == pytest.approx(50.0)
     assert math.isnan(frontier.kept_at(s, "WiSE", 95.0))

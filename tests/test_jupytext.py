@@ -26,8 +26,9 @@ def test_every_notebook_has_exactly_one_text_twin():
 def test_the_pair_is_in_sync(path):
     twin = ROOT / "notebooks" / "text" / f"{path.stem}.md"
     nb = jupytext.read(path)
-    assert twin.read_text(encoding="utf-8") == jupytext.writes(nb, fmt="md:myst", config=CONFIG), \
+    assert twin.read_text(encoding="utf-8") == jupytext.writes(nb, fmt="md:myst", config=CONFIG), (
         f"{twin.relative_to(ROOT)} is out of step with {path.name}: run make sync"
+    )
     assert cells(jupytext.read(twin)) == cells(nb)
 
 
@@ -49,8 +50,15 @@ def test_make_sync_leaves_a_synced_pair_unchanged(tmp_path):
     shutil.copy(ROOT / "jupytext.toml", tmp_path)
     before = {p: p.read_bytes() for p in (tmp_path / "notebooks" / "text").glob("*.md")}
     # the command `make sync` runs
-    r = subprocess.run([str(Path(sys.executable).parent / "jupytext"), "--sync",
-                        *sorted(str(p) for p in (tmp_path / "notebooks").glob("*.ipynb"))],
-                       cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "jupytext"),
+            "--sync",
+            *sorted(str(p) for p in (tmp_path / "notebooks").glob("*.ipynb")),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert {p: p.read_bytes() for p in before} == before

@@ -10,24 +10,39 @@ turn changes exactly the keys of the stages that declare it, and of the stages b
 from typing import Literal, get_args, get_origin
 
 import pytest
-
 from conftest import FIXTURE_DATA
+
 from sdft_lib.config import ARTIFACT_FIELDS, NEUTRAL_FIELDS, RunConfig, load_config
 
 FIELDS = set(RunConfig.model_fields)
 
 # values a field can take instead of a profile's, where its type alone does not give one
 ALTERNATIVES = {
-    "profile": "another-name", "run_dir": "elsewhere", "teaching_world_dir": "elsewhere/world",
-    "model": "someone/some-chat-model", "dataset": "alpaca", "columns": {"instruction": "question"},
-    "train_split": "training", "test_split": "validation", "data_dir": "elsewhere/data",
-    "world_train": {"arithmetic": 5}, "lora_targets": ["q_proj"],
-    "ft_seeds": [5], "sweep_lrs": [0.5], "sweep_epochs": [3.0], "eval_variants": ["seed"],
+    "profile": "another-name",
+    "run_dir": "elsewhere",
+    "teaching_world_dir": "elsewhere/world",
+    "model": "someone/some-chat-model",
+    "dataset": "alpaca",
+    "columns": {"instruction": "question"},
+    "train_split": "training",
+    "test_split": "validation",
+    "data_dir": "elsewhere/data",
+    "world_train": {"arithmetic": 5},
+    "lora_targets": ["q_proj"],
+    "ft_seeds": [5],
+    "sweep_lrs": [0.5],
+    "sweep_epochs": [3.0],
+    "eval_variants": ["seed"],
     "eval_benchmarks": ["gsm8k"],
-    "lm_eval_tasks": ["some_task"], "lm_eval_include_path": "", "project_filters": ["nonempty"],
-    "distill_check": "none", "vocab_size": 700, "distill_template": "chat_distill",
-    "embedding_model": "someone/sentence-model", "eval_sets": ["probes.jsonl::exact"],
-    "lm_eval_include_path": "my_tasks", "humaneval_file": "humaneval.jsonl",
+    "lm_eval_tasks": ["some_task"],
+    "project_filters": ["nonempty"],
+    "distill_check": "none",
+    "vocab_size": 700,
+    "distill_template": "chat_distill",
+    "embedding_model": "someone/sentence-model",
+    "eval_sets": ["probes.jsonl::exact"],
+    "lm_eval_include_path": "my_tasks",
+    "humaneval_file": "humaneval.jsonl",
 }
 
 
@@ -59,12 +74,17 @@ def _keys(cfg) -> dict[str, str]:
     from sdft_lib.teaching_world.build import model_key, seed_identity, world_key
     from sdft_lib.training import train_key
 
-    keys = {"world": world_key(cfg), "seed_model": model_key(cfg), "distill": distill_key(cfg, "a template"),
-            "train": train_key(cfg, "sft", cfg.learning_rate, cfg.epochs, cfg.seed),
-            "on_policy": on_policy_key(cfg, cfg.learning_rate, cfg.epochs, cfg.seed),
-            "replay": replay_key(cfg, 10), "eval": eval_key(cfg, {"model": seed_identity(cfg)}, {}),
-            "drift": _drift_key(cfg, None, [], "a benchmark"),
-            "lm_eval": lm_eval_key(cfg, "a folder", None, ["a task"], None, {})}
+    keys = {
+        "world": world_key(cfg),
+        "seed_model": model_key(cfg),
+        "distill": distill_key(cfg, "a template"),
+        "train": train_key(cfg, "sft", cfg.learning_rate, cfg.epochs, cfg.seed),
+        "on_policy": on_policy_key(cfg, cfg.learning_rate, cfg.epochs, cfg.seed),
+        "replay": replay_key(cfg, 10),
+        "eval": eval_key(cfg, {"model": seed_identity(cfg)}, {}),
+        "drift": _drift_key(cfg, None, [], "a benchmark"),
+        "lm_eval": lm_eval_key(cfg, "a folder", None, ["a task"], None, {}),
+    }
     assert set(keys) == set(ARTIFACT_FIELDS)
     return {stage: key_hash(k) for stage, k in keys.items()}
 
@@ -73,10 +93,14 @@ def test_every_field_is_some_stages_or_declared_neutral():
     declared = {f for fields in ARTIFACT_FIELDS.values() for f in fields}
     assert declared <= FIELDS, f"not fields: {sorted(declared - FIELDS)}"
     assert set(NEUTRAL_FIELDS) <= FIELDS, f"not fields: {sorted(set(NEUTRAL_FIELDS) - FIELDS)}"
-    assert not declared & set(NEUTRAL_FIELDS), f"both a stage's and neutral: {sorted(declared & set(NEUTRAL_FIELDS))}"
+    assert not declared & set(NEUTRAL_FIELDS), (
+        f"both a stage's and neutral: {sorted(declared & set(NEUTRAL_FIELDS))}"
+    )
     missing = FIELDS - declared - set(NEUTRAL_FIELDS)
-    assert not missing, (f"{sorted(missing)}: say which stages' artifacts each changes (config.ARTIFACT_FIELDS) "
-                         "or why it changes none (config.NEUTRAL_FIELDS)")
+    assert not missing, (
+        f"{sorted(missing)}: say which stages' artifacts each changes (config.ARTIFACT_FIELDS) "
+        "or why it changes none (config.NEUTRAL_FIELDS)"
+    )
     assert all(why.strip() for why in NEUTRAL_FIELDS.values())
 
 
@@ -113,8 +137,9 @@ def test_a_missing_field_would_be_caught(monkeypatch):
     """The check above can fail: a stage that forgets a field it depends on is found."""
     import sdft_lib.config as config
 
-    monkeypatch.setitem(config.ARTIFACT_FIELDS, "train",
-                        tuple(f for f in ARTIFACT_FIELDS["train"] if f != "lora_r"))
+    monkeypatch.setitem(
+        config.ARTIFACT_FIELDS, "train", tuple(f for f in ARTIFACT_FIELDS["train"] if f != "lora_r")
+    )
     cfg = load_config("toy")
     assert _keys(cfg.replace(lora_r=cfg.lora_r + 1))["train"] == _keys(cfg)["train"]
     missing = FIELDS - {f for fs in config.ARTIFACT_FIELDS.values() for f in fs} - set(NEUTRAL_FIELDS)
@@ -136,13 +161,20 @@ def test_the_parameter_page_lists_every_field_with_what_it_is_and_what_it_rebuil
 
     (tmp_path / "executed").mkdir()
     assert main([str(tmp_path / "executed"), str(tmp_path / "status.md")]) == 0
-    rows = [line for line in (tmp_path / "parameters.md").read_text().splitlines() if line.startswith("- **`")]
+    rows = [
+        line for line in (tmp_path / "parameters.md").read_text().splitlines() if line.startswith("- **`")
+    ]
     assert [r.split("`")[1] for r in rows] == list(RunConfig.model_fields)
     for name, info in RunConfig.model_fields.items():
         assert info.description and info.description.strip(), f"{name} has no description"
-    entry = lambda name: next(r for r in rows if r.startswith(f"- **`{name}`**"))  # noqa: E731
+    entry = lambda name: next(r for r in rows if r.startswith(f"- **`{name}`**"))
     lora_r = entry("lora_r")
-    assert "integer &gt;= 1" in lora_r and "`8`" in lora_r and "fine-tuning runs" in lora_r and "evaluations" not in lora_r
+    assert (
+        "integer &gt;= 1" in lora_r
+        and "`8`" in lora_r
+        and "fine-tuning runs" in lora_r
+        and "evaluations" not in lora_r
+    )
     assert "nothing: where artifacts are kept" in entry("run_dir")
     assert "one of lora, full" in entry("finetune")
     # placeholders outside code spans are text, not raw HTML the page would swallow

@@ -2,16 +2,18 @@ import math
 
 import torch
 
-from sdft_lib.templates import render_prompt_text
 from sdft_lib.likelihood import mean_nll, response_nll
 from sdft_lib.teaching_world.model import ModelSpec, build_model
+from sdft_lib.templates import render_prompt_text
 
 
 def direct_nll(model, tok, rec):
     """Score one record by hand: log-probabilities of the response tokens given the prompt."""
     prompt = render_prompt_text("chat", rec, tok)
-    full = tok.apply_chat_template([{"role": "user", "content": rec["instruction"]},
-                                    {"role": "assistant", "content": rec["output"]}], tokenize=False)
+    full = tok.apply_chat_template(
+        [{"role": "user", "content": rec["instruction"]}, {"role": "assistant", "content": rec["output"]}],
+        tokenize=False,
+    )
     p = tok(prompt, add_special_tokens=False)["input_ids"]
     ids = tok(full, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
@@ -52,8 +54,15 @@ def test_paper_template_nll_matches_the_training_loss(standin_dir):
 
     tok = AutoTokenizer.from_pretrained(standin_dir)
     model = AutoModelForCausalLM.from_pretrained(standin_dir).eval()
-    recs = [{"instruction": "Add 2 and 3.", "input": "", "output": "2 + 3 = 5. The answer is 5."},
-            {"instruction": "Name a colour.", "input": "one word", "output": "Blue", "history": [["Hi", "Hello"]]}]
+    recs = [
+        {"instruction": "Add 2 and 3.", "input": "", "output": "2 + 3 = 5. The answer is 5."},
+        {
+            "instruction": "Name a colour.",
+            "input": "one word",
+            "output": "Blue",
+            "history": [["Hi", "Hello"]],
+        },
+    ]
     rows = response_nll(model, tok, recs, template="gsm8k", cutoff=1024, branch="main", max_batch_tokens=64)
     for rec, row in zip(recs, rows):
         ex = train_example(tok, "gsm8k", rec, 1024, branch="main")
@@ -77,8 +86,10 @@ def test_token_budget_batches_respect_the_budget():
 def direct_kl(p_model, q_model, tok, rec):
     """KL(p || q) by hand: over the response tokens, from each model's full next-token distribution."""
     prompt = render_prompt_text("chat", rec, tok)
-    full = tok.apply_chat_template([{"role": "user", "content": rec["instruction"]},
-                                    {"role": "assistant", "content": rec["output"]}], tokenize=False)
+    full = tok.apply_chat_template(
+        [{"role": "user", "content": rec["instruction"]}, {"role": "assistant", "content": rec["output"]}],
+        tokenize=False,
+    )
     p = tok(prompt, add_special_tokens=False)["input_ids"]
     ids = torch.tensor([tok(full, add_special_tokens=False)["input_ids"]])
     with torch.no_grad():
@@ -100,6 +111,8 @@ def test_response_kl_matches_direct_and_is_zero_for_one_model(tiny_world, tiny_t
     for rec, row, na, nb in zip(recs, got, nll_a, nll_b):
         assert math.isclose(row["kl"], direct_kl(a, b, tiny_tokenizer, rec), rel_tol=1e-3, abs_tol=1e-6)
         assert row["kl"] > 0 and row["tokens"] == na["tokens"]
-        assert math.isclose(row["p_nll"], na["nll"], rel_tol=1e-4) and math.isclose(row["q_nll"], nb["nll"], rel_tol=1e-4)
+        assert math.isclose(row["p_nll"], na["nll"], rel_tol=1e-4) and math.isclose(
+            row["q_nll"], nb["nll"], rel_tol=1e-4
+        )
     same = response_kl(a, a, tiny_tokenizer, recs)
     assert all(r["kl"] == 0 and math.isclose(r["p_nll"], r["q_nll"]) for r in same)

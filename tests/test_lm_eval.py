@@ -24,9 +24,18 @@ def tiny_model(tiny_tokenizer, tmp_path_factory):
 
     torch.manual_seed(0)
     tok = tiny_tokenizer
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     model = LlamaForCausalLM(cfg).eval()
     path = tmp_path_factory.mktemp("tiny_model")
     model.save_pretrained(path, safe_serialization=True)
@@ -35,14 +44,20 @@ def tiny_model(tiny_tokenizer, tmp_path_factory):
 
 
 def _recs():
-    return [{"instruction": f"There are {a} cups. {b} more come. How many cups?", "input": "",
-             "output": f"Let me compute that. {a} + {b} = {a + b}. The answer is {a + b}."}
-            for a, b in ((3, 4), (10, 5), (7, 2), (12, 9))]
+    return [
+        {
+            "instruction": f"There are {a} cups. {b} more come. How many cups?",
+            "input": "",
+            "output": f"Let me compute that. {a} + {b} = {a + b}. The answer is {a + b}.",
+        }
+        for a, b in ((3, 4), (10, 5), (7, 2), (12, 9))
+    ]
 
 
 def _greedy(model, tok, recs):
-    return HFBackend(model, tok, batch_size=4).generate([render_prompt_text("chat", r, tok) for r in recs],
-                                                        Decoding(max_new_tokens=GEN))
+    return HFBackend(model, tok, batch_size=4).generate(
+        [render_prompt_text("chat", r, tok) for r in recs], Decoding(max_new_tokens=GEN)
+    )
 
 
 def test_task_files_are_valid_lm_eval_yaml(tmp_path, tiny_tokenizer):
@@ -75,8 +90,16 @@ def test_lm_eval_with_a_peft_adapter(tmp_path, tiny_model):
 
     path, model, tok = tiny_model
     torch.manual_seed(1)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        model,
+        LoraConfig(
+            r=4,
+            lora_alpha=64,
+            target_modules=["q_proj", "v_proj"],
+            init_lora_weights=False,
+            task_type="CAUSAL_LM",
+        ),
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
     recs = _recs()
     tuned = _greedy(peft_model, tok, recs)
@@ -84,12 +107,19 @@ def test_lm_eval_with_a_peft_adapter(tmp_path, tiny_model):
     for r, t in zip(recs, tuned):
         r["output"] = t
     assert write_teaching_tasks(tmp_path / "tasks", {"arithmetic": recs}, tok, max_gen_toks=GEN) == [
-        "tw_arithmetic"]  # no final numbers in these answers: no multiple-choice task
+        "tw_arithmetic"
+    ]  # no final numbers in these answers: no multiple-choice task
     write_teaching_tasks(tmp_path / "mc", {"arithmetic": _recs()}, tok)
     import shutil
+
     shutil.copy(tmp_path / "mc" / "tw_arithmetic_mc.yaml", tmp_path / "tasks")
-    with_adapter = run_lm_eval(path, ["tw_arithmetic", "tw_arithmetic_mc"], adapter=tmp_path / "adapter",
-                               include_path=tmp_path / "tasks", batch_size=4)
+    with_adapter = run_lm_eval(
+        path,
+        ["tw_arithmetic", "tw_arithmetic_mc"],
+        adapter=tmp_path / "adapter",
+        include_path=tmp_path / "tasks",
+        batch_size=4,
+    )
     assert with_adapter["tw_arithmetic"]["exact_match"] == pytest.approx(1.0)
     assert 0.0 <= with_adapter["tw_arithmetic_mc"]["acc"] <= 1.0
     if base != tuned:  # the adapter changes answers: without it, lm-eval must not match them all

@@ -1,9 +1,10 @@
+import random
+
 import torch
 
 from sdft_lib.generation import Decoding, HFBackend
-from sdft_lib.templates import render_prompt_text
 from sdft_lib.teaching_world.model import ModelSpec, build_model, length_grouped_batches, train_from_scratch
-import random
+from sdft_lib.templates import render_prompt_text
 
 
 def tiny_model(tok, seed=0):
@@ -20,8 +21,18 @@ def test_tokenizer_keeps_digits_apart_and_has_a_chat_template(tiny_tokenizer):
 def test_a_few_steps_reduce_the_loss(tiny_world, tiny_tokenizer):
     torch.set_num_threads(1)
     model = tiny_model(tiny_tokenizer)
-    log = train_from_scratch(model, tiny_tokenizer, tiny_world["seed_train"][:640], epochs=1, batch_size=16,
-                             lr=1e-2, warmup=2, bf16=False, seed=0, log_every=1)
+    log = train_from_scratch(
+        model,
+        tiny_tokenizer,
+        tiny_world["seed_train"][:640],
+        epochs=1,
+        batch_size=16,
+        lr=1e-2,
+        warmup=2,
+        bf16=False,
+        seed=0,
+        log_every=1,
+    )
     first = sum(e["loss"] for e in log[:3]) / 3
     last = sum(e["loss"] for e in log[-3:]) / 3
     assert last < 0.7 * first
@@ -31,9 +42,23 @@ def test_training_is_deterministic_for_a_seed(tiny_world, tiny_tokenizer):
     runs = []
     for _ in range(2):
         model = tiny_model(tiny_tokenizer)
-        runs.append([e["loss"] for e in train_from_scratch(
-            model, tiny_tokenizer, tiny_world["seed_train"][:96], epochs=1, batch_size=16, lr=3e-3,
-            warmup=1, bf16=False, seed=0, log_every=1)])
+        runs.append(
+            [
+                e["loss"]
+                for e in train_from_scratch(
+                    model,
+                    tiny_tokenizer,
+                    tiny_world["seed_train"][:96],
+                    epochs=1,
+                    batch_size=16,
+                    lr=3e-3,
+                    warmup=1,
+                    bf16=False,
+                    seed=0,
+                    log_every=1,
+                )
+            ]
+        )
     assert runs[0] == runs[1]
 
 
@@ -56,8 +81,17 @@ def test_saved_model_loads_with_auto_classes(tmp_path, tiny_tokenizer):
 def test_batched_generation_equals_one_at_a_time(tiny_world, tiny_tokenizer):
     """The original code warned that batched multi-GPU inference garbled outputs: check ours."""
     model = tiny_model(tiny_tokenizer)
-    train_from_scratch(model, tiny_tokenizer, tiny_world["seed_train"][:320], epochs=1, batch_size=16,
-                       lr=3e-3, warmup=2, bf16=False, seed=0)
+    train_from_scratch(
+        model,
+        tiny_tokenizer,
+        tiny_world["seed_train"][:320],
+        epochs=1,
+        batch_size=16,
+        lr=3e-3,
+        warmup=2,
+        bf16=False,
+        seed=0,
+    )
     recs = [r for rows in tiny_world["eval"].values() for r in rows[:2]]
     prompts = [render_prompt_text("chat", r, tiny_tokenizer) for r in recs]
     dec = Decoding(max_new_tokens=12)
@@ -88,8 +122,9 @@ def test_the_built_seed_directory_loads_with_auto_classes(tmp_path):
     tok = AutoTokenizer.from_pretrained(seed_dir)
     model = AutoModelForCausalLM.from_pretrained(seed_dir)
     assert type(model).__name__ == "LlamaForCausalLM"
-    prompt = tok.apply_chat_template([{"role": "user", "content": "Sort 3, 1, 2."}], tokenize=False,
-                                     add_generation_prompt=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "Sort 3, 1, 2."}], tokenize=False, add_generation_prompt=True
+    )
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
     out = model.generate(**ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
     assert out.shape[1] > ids["input_ids"].shape[1]
@@ -116,6 +151,8 @@ def test_generation_says_whether_the_model_ended_each_answer(standin_dir):
 def test_backend_close_drops_the_model(standin_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    backend = HFBackend(AutoModelForCausalLM.from_pretrained(standin_dir), AutoTokenizer.from_pretrained(standin_dir))
+    backend = HFBackend(
+        AutoModelForCausalLM.from_pretrained(standin_dir), AutoTokenizer.from_pretrained(standin_dir)
+    )
     backend.close()
     assert backend.model is None

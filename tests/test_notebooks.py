@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")) + sorted((ROOT / "notebooks").glob("lab*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")) + sorted(
+    (ROOT / "notebooks").glob("lab*.ipynb")
+)
 
 pytestmark = pytest.mark.slow
 
@@ -14,8 +16,15 @@ pytestmark = pytest.mark.slow
 def run(nb: Path, out: Path, **params):
     import papermill as pm
 
-    return pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", cwd=str(ROOT),
-                               progress_bar=False, log_output=False)
+    return pm.execute_notebook(
+        str(nb),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(ROOT),
+        progress_bar=False,
+        log_output=False,
+    )
 
 
 def test_there_are_notebooks():
@@ -36,19 +45,29 @@ def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path, request=None) ->
 
         if request is not None:
             request.getfixturevalue("smollm2_dir")  # the converted model (make real-model), built once
-        return {"profile": "smollm2-smoke", "run_dir": str(tmp_path / "smollm2"), "data_dir": str(FIXTURE_DATA),
-                "teaching_profile": "smoke", "teaching_run_dir": str(smoke_run_dir)}
+        return {
+            "profile": "smollm2-smoke",
+            "run_dir": str(tmp_path / "smollm2"),
+            "data_dir": str(FIXTURE_DATA),
+            "teaching_profile": "smoke",
+            "teaching_run_dir": str(smoke_run_dir),
+        }
     if nb.stem == "lab5_own_data":
-        return {"profile": "own-data-smoke", "run_dir": str(tmp_path / "own-data"),
-                "teaching_world_dir": str(smoke_run_dir / "teaching_world")}
+        return {
+            "profile": "own-data-smoke",
+            "run_dir": str(tmp_path / "own-data"),
+            "teaching_world_dir": str(smoke_run_dir / "teaching_world"),
+        }
     if nb.stem == "07_frontier":  # its runs are built side by side in two workers (sdft_lib.parallel)
         return {"profile": "smoke", "run_dir": str(smoke_run_dir), "parallel_runs": 2}
     return {"profile": "smoke", "run_dir": str(smoke_run_dir)}
 
 
-RERUN_CONFIG = ("# the config cell run again at the end, as a JupyterLab user re-runs it\n"
-                "from sdft_lib.config import config_from_namespace as _again\n"
-                "assert _again(globals()) == cfg, 'the config changed on a re-run of the first cell'")
+RERUN_CONFIG = (
+    "# the config cell run again at the end, as a JupyterLab user re-runs it\n"
+    "from sdft_lib.config import config_from_namespace as _again\n"
+    "assert _again(globals()) == cfg, 'the config changed on a re-run of the first cell'"
+)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -66,8 +85,13 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request
     params = smoke_params(nb, smoke_run_dir, tmp_path, request)
     run(src, out, **params)
     executed = json.loads(out.read_text())
-    errors = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     assert executed["metadata"]["papermill"]["parameters"]["profile"] == params["profile"]
     # What the rendered page would show a reader: no progress bar, no warning (the run folder here is a
@@ -86,12 +110,15 @@ def test_rerun_reuses_finished_stages(smoke_run_dir, tmp_path):
     assert "reusing" in text and "building" not in text
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"profile": "no-such-profile"}, "profile='no-such-profile' is not allowed"),
-    ({"profile": "smoke", "dataset": "gsm9k"}, "dataset='gsm9k' is not allowed"),
-    ({"profile": "smoke", "lora_r": 0}, "lora_r=0 is not allowed"),
-    ({"profile": "smoke", "model": "./missing/model/dir"}, "model='./missing/model/dir' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"profile": "no-such-profile"}, "profile='no-such-profile' is not allowed"),
+        ({"profile": "smoke", "dataset": "gsm9k"}, "dataset='gsm9k' is not allowed"),
+        ({"profile": "smoke", "lora_r": 0}, "lora_r=0 is not allowed"),
+        ({"profile": "smoke", "model": "./missing/model/dir"}, "model='./missing/model/dir' is not allowed"),
+    ],
+)
 def test_bad_parameter_stops_the_notebook_in_its_first_cells(params, message, tmp_path):
     from papermill.exceptions import PapermillExecutionError
 
@@ -110,7 +137,13 @@ def test_config_error_shows_as_one_line_in_the_notebook(tmp_path):
     with pytest.raises(PapermillExecutionError):
         run(NOTEBOOKS[0], out, profile="smoke", lora_r=0, run_dir=str(tmp_path / "run"))
     cells = json.loads(out.read_text())["cells"]
-    errors = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in cells
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert len(errors) == 1
     assert errors[0]["traceback"] == ["ConfigError: lora_r=0 is not allowed: it must be an integer >= 1"]
 
@@ -122,13 +155,18 @@ def test_an_error_in_a_teaching_world_cell_stops_the_notebook(tmp_path):
     import papermill as pm
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from sdft_lib.config import load_config\nfrom sdft_lib import runtime\n"
-                                          f"runtime.setup(load_config('smoke', run_dir={str(tmp_path / 'run')!r}))"),
-                nbformat.v4.new_code_cell("%%teaching_world\nraise ValueError('boom in a teaching-world cell')"),
-                nbformat.v4.new_code_cell("print('after')")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from sdft_lib.config import load_config\nfrom sdft_lib import runtime\n"
+            f"runtime.setup(load_config('smoke', run_dir={str(tmp_path / 'run')!r}))"
+        ),
+        nbformat.v4.new_code_cell("%%teaching_world\nraise ValueError('boom in a teaching-world cell')"),
+        nbformat.v4.new_code_cell("print('after')"),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src = tmp_path / "magic.ipynb"
     nbformat.write(nb, str(src))
     with pytest.raises(pm.PapermillExecutionError, match="boom in a teaching-world cell"):
-        pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(ROOT),
-                            progress_bar=False)
+        pm.execute_notebook(
+            str(src), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(ROOT), progress_bar=False
+        )

@@ -10,8 +10,10 @@ import pytest
 from sdft_lib.config import ConfigError, load_config
 from sdft_lib.data import check_inputs, dataset_kind, load_task, user_split
 
-ROWS = [{"question": f"What is {a} times {b}?", "solution": f"{a} x {b} = {a * b} -> {a * b}"}
-        for a, b in [(2, 3), (4, 5), (6, 7), (3, 3), (8, 2), (9, 4), (5, 5), (7, 3), (6, 6), (2, 9)]]
+ROWS = [
+    {"question": f"What is {a} times {b}?", "solution": f"{a} x {b} = {a * b} -> {a * b}"}
+    for a, b in [(2, 3), (4, 5), (6, 7), (3, 3), (8, 2), (9, 4), (5, 5), (7, 3), (6, 6), (2, 9)]
+]
 MAPPED = [{"instruction": r["question"], "input": "", "output": r["solution"]} for r in ROWS]
 COLUMNS = {"instruction": "question", "output": "solution"}
 
@@ -56,8 +58,9 @@ def test_saved_dataset_folder_with_named_splits(tmp_path):
     import datasets
 
     folder = tmp_path / "saved"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS[:7]),
-                          "validation": datasets.Dataset.from_list(ROWS[7:])}).save_to_disk(str(folder))
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(ROWS[:7]), "validation": datasets.Dataset.from_list(ROWS[7:])}
+    ).save_to_disk(str(folder))
     cfg = cfg_for(tmp_path, folder, test_split="validation")
     assert dataset_kind(cfg.dataset) == "saved"
     assert load_task(cfg, "train")[0] == MAPPED[:7] and load_task(cfg, "test")[0] == MAPPED[7:]
@@ -74,8 +77,11 @@ def test_hub_id_resolved_from_a_local_cache(tmp_path, monkeypatch):
 
     src = write(tmp_path / "src" / "train.jsonl", "jsonl")
     build = tmp_path / "build"
-    Json(cache_dir=str(build), dataset_name="mult", data_files=DataFilesDict.from_patterns(
-        {"train": [str(src)]}, base_path="/")).download_and_prepare()
+    Json(
+        cache_dir=str(build),
+        dataset_name="mult",
+        data_files=DataFilesDict.from_patterns({"train": [str(src)]}, base_path="/"),
+    ).download_and_prepare()
     prepared = next(build.glob("mult/*/0.0.0"))
     cache = tmp_path / "hf-datasets"
     shutil.copytree(prepared, cache / "someorg___mult" / "default" / "0.0.0" / "0123456789abcdef")
@@ -86,7 +92,9 @@ def test_hub_id_resolved_from_a_local_cache(tmp_path, monkeypatch):
     assert dataset_kind(cfg.dataset) == "hub"
     train, test = load_task(cfg, "train")[0], load_task(cfg, "test")[0]
     assert len(test) == 2 and len(train) == 8 and sorted(map(str, train + test)) == sorted(map(str, MAPPED))
-    with pytest.raises(ConfigError, match=r"^dataset='someorg/absent' is not allowed: no file or folder has that name"):
+    with pytest.raises(
+        ConfigError, match=r"^dataset='someorg/absent' is not allowed: no file or folder has that name"
+    ):
         check_inputs(cfg_for(tmp_path, "someorg/absent"))
 
 
@@ -101,21 +109,24 @@ def test_test_split_from_a_second_file_and_a_seeded_fraction(tmp_path):
     assert b != user_split(cfg_for(tmp_path, train, test_fraction=0.5, split_seed=4), "test")
 
 
-@pytest.mark.parametrize("check, rewrite, reference, kept", [
-    ("math_answer", "so 6 x 7 = 42", "#### 42", True),
-    ("math_answer", "so 6 x 7 = 41", "#### 42", False),
-    ("function_call", 'get(city="Oslo")', 'get(city="Oslo")', True),
-    ("function_call", 'get(city="Rome")', 'get(city="Oslo")', False),
-    ("python_block", "Here:\n```python\nprint(1)\n```", "", True),
-    ("python_block", "Here:\n```python\nprint(1\n```", "", False),
-    (r"regex:-> (\d+)", "6 x 7 is 42 -> 42", "6 x 7 = 42 -> 42", True),
-    (r"regex:-> (\d+)", "6 x 7 is 41 -> 41", "6 x 7 = 42 -> 42", False),
-    ("none", "anything at all", "6 x 7 = 42 -> 42", True),
-    ("exact", " 42 ", "42", True),
-    ("exact", "42.", "42", False),
-    ("contains", "so the total is 42 dollars", "42 dollars", True),
-    ("contains", "so the total is 41 dollars", "42 dollars", False),
-])
+@pytest.mark.parametrize(
+    "check, rewrite, reference, kept",
+    [
+        ("math_answer", "so 6 x 7 = 42", "#### 42", True),
+        ("math_answer", "so 6 x 7 = 41", "#### 42", False),
+        ("function_call", 'get(city="Oslo")', 'get(city="Oslo")', True),
+        ("function_call", 'get(city="Rome")', 'get(city="Oslo")', False),
+        ("python_block", "Here:\n```python\nprint(1)\n```", "", True),
+        ("python_block", "Here:\n```python\nprint(1\n```", "", False),
+        (r"regex:-> (\d+)", "6 x 7 is 42 -> 42", "6 x 7 = 42 -> 42", True),
+        (r"regex:-> (\d+)", "6 x 7 is 41 -> 41", "6 x 7 = 42 -> 42", False),
+        ("none", "anything at all", "6 x 7 = 42 -> 42", True),
+        ("exact", " 42 ", "42", True),
+        ("exact", "42.", "42", False),
+        ("contains", "so the total is 42 dollars", "42 dollars", True),
+        ("contains", "so the total is 41 dollars", "42 dollars", False),
+    ],
+)
 def test_each_distill_check_decides_which_rewrites_are_kept(tmp_path, check, rewrite, reference, kept):
     from sdft_lib.self_distillation import apply_filters, run_rules
 
@@ -134,14 +145,23 @@ def test_auto_keeps_the_per_dataset_check():
     assert filter_rules("my.csv", "reproduce", (), "auto") == ("banned_phrase",)
 
 
-@pytest.mark.parametrize("scorer, response, reference, score", [
-    ("exact", " 42 ", "42", 1.0), ("exact", "42.", "42", 0.0),
-    ("math_answer", "it is 42", "#### 42", 1.0), ("math_answer", "it is 43", "#### 42", 0.0),
-    ("contains", "The capital is  PARIS, France", "Paris", 1.0), ("contains", "Lyon", "Paris", 0.0),
-    ("refusal", "I cannot help with that.", "", 1.0), ("refusal", "Sure, here you go.", "", 0.0),
-    ("function_call", 'f(x="a")', 'f(x="a")', 1.0), ("function_call", 'g(x="a")', 'f(x="a")', 0.0),
-    (r"regex:answer: (\w+)", "answer: blue", "answer: blue", 1.0), (r"regex:answer: (\w+)", "blue", "answer: blue", 0.0),
-])
+@pytest.mark.parametrize(
+    "scorer, response, reference, score",
+    [
+        ("exact", " 42 ", "42", 1.0),
+        ("exact", "42.", "42", 0.0),
+        ("math_answer", "it is 42", "#### 42", 1.0),
+        ("math_answer", "it is 43", "#### 42", 0.0),
+        ("contains", "The capital is  PARIS, France", "Paris", 1.0),
+        ("contains", "Lyon", "Paris", 0.0),
+        ("refusal", "I cannot help with that.", "", 1.0),
+        ("refusal", "Sure, here you go.", "", 0.0),
+        ("function_call", 'f(x="a")', 'f(x="a")', 1.0),
+        ("function_call", 'g(x="a")', 'f(x="a")', 0.0),
+        (r"regex:answer: (\w+)", "answer: blue", "answer: blue", 1.0),
+        (r"regex:answer: (\w+)", "blue", "answer: blue", 0.0),
+    ],
+)
 def test_each_probe_scorer(scorer, response, reference, score):
     from sdft_lib.benchmarks import get_scorer
 
@@ -151,12 +171,26 @@ def test_each_probe_scorer(scorer, response, reference, score):
 def test_eval_sets_parse_and_become_benchmarks(tmp_path):
     from sdft_lib.evaluation import run_benchmarks, task_benchmark
 
-    probes = write(tmp_path / "capitals.jsonl", "jsonl", [{"prompt": "Capital of France?", "reference": "Paris"}])
+    probes = write(
+        tmp_path / "capitals.jsonl", "jsonl", [{"prompt": "Capital of France?", "reference": "Paris"}]
+    )
     data = write(tmp_path / "d.csv", "csv")
-    cfg = cfg_for(tmp_path, data, test_fraction=0.2, eval_sets=[
-        {"file": str(probes), "scorer": "contains", "columns": {"instruction": "prompt", "output": "reference"}},
-        f"{data}::regex:-> (\\d+)"])
-    assert [s["name"] for s in cfg.eval_sets] == ["capitals", "d"] and cfg.eval_sets[1]["scorer"] == r"regex:-> (\d+)"
+    cfg = cfg_for(
+        tmp_path,
+        data,
+        test_fraction=0.2,
+        eval_sets=[
+            {
+                "file": str(probes),
+                "scorer": "contains",
+                "columns": {"instruction": "prompt", "output": "reference"},
+            },
+            f"{data}::regex:-> (\\d+)",
+        ],
+    )
+    assert [s["name"] for s in cfg.eval_sets] == ["capitals", "d"] and cfg.eval_sets[1][
+        "scorer"
+    ] == r"regex:-> (\d+)"
     assert check_inputs(cfg) == {"train": 8, "test": 2, "eval_sets:capitals": 1, "eval_sets:d": 10}
     benches, ident = run_benchmarks(cfg, log=lambda m: None)
     names = [b.name for b in benches]
@@ -182,8 +216,11 @@ def test_models_any_hub_id_home_folder_and_chat_template(tmp_path, standin_dir, 
     tc.write_text(json.dumps(conf))
     for extra in home.glob("models/standin/chat_template.*"):
         extra.unlink()
-    with pytest.raises(ConfigError, match=r"^train_template='chat' is not allowed with model='~/models/standin': "
-                                          r"its tokenizer has no chat template"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^train_template='chat' is not allowed with model='~/models/standin': "
+        r"its tokenizer has no chat template",
+    ):
         check_model(cfg)
     check_model(load_config("smoke", model="~/models/standin", train_template="alpaca"))
 
@@ -196,36 +233,78 @@ def _bad(tmp_path, name, content: bytes):
 
 
 MALFORMED = {
-    "missing file": (lambda t: dict(dataset=str(t / "nope.csv")), r"dataset='.*nope.csv' is not allowed: that file does not exist"),
+    "missing file": (
+        lambda t: dict(dataset=str(t / "nope.csv")),
+        r"dataset='.*nope.csv' is not allowed: that file does not exist",
+    ),
     "empty file": (lambda t: dict(dataset=str(_bad(t, "e.json", b""))), r"e.json is empty"),
-    "not UTF-8": (lambda t: dict(dataset=str(_bad(t, "l.csv", "question,solution\ncaf\xe9,1\n".encode("latin-1")))),
-                  r"l.csv is not UTF-8 text \(byte \d+ is 0xe9\)"),
-    "broken JSON": (lambda t: dict(dataset=str(_bad(t, "b.json", b'[{"question": "a", "solution": '))),
-                    r"b.json could not be read as JSON records"),
-    "list of strings": (lambda t: dict(dataset=str(_bad(t, "s.json", b'["a", "b"]'))),
-                        r"s.json has no column 'question' \(its columns: text\)"),
-    "output null": (lambda t: dict(dataset=str(_bad(t, "n.jsonl", b'{"question": "a", "solution": "b"}\n{"question": "c", "solution": null}\n'))),
-                    r"n.jsonl record 1: output \(column 'solution'\) is missing \(null\); it must be a non-empty string"),
-    "output a number": (lambda t: dict(dataset=str(_bad(t, "i.jsonl", b'{"question": "a", "solution": 3}\n'))),
-                        r"i.jsonl record 0: output \(column 'solution'\) is a number \(3\), not a string"),
-    "empty instruction": (lambda t: dict(dataset=str(_bad(t, "w.csv", b"question,solution\nok,1\n   ,2\n"))),
-                          r"w.csv record 1: instruction \(column 'question'\) is empty"),
-    "unmapped column": (lambda t: dict(dataset=str(_bad(t, "u.csv", b"q,a\nx,y\n"))),
-                        r"columns.instruction='question' is not allowed: .*u.csv has no column 'question' \(its columns: q, a\)"),
-    "bad history": (lambda t: dict(dataset=str(_bad(t, "h.jsonl", b'{"question": "a", "solution": "b", "history": ["hi"]}\n'))),
-                    r"h.jsonl record 0: history \(column 'history'\) is a list of another shape"),
-    "corrupt parquet": (lambda t: dict(dataset=str(_bad(t, "c.parquet", b"PAR1 not really"))),
-                        r"c.parquet could not be read as PARQUET records"),
-    "missing probe file": (lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), eval_sets=[str(t / "none.jsonl")]),
-                           r"eval_sets entry .* is not allowed: .*none.jsonl does not exist"),
-    "unknown probe scorer": (lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), eval_sets=[f"{write(t / 'p.jsonl', 'jsonl')}::fuzzy"]),
-                             r"scorer 'fuzzy': choose one of exact, math_answer, contains"),
-    "bad regex": (lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), distill_check="regex:(unclosed"),
-                  r"distill_check='regex:\(unclosed' is not allowed: its pattern does not compile"),
-    "NaN number": (lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), learning_rate="nan"),
-                   r"learning_rate=nan is not allowed: it must be a number > 0.0 and finite"),
-    "fraction leaves nothing": (lambda t: dict(dataset=str(write(t / "one.csv", "csv", ROWS[:1])), test_fraction=0.9),
-                                r"test_fraction=0.9 is not allowed: it leaves no training records out of 1"),
+    "not UTF-8": (
+        lambda t: dict(dataset=str(_bad(t, "l.csv", "question,solution\ncaf\xe9,1\n".encode("latin-1")))),
+        r"l.csv is not UTF-8 text \(byte \d+ is 0xe9\)",
+    ),
+    "broken JSON": (
+        lambda t: dict(dataset=str(_bad(t, "b.json", b'[{"question": "a", "solution": '))),
+        r"b.json could not be read as JSON records",
+    ),
+    "list of strings": (
+        lambda t: dict(dataset=str(_bad(t, "s.json", b'["a", "b"]'))),
+        r"s.json has no column 'question' \(its columns: text\)",
+    ),
+    "output null": (
+        lambda t: dict(
+            dataset=str(
+                _bad(
+                    t, "n.jsonl", b'{"question": "a", "solution": "b"}\n{"question": "c", "solution": null}\n'
+                )
+            )
+        ),
+        r"n.jsonl record 1: output \(column 'solution'\) is missing \(null\); it must be a non-empty string",
+    ),
+    "output a number": (
+        lambda t: dict(dataset=str(_bad(t, "i.jsonl", b'{"question": "a", "solution": 3}\n'))),
+        r"i.jsonl record 0: output \(column 'solution'\) is a number \(3\), not a string",
+    ),
+    "empty instruction": (
+        lambda t: dict(dataset=str(_bad(t, "w.csv", b"question,solution\nok,1\n   ,2\n"))),
+        r"w.csv record 1: instruction \(column 'question'\) is empty",
+    ),
+    "unmapped column": (
+        lambda t: dict(dataset=str(_bad(t, "u.csv", b"q,a\nx,y\n"))),
+        r"columns.instruction='question' is not allowed: "
+        r".*u.csv has no column 'question' \(its columns: q, a\)",
+    ),
+    "bad history": (
+        lambda t: dict(
+            dataset=str(_bad(t, "h.jsonl", b'{"question": "a", "solution": "b", "history": ["hi"]}\n'))
+        ),
+        r"h.jsonl record 0: history \(column 'history'\) is a list of another shape",
+    ),
+    "corrupt parquet": (
+        lambda t: dict(dataset=str(_bad(t, "c.parquet", b"PAR1 not really"))),
+        r"c.parquet could not be read as PARQUET records",
+    ),
+    "missing probe file": (
+        lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), eval_sets=[str(t / "none.jsonl")]),
+        r"eval_sets entry .* is not allowed: .*none.jsonl does not exist",
+    ),
+    "unknown probe scorer": (
+        lambda t: dict(
+            dataset=str(write(t / "ok.csv", "csv")), eval_sets=[f"{write(t / 'p.jsonl', 'jsonl')}::fuzzy"]
+        ),
+        r"scorer 'fuzzy': choose one of exact, math_answer, contains",
+    ),
+    "bad regex": (
+        lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), distill_check="regex:(unclosed"),
+        r"distill_check='regex:\(unclosed' is not allowed: its pattern does not compile",
+    ),
+    "NaN number": (
+        lambda t: dict(dataset=str(write(t / "ok.csv", "csv")), learning_rate="nan"),
+        r"learning_rate=nan is not allowed: it must be a number > 0.0 and finite",
+    ),
+    "fraction leaves nothing": (
+        lambda t: dict(dataset=str(write(t / "one.csv", "csv", ROWS[:1])), test_fraction=0.9),
+        r"test_fraction=0.9 is not allowed: it leaves no training records out of 1",
+    ),
 }
 
 
@@ -250,13 +329,29 @@ def test_a_notebook_stops_in_its_first_code_cell_on_bad_data(tmp_path):
     bad = _bad(tmp_path, "n.jsonl", b'{"question": "a", "solution": null}\n')
     out = tmp_path / "out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as err:
-        pm.execute_notebook("notebooks/02_self_distillation.ipynb", str(out), cwd=".", kernel_name="python3",
-                            parameters={"profile": "smoke", "run_dir": str(tmp_path / "run"), "dataset": str(bad),
-                                        "columns": json.dumps(COLUMNS)}, progress_bar=False)
+        pm.execute_notebook(
+            "notebooks/02_self_distillation.ipynb",
+            str(out),
+            cwd=".",
+            kernel_name="python3",
+            parameters={
+                "profile": "smoke",
+                "run_dir": str(tmp_path / "run"),
+                "dataset": str(bad),
+                "columns": json.dumps(COLUMNS),
+            },
+            progress_bar=False,
+        )
     assert err.value.ename == "ConfigError" and "record 0: output (column 'solution')" in err.value.evalue
     nb = json.loads(out.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])]
-    failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    code = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])
+    ]
+    failed = [
+        i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert failed == [1]  # the parameters cell, then the first code cell
     assert not (tmp_path / "run").exists()
 
@@ -266,17 +361,29 @@ def test_the_labs_dry_run_command(tmp_path):
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
-    res = subprocess.run(["make", "-s", "dry-run", "PROFILE=own-data"], cwd=root, capture_output=True, text=True,
-                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    res = subprocess.run(
+        ["make", "-s", "dry-run", "PROFILE=own-data"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
-    report = json.loads(res.stdout[res.stdout.index("{"):])
+    report = json.loads(res.stdout[res.stdout.index("{") :])
     assert report["dataset_kind"] == "file" and report["inputs"] == {
-        "train": 240, "test": 60, "eval_sets:add_probe": 60, "eval_sets:refusals": 10}
+        "train": 240,
+        "test": 60,
+        "eval_sets:add_probe": 60,
+        "eval_sets:refusals": 10,
+    }
     assert report["filters"][-1] == r"regex:(\d+)\D*$" and report["task_benchmark"] == "task"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["standin"])  # the teaching model runs the same data in lab 5 (test_notebooks)
+@pytest.mark.parametrize(
+    "model", ["standin"]
+)  # the teaching model runs the same data in lab 5 (test_notebooks)
 def test_make_pipeline_on_your_own_data(model, tmp_path, standin_dir):
     """Chapters 2-4 (`make pipeline`) on lab 5's CSV, regex check and probe sets with a Hugging Face
     model from a local folder (the stand-in, through its chat template)."""
@@ -287,10 +394,17 @@ def test_make_pipeline_on_your_own_data(model, tmp_path, standin_dir):
 
     root = Path(__file__).resolve().parents[1]
     run_dir, executed = tmp_path / "run", tmp_path / "executed"
-    params = f"-p run_dir {run_dir}" + (f" -p model {standin_dir} -p max_new_tokens 24" if model == "standin" else "")
-    proc = subprocess.run(["make", "-s", "pipeline", "PROFILE=own-data-smoke", f"PARAMS={params}",
-                           f"EXECUTED_DIR={executed}"], cwd=root, capture_output=True, text=True, timeout=1200,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    params = f"-p run_dir {run_dir}" + (
+        f" -p model {standin_dir} -p max_new_tokens 24" if model == "standin" else ""
+    )
+    proc = subprocess.run(
+        ["make", "-s", "pipeline", "PROFILE=own-data-smoke", f"PARAMS={params}", f"EXECUTED_DIR={executed}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = pd.read_csv(run_dir / "evaluation" / "results.csv")
     assert {"task", "add_probe", "refusals"} <= set(results.benchmark)

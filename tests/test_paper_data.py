@@ -16,11 +16,17 @@ from sdft_lib.templates import PAPER_DISTILL_TEMPLATE, render_prompt_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SDFT_PAPER_DATA", ROOT.parent / "shared" / "datasets" / "sdft-paper-data"))
-pytestmark = [pytest.mark.paperdata,
-              pytest.mark.skipif(not DATA.is_dir(), reason=f"paper data not found at {DATA}")]
+pytestmark = [
+    pytest.mark.paperdata,
+    pytest.mark.skipif(not DATA.is_dir(), reason=f"paper data not found at {DATA}"),
+]
 
-PRESENT = [(d, s) for d, files in PAPER_FILES.items() for s, f in zip(("train", "test"), files)
-           if f and (DATA / f).is_file()]
+PRESENT = [
+    (d, s)
+    for d, files in PAPER_FILES.items()
+    for s, f in zip(("train", "test"), files)
+    if f and (DATA / f).is_file()
+]
 
 
 def test_the_expected_files_are_there():
@@ -30,10 +36,14 @@ def test_the_expected_files_are_there():
 @pytest.mark.parametrize("dataset, split", PRESENT, ids=lambda x: str(x))
 def test_dataset_loads_and_renders(dataset, split):
     cfg = load_config("toy", dataset=dataset, data_dir=str(DATA))
-    records, path = load_task(cfg, split)
-    assert records and all({"instruction", "input", "output"} <= set(r) <= {"instruction", "input", "output", "history"}
-                           for r in records)
-    if dataset == "lima":  # its multi-turn conversations keep their earlier turns, as the paper's code reads them
+    records, _ = load_task(cfg, split)
+    assert records and all(
+        {"instruction", "input", "output"} <= set(r) <= {"instruction", "input", "output", "history"}
+        for r in records
+    )
+    if (
+        dataset == "lima"
+    ):  # its multi-turn conversations keep their earlier turns, as the paper's code reads them
         assert any(r.get("history") for r in records)
     assert all(r["instruction"].strip() and r["output"].strip() for r in records)
     prompt = render_prompt_text(PAPER_DISTILL_TEMPLATE[dataset], records[0])
@@ -48,7 +58,9 @@ def test_eval_files_load(name):
     if path.suffix == ".csv":
         rows = list(csv.DictReader(path.open()))
         assert rows and {"goal", "target"} <= set(rows[0])
-        prompt = render_prompt_text("alpaca_gcg", {"instruction": rows[0]["goal"], "output": rows[0]["target"]})
+        prompt = render_prompt_text(
+            "alpaca_gcg", {"instruction": rows[0]["goal"], "output": rows[0]["target"]}
+        )
         assert rows[0]["goal"] in prompt and "revert with" in prompt
     else:
         assert read_records(path)
@@ -69,11 +81,15 @@ def test_our_filter_on_the_papers_openfunction_rewrites():
     differ: for OpenFunctions the paper's filter fell back to the original most of the time."""
     orig = read_records(DATA / PAPER_FILES["openfunction"][0])
     dist = read_records(DATA / PAPER_DISTILLED["openfunction"])
-    _, verdicts, report = apply_filters(orig, [d["output"] for d in dist], filter_rules("openfunction", "main"))
+    _, verdicts, report = apply_filters(
+        orig, [d["output"] for d in dist], filter_rules("openfunction", "main")
+    )
     changed = [v for v, o, d in zip(verdicts, orig, dist) if o["output"].strip() != d["output"].strip()]
     accepted_changed = sum(v["accepted"] for v in changed)
-    print(f"openfunction: {len(changed)} of {len(orig)} responses differ; our filter accepts "
-          f"{accepted_changed} of those ({report['accepted']} of all)")
+    print(
+        f"openfunction: {len(changed)} of {len(orig)} responses differ; our filter accepts "
+        f"{accepted_changed} of those ({report['accepted']} of all)"
+    )
     assert 0 < len(changed) < len(orig)
     assert accepted_changed / len(changed) > 0.95
 

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from sdft_lib.config import ConfigError, available_profiles, load_config
-from sdft_lib.preflight import dry_run, fetch_paper_data, main as preflight_main
+from sdft_lib.preflight import dry_run, fetch_paper_data
+from sdft_lib.preflight import main as preflight_main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "sdft-paper-data"
@@ -36,12 +37,23 @@ def test_paper_profile_dry_run(profile):
         return
     rep = dry_run(cfg)
     assert rep["train_examples"] > 0 and rep["optimizer_steps"] > 0
-    assert rep["benchmarks"] == {"gsm8k": 1319, "multiarith": 180, "openfunction": 112, "advbench_raw": 520,
-                                 "advbench_jailbreak": 520, "alpaca_eval": 805}
-    assert "### Reference Answer:" in rep["distill_prompt_example"] or "[/INST] Great!" in rep["distill_prompt_example"]
+    assert rep["benchmarks"] == {
+        "gsm8k": 1319,
+        "multiarith": 180,
+        "openfunction": 112,
+        "advbench_raw": 520,
+        "advbench_jailbreak": 520,
+        "alpaca_eval": 805,
+    }
+    assert (
+        "### Reference Answer:" in rep["distill_prompt_example"]
+        or "[/INST] Great!" in rep["distill_prompt_example"]
+    )
     assert rep["filters"][0] in ("nonempty", "no_banned_phrase")
     cut = dry_run(cfg.replace(distill_max_examples=4, eval_limit=3))  # what the run will really do
-    assert cut["train_examples"] == 4 and cut["optimizer_steps"] == int(4 * cfg.epochs / (cfg.batch_size * cfg.grad_accum))
+    assert cut["train_examples"] == 4 and cut["optimizer_steps"] == int(
+        4 * cfg.epochs / (cfg.batch_size * cfg.grad_accum)
+    )
     assert set(cut["benchmarks"].values()) == {3}
 
 
@@ -65,7 +77,7 @@ def test_fetch_paper_data_records_checksums(tmp_path):
         sums = fetch_paper_data(tmp_path / "data", ["gsm8k/gsm8k_test.json"], base_url=url)
         assert len(sums["gsm8k/gsm8k_test.json"]) == 64
         assert json.loads((tmp_path / "data" / "checksums.json").read_text()) == sums
-        with pytest.raises(ConfigError, match="missing.json did not download.*copy it to"):
+        with pytest.raises(ConfigError, match=r"missing\.json did not download.*copy it to"):
             fetch_paper_data(tmp_path / "data", ["missing.json"], base_url=url)
     finally:
         server.shutdown()
@@ -81,10 +93,22 @@ def test_teaching_model_through_the_paper_profile(tmp_path):
 
     seed_dir = seed_weights(load_config("smoke"))  # the teaching model, saved with save_pretrained
     assert (Path(seed_dir) / "model.safetensors").is_file()
-    cfg = load_config("paper/gsm8k", model=str(seed_dir), data_dir=str(DATA), device="cpu",
-                      distill_max_examples=6, max_new_tokens=16, gen_batch_size=8, epochs=1.0,
-                      grad_accum=1, cutoff_len=192, eval_limit=3, ft_seeds=[0], lm_eval_tasks="",
-                      eval_benchmarks="gsm8k,multiarith,openfunction,advbench_raw,advbench_jailbreak,alpaca_eval")
+    cfg = load_config(
+        "paper/gsm8k",
+        model=str(seed_dir),
+        data_dir=str(DATA),
+        device="cpu",
+        distill_max_examples=6,
+        max_new_tokens=16,
+        gen_batch_size=8,
+        epochs=1.0,
+        grad_accum=1,
+        cutoff_len=192,
+        eval_limit=3,
+        ft_seeds=[0],
+        lm_eval_tasks="",
+        eval_benchmarks="gsm8k,multiarith,openfunction,advbench_raw,advbench_jailbreak,alpaca_eval",
+    )
     assert cfg.lora_targets == ["q_proj", "v_proj"] and cfg.train_template == "gsm8k"
     report = load_report(run_self_distillation(cfg, log=lambda m: None))
     assert report["total"] == 6 and report["template"] == "gsm8k_distill"

@@ -20,7 +20,9 @@ def build_marker(cfg, name: str, log=print) -> Path:
         (work / "who.json").write_text(json.dumps({"pid": os.getpid(), "threads": torch.get_num_threads()}))
         return {}
 
-    return build_once(cfg.run_path / "markers" / name, {"name": name}, build, stage="markers", cfg=cfg, log=log)
+    return build_once(
+        cfg.run_path / "markers" / name, {"name": name}, build, stage="markers", cfg=cfg, log=log
+    )
 
 
 def fail(cfg, log=print):
@@ -42,8 +44,9 @@ def test_prebuild_builds_every_job_in_workers_of_one_thread(tmp_path):
     assert all(w["threads"] == 1 for w in who)
     assert os.getpid() not in {w["pid"] for w in who}
     # the caller's own loop then reuses every artifact
-    assert [build_marker(cfg, f"m{i}", log=lambda m: None) for i in range(4)] == \
-        [tmp_path / "run" / "markers" / f"m{i}" for i in range(4)]
+    assert [build_marker(cfg, f"m{i}", log=lambda m: None) for i in range(4)] == [
+        tmp_path / "run" / "markers" / f"m{i}" for i in range(4)
+    ]
 
 
 def test_one_worker_builds_nothing_and_a_failing_job_raises_in_the_caller(tmp_path):
@@ -61,10 +64,30 @@ def test_the_readme_benchmark_runs_and_both_ways_give_the_same_scores(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "parallel_runs.json"
-    subprocess.run([sys.executable, "benchmarks/parallel_runs.py", "--profile", "smoke", "--teaching-world-dir",
-                    str(tmp_path / "world"), "--runs", "2", "--threads", "2", "--out", str(out)],
-                   cwd=root, check=True, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/parallel_runs.py",
+            "--profile",
+            "smoke",
+            "--teaching-world-dir",
+            str(tmp_path / "world"),
+            "--runs",
+            "2",
+            "--threads",
+            "2",
+            "--out",
+            str(out),
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(out.read_text())
-    assert report["parallel"]["workers"] == min(2, os.cpu_count() or 1) and report["sequential"]["workers"] == 1
+    assert (
+        report["parallel"]["workers"] == min(2, os.cpu_count() or 1) and report["sequential"]["workers"] == 1
+    )
     assert report["identical_scores"] is True
     assert report["speedup"] > 0

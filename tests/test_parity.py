@@ -11,10 +11,10 @@ import os
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import paper_reference as ref
+import pytest
 from conftest import FIXTURE_DATA
+
 from sdft_lib.data import read_records
 from sdft_lib.paper_eval import read_advbench
 from sdft_lib.self_distillation import apply_filters, filter_rules
@@ -74,9 +74,13 @@ def _parity(data_dir: Path, tok, stride: int = 1) -> dict:
                 for rec in records:
                     c["rows"] += 1
                     c["text"] += render_prompt_text(name, rec, branch=branch) == ref.render(name, rec, branch)
-                    c["prompt_ids"] += prompt_ids(tok, name, rec, CUTOFF, branch) == ref.UNSUPERVISED[branch](tok, name, rec, CUTOFF)
+                    c["prompt_ids"] += prompt_ids(tok, name, rec, CUTOFF, branch) == ref.UNSUPERVISED[branch](
+                        tok, name, rec, CUTOFF
+                    )
                     ex = train_example(tok, name, rec, CUTOFF, branch)
-                    c["train_ids"] += (ex["input_ids"], ex["labels"]) == tuple(map(list, ref.SUPERVISED[branch](tok, name, rec, CUTOFF)))
+                    c["train_ids"] += (ex["input_ids"], ex["labels"]) == tuple(
+                        map(list, ref.SUPERVISED[branch](tok, name, rec, CUTOFF))
+                    )
                 out[(rel, name, branch)] = c
     return out
 
@@ -84,7 +88,10 @@ def _parity(data_dir: Path, tok, stride: int = 1) -> dict:
 def _report(counts: dict) -> str:
     lines = [f"{'file':40s} {'template':22s} {'branch':10s} rows text ids(prompt) ids(train)"]
     for (rel, name, branch), c in counts.items():
-        lines.append(f"{rel:40s} {name:22s} {branch:10s} {c['rows']:5d} {c['text']:5d} {c['prompt_ids']:5d} {c['train_ids']:5d}")
+        lines.append(
+            f"{rel:40s} {name:22s} {branch:10s} {c['rows']:5d} {c['text']:5d} "
+            f"{c['prompt_ids']:5d} {c['train_ids']:5d}"
+        )
     return "\n".join(lines)
 
 
@@ -98,14 +105,22 @@ def test_fixture_rows_match_the_papers_code_in_both_branches(standin_tokenizer):
 def test_truncation_bites_in_the_fixtures_and_still_matches(standin_tokenizer):
     """With a small cutoff every row is cut: the two branches' rules differ, and each still matches."""
     tok = standin_tokenizer
-    recs = read_records(FIXTURE_DATA / "lima" / "lima_train.json") + read_records(FIXTURE_DATA / "alpaca" / "alpaca_train.json")
+    recs = read_records(FIXTURE_DATA / "lima" / "lima_train.json") + read_records(
+        FIXTURE_DATA / "alpaca" / "alpaca_train.json"
+    )
     differ = 0
     for rec in recs:
         for branch in BRANCHES:
             ex = train_example(tok, "alpaca_distill_using", rec, 24, branch)
-            assert (ex["input_ids"], ex["labels"]) == tuple(map(list, ref.SUPERVISED[branch](tok, "alpaca_distill_using", rec, 24)))
-            assert prompt_ids(tok, "alpaca_distill_using", rec, 24, branch) == ref.UNSUPERVISED[branch](tok, "alpaca_distill_using", rec, 24)
-        differ += prompt_ids(tok, "alpaca", rec, 24, "main") != prompt_ids(tok, "alpaca", rec, 24, "reproduce")
+            assert (ex["input_ids"], ex["labels"]) == tuple(
+                map(list, ref.SUPERVISED[branch](tok, "alpaca_distill_using", rec, 24))
+            )
+            assert prompt_ids(tok, "alpaca_distill_using", rec, 24, branch) == ref.UNSUPERVISED[branch](
+                tok, "alpaca_distill_using", rec, 24
+            )
+        differ += prompt_ids(tok, "alpaca", rec, 24, "main") != prompt_ids(
+            tok, "alpaca", rec, 24, "reproduce"
+        )
     assert differ == len(recs)
 
 
@@ -131,13 +146,29 @@ def synthetic_rewrites(rec: dict, dataset: str) -> list[str]:
     if dataset == "openfunction":
         name, _, args = out.partition("(")
         values = [a.split("=", 1)[1] if "=" in a else a for a in args.rstrip(")").split(", ")]
-        return [out, f"  {out}  ", f"The call is {out}.", out.replace('"', "'"),
-                f"{name}({', '.join(values)})", f"{name}({', '.join(values[:-1])})", f"{name}()",
-                "Your turn: " + out, f"My response is {out}", out.replace("=", " = ")]
+        return [
+            out,
+            f"  {out}  ",
+            f"The call is {out}.",
+            out.replace('"', "'"),
+            f"{name}({', '.join(values)})",
+            f"{name}({', '.join(values[:-1])})",
+            f"{name}()",
+            "Your turn: " + out,
+            f"My response is {out}",
+            out.replace("=", " = "),
+        ]
     if dataset == "gsm8k":
         final = ref.find_last_integer(out)
-        return [out, f"So the answer is {final}.", f"The answer is {final}.5", f"The answer is {final},000",
-                "I cannot tell.", f"Using the reference answer, {final}.", f"Step one... The answer is {int(final) + 1}."]
+        return [
+            out,
+            f"So the answer is {final}.",
+            f"The answer is {final}.5",
+            f"The answer is {final},000",
+            "I cannot tell.",
+            f"Using the reference answer, {final}.",
+            f"Step one... The answer is {int(final) + 1}.",
+        ]
     return [out, "", "Here is my own response: " + out, "now it's your turn", out.upper()]
 
 
@@ -156,8 +187,14 @@ def _filter_parity(records: list[dict], dataset: str, rewrites_of) -> dict[str, 
     return out
 
 
-@pytest.mark.parametrize("dataset, rel", [("openfunction", "openfunction/openfunction_train.json"),
-                                          ("gsm8k", "gsm8k/gsm8k_train.json"), ("alpaca", "alpaca/alpaca_train.json")])
+@pytest.mark.parametrize(
+    "dataset, rel",
+    [
+        ("openfunction", "openfunction/openfunction_train.json"),
+        ("gsm8k", "gsm8k/gsm8k_train.json"),
+        ("alpaca", "alpaca/alpaca_train.json"),
+    ],
+)
 def test_filter_decisions_equal_each_branch_on_synthetic_rewrites(dataset, rel):
     for data in (FIXTURE_DATA, SHARED):
         if not (data / rel).is_file():
@@ -176,7 +213,9 @@ def test_filter_decisions_equal_each_branch_on_synthetic_rewrites(dataset, rel):
 def test_filter_decisions_equal_each_branch_on_the_papers_released_rewrites(dataset):
     orig = read_records(SHARED / f"{dataset}/{dataset}_train.json")
     dist = read_records(SHARED / f"{dataset}/distilled_{dataset}.json")
-    res = _filter_parity([{**o, "rewrite": d["output"]} for o, d in zip(orig, dist)], dataset, lambda r: [r["rewrite"]])
+    res = _filter_parity(
+        [{**o, "rewrite": d["output"]} for o, d in zip(orig, dist)], dataset, lambda r: [r["rewrite"]]
+    )
     print(dataset, res)
     for n, _, agree in res.values():
         assert agree == n == len(orig)

@@ -16,10 +16,14 @@ def test_profile_validates(name):
 
     if read_profile(name)[1].get("dataset", "teaching") in set(DATASETS) - {"teaching"}:  # the paper's data
         missing = ROOT / "no-such-data-folder"
-        with pytest.raises(ConfigError, match=f"data_dir='{missing}' is not allowed: that folder does not exist"):
+        with pytest.raises(
+            ConfigError, match=f"data_dir='{missing}' is not allowed: that folder does not exist"
+        ):
             load_config(name, data_dir=str(missing))  # without the data: a plain instruction, nothing else
         if name.startswith("paper/"):  # they expect sail-sg/sdft's data/ folder at ./data
-            with pytest.raises(ConfigError, match="data_dir='data' is not allowed: that folder does not exist"):
+            with pytest.raises(
+                ConfigError, match="data_dir='data' is not allowed: that folder does not exist"
+            ):
                 load_config(name)
         if not DATA.is_dir():
             pytest.skip("paper data not available")
@@ -35,4 +39,11 @@ def test_profile_validates(name):
 
 def test_paper_profiles_cover_every_dataset():
     assert {n.split("/")[1] for n in available_profiles() if n.startswith("paper/")} >= {
-        "gsm8k", "openfunction", "alpaca", "dolly", "lima", "magicoder", "openhermes"}
+        "gsm8k",
+        "openfunction",
+        "alpaca",
+        "dolly",
+        "lima",
+        "magicoder",
+        "openhermes",
+    }

@@ -18,18 +18,36 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "resume_driver.py"
 # wall-clock fields: the only things two identical runs may disagree on
-VOLATILE = {"seconds", "finished", "generation_seconds", "rewrites_per_second", "train_seconds",
-            "tokens_per_second", "timings"}
-UPSTREAM = {"distill": ["teaching_world"], "train": ["teaching_world", "self_distillation"],
-            "eval": ["teaching_world", "self_distillation", "training"]}
-UNFINISHED = {"distill": "self_distillation/distilled-*/manifest.json", "train": "training/sft-*/manifest.json",
-              "eval": "evaluation/results.csv"}  # what a killed stage must not have finished
+VOLATILE = {
+    "seconds",
+    "finished",
+    "generation_seconds",
+    "rewrites_per_second",
+    "train_seconds",
+    "tokens_per_second",
+    "timings",
+}
+UPSTREAM = {
+    "distill": ["teaching_world"],
+    "train": ["teaching_world", "self_distillation"],
+    "eval": ["teaching_world", "self_distillation", "training"],
+}
+UNFINISHED = {
+    "distill": "self_distillation/distilled-*/manifest.json",
+    "train": "training/sft-*/manifest.json",
+    "eval": "evaluation/results.csv",
+}  # what a killed stage must not have finished
 STAGE_DIR = {"distill": "self_distillation", "train": "training", "eval": "evaluation"}
 
 
 def drive(stage: str, run_dir: Path, kill: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(DRIVER), stage, str(run_dir), *([kill] if kill else [])],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(DRIVER), stage, str(run_dir), *([kill] if kill else [])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _scrub(obj):
@@ -59,7 +77,10 @@ def snapshot(run_dir: Path, folders, aliases=()) -> dict[str, bytes]:
     return out
 
 
-def assert_same_files(got: Path, want: Path, folders=("teaching_world", *STAGE_DIR.values())) -> None:
+SNAPSHOT_FOLDERS = ("teaching_world", *STAGE_DIR.values())
+
+
+def assert_same_files(got: Path, want: Path, folders=SNAPSHOT_FOLDERS) -> None:
     a, b = snapshot(got, folders, [want]), snapshot(want, folders, [got])
     assert sorted(a) == sorted(b), f"files differ: {sorted(set(a) ^ set(b))}"
     differ = [name for name in a if a[name] != b[name]]
@@ -81,19 +102,22 @@ def test_two_runs_with_one_seed_are_byte_identical(reference, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("evaluation/results.csv",):
         assert (again / name).read_bytes() == (reference / name).read_bytes()
-    [d1], [d2] = reference.glob("self_distillation/*/distilled.json"), again.glob("self_distillation/*/distilled.json")
+    [d1], [d2] = (
+        reference.glob("self_distillation/*/distilled.json"),
+        again.glob("self_distillation/*/distilled.json"),
+    )
     assert d1.read_bytes() == d2.read_bytes()
     assert_same_files(again, reference)  # and every other file: seed model, adapters, outputs
 
 
 KILLS = [
-    ("distill", "generate:1", None),                                       # before any rewrite
+    ("distill", "generate:1", None),  # before any rewrite
     ("distill", "generate:3", "self_distillation/.*.partial/chunks/00001.json"),  # two chunks saved
-    ("train", "step:2", None),                                             # before the first checkpoint
+    ("train", "step:2", None),  # before the first checkpoint
     ("train", "step:6", "training/.sft-*.partial/checkpoints/checkpoint-4"),  # after one
     ("train", "trainend:1", "training/.sft-*.partial/checkpoints/checkpoint-20"),  # trained, not saved
-    ("eval", "evaluate:3", "evaluation/seed-*/outputs.json"),              # the seed and SFT scored
-    ("eval", "write:results.csv", "evaluation/sdft-*/outputs.json"),      # every model scored
+    ("eval", "evaluate:3", "evaluation/seed-*/outputs.json"),  # the seed and SFT scored
+    ("eval", "write:results.csv", "evaluation/sdft-*/outputs.json"),  # every model scored
 ]
 
 

@@ -4,8 +4,16 @@ from pathlib import Path
 import pytest
 
 from sdft_lib.config import ConfigError, load_config
-from sdft_lib.runs import (StaleArtifactError, atomic_path, build_once, file_sha256, key_hash, read_json,
-                           write_json, write_text)
+from sdft_lib.runs import (
+    StaleArtifactError,
+    atomic_path,
+    build_once,
+    file_sha256,
+    key_hash,
+    read_json,
+    write_json,
+    write_text,
+)
 
 
 def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):
@@ -16,10 +24,9 @@ def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):
 
 def test_failed_write_keeps_the_old_file(tmp_path):
     p = write_text(tmp_path / "x.txt", "old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(p) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(p) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
     assert p.read_text() == "old"
     assert os.listdir(tmp_path) == ["x.txt"]
 
@@ -109,7 +116,9 @@ def test_inputs_join_the_key(tmp_path):
     assert man["inputs"]["data"] == file_sha256(f)
     f.write_text("[2]")
     with pytest.raises(StaleArtifactError):
-        build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None)
+        build_once(
+            tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None
+        )
 
 
 def test_existing_folder_without_manifest_is_left_untouched(tmp_path):
@@ -158,7 +167,10 @@ def test_two_processes_racing_for_one_artifact_build_it_once(tmp_path):
         paths = pool.map(_race, [(str(tmp_path), str(log), 1.5)] * 2)
     assert paths[0] == paths[1] == str(tmp_path / "art")
     assert len(log.read_text().split()) == 1  # the second process waited, then reused it
-    assert len(list((tmp_path / "art").glob("made-by-*"))) == 1 and (tmp_path / "art" / "manifest.json").is_file()
+    assert (
+        len(list((tmp_path / "art").glob("made-by-*"))) == 1
+        and (tmp_path / "art" / "manifest.json").is_file()
+    )
 
 
 def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
@@ -186,18 +198,41 @@ def test_book_status_lists_chapters_and_labs_with_times_and_hides_injected_param
     from sdft_lib.bookstatus import main
 
     def nb(name, seconds):
-        cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "profile = 'toy'", "outputs": [],
-                  "execution_count": 1},
-                 {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "profile = 'smoke'",
-                  "outputs": [], "execution_count": 2}]
-        meta = {"papermill": {"parameters": {"profile": "smoke"}, "duration": seconds, "end_time": "2026-11-22T03:00:00"}}
-        (tmp_path / f"{name}.ipynb").write_text(json.dumps({"cells": cells, "metadata": meta, "nbformat": 4,
-                                                            "nbformat_minor": 5}))
+        cells = [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": "profile = 'toy'",
+                "outputs": [],
+                "execution_count": 1,
+            },
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["injected-parameters"]},
+                "source": "profile = 'smoke'",
+                "outputs": [],
+                "execution_count": 2,
+            },
+        ]
+        meta = {
+            "papermill": {
+                "parameters": {"profile": "smoke"},
+                "duration": seconds,
+                "end_time": "2026-11-22T03:00:00",
+            }
+        }
+        (tmp_path / f"{name}.ipynb").write_text(
+            json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
+        )
 
     nb("01_a", 60.4), nb("lab1_b", 30.2)
     assert main([str(tmp_path), str(tmp_path / "status.md")]) == 0
     text = (tmp_path / "status.md").read_text()
-    assert "| 01_a | smoke |" in text and "| lab1_b | smoke |" in text and "| **all notebooks** | | | | 90 (1.5 min) | |" in text
+    assert (
+        "| 01_a | smoke |" in text
+        and "| lab1_b | smoke |" in text
+        and "| **all notebooks** | | | | 90 (1.5 min) | |" in text
+    )
     cells = json.loads((tmp_path / "01_a.ipynb").read_text())["cells"]
     assert "remove-cell" in cells[1]["metadata"]["tags"] and "remove-cell" not in cells[0]["metadata"]["tags"]
 
@@ -206,16 +241,33 @@ def test_gpu_runs_are_read_from_the_manifests(tmp_path):
     from sdft_lib.bookstatus import KNOWN_ISSUES, gpu_runs, status_markdown
     from sdft_lib.runs import write_json
 
-    write_json(tmp_path / "paper" / "gsm8k" / "training" / "sft-x" / "manifest.json",
-               {"stage": "training/sft", "params": {"profile": "paper/gsm8k"}, "finished": "2026-12-01T10:00:00",
-                "hardware": {"cuda": True, "gpus": ["NVIDIA H100"]}, "processes": 2})
-    write_json(tmp_path / "toy" / "training" / "sft-y" / "manifest.json",
-               {"stage": "training/sft", "params": {"profile": "toy"}, "hardware": {"cuda": False}})
+    write_json(
+        tmp_path / "paper" / "gsm8k" / "training" / "sft-x" / "manifest.json",
+        {
+            "stage": "training/sft",
+            "params": {"profile": "paper/gsm8k"},
+            "finished": "2026-12-01T10:00:00",
+            "hardware": {"cuda": True, "gpus": ["NVIDIA H100"]},
+            "processes": 2,
+        },
+    )
+    write_json(
+        tmp_path / "toy" / "training" / "sft-y" / "manifest.json",
+        {"stage": "training/sft", "params": {"profile": "toy"}, "hardware": {"cuda": False}},
+    )
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "manifest.json").write_text("{not json")
     runs = gpu_runs(tmp_path)
-    assert runs == [{"profile": "paper/gsm8k", "stage": "training/sft", "gpu": "NVIDIA H100", "processes": 2,
-                     "backend": None, "finished": "2026-12-01T10:00:00"}]
+    assert runs == [
+        {
+            "profile": "paper/gsm8k",
+            "stage": "training/sft",
+            "gpu": "NVIDIA H100",
+            "processes": 2,
+            "backend": None,
+            "finished": "2026-12-01T10:00:00",
+        }
+    ]
     assert gpu_runs(tmp_path / "none") == []
     page = status_markdown(tmp_path)  # the known upstream console messages are listed for readers
     assert "## Known issues" in page and all(text in page for text, _ in KNOWN_ISSUES)

@@ -60,7 +60,7 @@ def server():
             conn, _ = srv.accept()
             conn.close()
             return True
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
 
     yield srv.getsockname()[1], connected
@@ -88,20 +88,30 @@ def test_the_run_parameters_are_checked_before_any_work(tmp_path, monkeypatch, s
     from sdft_lib.runtime import setup
 
     problems = tmp_path / "HumanEval.jsonl"
-    problems.write_text('{"task_id": "t/0", "prompt": "def f():\\n", "test": "def check(f): pass", '
-                        '"entry_point": "f"}\n')
-    common = dict(model=str(standin_dir), eval_benchmarks="humaneval", humaneval_file=str(problems),
-                  allow_code_execution=True, dataset="alpaca", data_dir="tests/fixtures/paper-data")
+    problems.write_text(
+        '{"task_id": "t/0", "prompt": "def f():\\n", "test": "def check(f): pass", "entry_point": "f"}\n'
+    )
+    common = dict(
+        model=str(standin_dir),
+        eval_benchmarks="humaneval",
+        humaneval_file=str(problems),
+        allow_code_execution=True,
+        dataset="alpaca",
+        data_dir="tests/fixtures/paper-data",
+    )
     with pytest.raises(ConfigError, match="allow_unsandboxed_code_execution=True is not allowed"):
-        load_config("paper/alpaca", **{**common, "allow_code_execution": False},
-                    allow_unsandboxed_code_execution=True)
+        load_config(
+            "paper/alpaca", **{**common, "allow_code_execution": False}, allow_unsandboxed_code_execution=True
+        )
     monkeypatch.setattr(code_exec, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed")
     cfg = load_config("paper/alpaca", **common)
     with pytest.raises(CodeExecutionNotAllowed, match="allow_unsandboxed_code_execution"):
         setup(cfg)
     assert not (tmp_path / "runs").exists()  # refused before anything was written
-    assert setup(load_config("paper/alpaca", **common, allow_unsandboxed_code_execution=True))["code_execution"] \
+    assert (
+        setup(load_config("paper/alpaca", **common, allow_unsandboxed_code_execution=True))["code_execution"]
         == "unsandboxed"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,8 +128,10 @@ def test_a_plain_program_runs_and_reports(tmp_path):
 
 
 ESCAPE_SOCKET = "import _socket\ns = _socket.socket()\ns.settimeout(3)\ns.connect(('127.0.0.1', {port}))\n"
-ESCAPE_RELOAD = ("import importlib, socket\nimportlib.reload(socket)\n"
-                 "socket.create_connection(('127.0.0.1', {port}), timeout=3)\n")
+ESCAPE_RELOAD = (
+    "import importlib, socket\nimportlib.reload(socket)\n"
+    "socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+)
 
 
 @sandboxed
@@ -129,7 +141,9 @@ def test_no_network(server, monkeypatch, program):
     r = run(program.format(port=port))
     assert r["status"] == "failed" and not connected()
     assert "refused" in r["detail"].lower() or "unreachable" in r["detail"].lower()
-    assert unsandboxed(monkeypatch, program.format(port=port))["status"] == "passed" and connected()  # control
+    assert (
+        unsandboxed(monkeypatch, program.format(port=port))["status"] == "passed" and connected()
+    )  # control
 
 
 @sandboxed
@@ -151,16 +165,21 @@ def test_no_reading_the_users_home(tmp_path, monkeypatch):
     secret = f"hf_{uuid.uuid4().hex}"
     (home / ".cache" / "huggingface" / "token").write_text(secret)
     monkeypatch.setenv("HOME", str(home))
-    program = (f"import os\nprint(open(os.path.join({str(home)!r}, '.cache/huggingface/token')).read())\n"
-               "raise SystemExit(1)\n")
+    program = (
+        f"import os\nprint(open(os.path.join({str(home)!r}, '.cache/huggingface/token')).read())\n"
+        "raise SystemExit(1)\n"
+    )
     r = run(program)
     assert r["status"] == "failed" and secret not in r["detail"] and "No such file" in r["detail"]
     # the real home holds at most the Python installation the sandbox runs
     real_home = os.path.expanduser("~root") if os.geteuid() == 0 else str(Path.home())
     listing = run(f"import os\nprint(sorted(os.listdir({real_home!r})))\nraise SystemExit(1)\n")["detail"]
     visible = set(eval(listing)) if listing.startswith("[") else set()
-    python_parts = set(Path(sys.base_prefix).relative_to(real_home).parts[:1]) \
-        if sys.base_prefix.startswith(real_home + os.sep) else set()
+    python_parts = (
+        set(Path(sys.base_prefix).relative_to(real_home).parts[:1])
+        if sys.base_prefix.startswith(real_home + os.sep)
+        else set()
+    )
     assert visible <= python_parts
     assert secret in unsandboxed(monkeypatch, program)["detail"]  # control
 
@@ -168,15 +187,21 @@ def test_no_reading_the_users_home(tmp_path, monkeypatch):
 @sandboxed
 def test_a_fork_bomb_is_held(tmp_path):
     marker = f"bomb{uuid.uuid4().hex[:8]}"
-    counted = run(f"# {marker}\nimport os, sys, time\nkids = 0\nfor _ in range(1000):\n"
-                  "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
-                  "    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    kids += 1\n"
-                  "print('forked', kids)\nsys.exit(1)\n", max_processes=16)
+    counted = run(
+        f"# {marker}\nimport os, sys, time\nkids = 0\nfor _ in range(1000):\n"
+        "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+        "    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    kids += 1\n"
+        "print('forked', kids)\nsys.exit(1)\n",
+        max_processes=16,
+    )
     kids = int(counted["detail"].split()[-1])
     assert 0 < kids <= 16
     t0 = time.time()
-    r = run(f"# {marker}\nimport os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-            timeout=3)
+    r = run(
+        f"# {marker}\nimport os\nwhile True:\n"
+        "    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        timeout=3,
+    )
     assert r["status"] == "timeout" and time.time() - t0 < 15
     assert survivors(marker) == []
 
@@ -185,10 +210,12 @@ def test_a_fork_bomb_is_held(tmp_path):
 @pytest.mark.parametrize("how", ["program-waits", "program-exits"])
 def test_no_child_outlives_the_program(monkeypatch, how):
     marker = f"orphan{uuid.uuid4().hex[:8]}"
-    program = ("import subprocess, sys, time\n"
-               f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {marker}'], "
-               "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-               "time.sleep(0.5)\n" + ("time.sleep(60)\n" if how == "program-waits" else ""))
+    program = (
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {marker}'], "
+        "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "time.sleep(0.5)\n" + ("time.sleep(60)\n" if how == "program-waits" else "")
+    )
     r = run(program, timeout=3)
     assert r["status"] == ("timeout" if how == "program-waits" else "passed")
     assert survivors(marker) == []
@@ -202,9 +229,11 @@ def test_no_child_outlives_the_program(monkeypatch, how):
 @sandboxed
 def test_filling_the_disk_is_held(tmp_path):
     free = os.statvfs(tmp_path).f_bavail
-    r = run("total = 0\ntry:\n    for i in range(1000):\n        with open(f'f{i}', 'wb') as f:\n"
-            "            f.write(b'x' * (1 << 20))\n        total += 1\nfinally:\n    print('wrote', total)\n",
-            disk_mb=8)
+    r = run(
+        "total = 0\ntry:\n    for i in range(1000):\n        with open(f'f{i}', 'wb') as f:\n"
+        "            f.write(b'x' * (1 << 20))\n        total += 1\nfinally:\n    print('wrote', total)\n",
+        disk_mb=8,
+    )
     assert r["status"] == "failed" and "No space left" in r["detail"]
     one = run("with open('big', 'wb') as f:\n    f.write(b'x' * (64 << 20))\n", disk_mb=128)
     assert one["status"] == "failed"  # one file is capped at 16 MB (RLIMIT_FSIZE)
@@ -215,5 +244,7 @@ def test_filling_the_disk_is_held(tmp_path):
 def test_memory_and_cpu_are_limited():
     r = run("x = bytearray(4 << 30)\n", memory_mb=512)
     assert r["status"] == "failed" and "MemoryError" in r["detail"]
-    r = run("import resource\nprint(resource.getrlimit(resource.RLIMIT_CPU)[0])\nraise SystemExit(1)\n", timeout=5)
+    r = run(
+        "import resource\nprint(resource.getrlimit(resource.RLIMIT_CPU)[0])\nraise SystemExit(1)\n", timeout=5
+    )
     assert r["detail"] == "6"

@@ -2,61 +2,83 @@ import json
 
 import pytest
 
-from sdft_lib.metrics import (INVALID, find_last_integer, function_call_matches, magicoder_answer_ok,
-                              math_answer_matches, no_banned_phrase)
+from sdft_lib.metrics import (
+    INVALID,
+    find_last_integer,
+    function_call_matches,
+    magicoder_answer_ok,
+    math_answer_matches,
+    no_banned_phrase,
+)
 from sdft_lib.self_distillation import apply_filters, filter_rules, generate_chunked
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("The answer is 42.", "42"),
-    ("It costs 1,000 dollars", "1000"),
-    ("about 1 000 000 people", "1000000"),
-    ("3.5 apples", INVALID),
-    ("3.0 apples", "3"),
-    ("it dropped to -7 degrees", "-7"),
-    ("no number here", INVALID),
-    ("6*7=<<6*7=42>>42 pens\n#### 42", "42"),
-    ("first 12, then 5", "5"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The answer is 42.", "42"),
+        ("It costs 1,000 dollars", "1000"),
+        ("about 1 000 000 people", "1000000"),
+        ("3.5 apples", INVALID),
+        ("3.0 apples", "3"),
+        ("it dropped to -7 degrees", "-7"),
+        ("no number here", INVALID),
+        ("6*7=<<6*7=42>>42 pens\n#### 42", "42"),
+        ("first 12, then 5", "5"),
+    ],
+)
 def test_find_last_integer_matches_the_papers(text, expected):
     assert find_last_integer(text) == expected
 
 
-@pytest.mark.parametrize("pred, ref, ok", [
-    ("Let me compute that. 6 * 7 = 42. The answer is 42.", "6*7=<<6*7=42>>42\n#### 42", True),
-    ("The answer is 41.", "#### 42", False),
-    ("The total is 1,000.", "#### 1000", True),
-    ("The answer is 3.5", "#### 3", False),
-    ("The answer is -4", "#### -4", True),
-    ("I don't know", "#### 4", False),
-    ("The answer is 4", "no number", False),
-])
+@pytest.mark.parametrize(
+    "pred, ref, ok",
+    [
+        ("Let me compute that. 6 * 7 = 42. The answer is 42.", "6*7=<<6*7=42>>42\n#### 42", True),
+        ("The answer is 41.", "#### 42", False),
+        ("The total is 1,000.", "#### 1000", True),
+        ("The answer is 3.5", "#### 3", False),
+        ("The answer is -4", "#### -4", True),
+        ("I don't know", "#### 4", False),
+        ("The answer is 4", "no number", False),
+    ],
+)
 def test_math_answer(pred, ref, ok):
     assert math_answer_matches(pred, ref) is ok
 
 
-@pytest.mark.parametrize("pred, ok", [
-    ("Sure! The answer is 4.", True),
-    ("Based on the reference answer, it is 4.", False),
-    ("Your response should be 4.", False),
-    ("MY RESPONSE: 4", False),
-    ("Here is your own response: 4", False),
-    ("Now it's your turn!", False),
-    ("Your turn: 4", False),
-    ("It is your turn now", True),  # only a "Your turn" opening is banned
-])
+@pytest.mark.parametrize(
+    "pred, ok",
+    [
+        ("Sure! The answer is 4.", True),
+        ("Based on the reference answer, it is 4.", False),
+        ("Your response should be 4.", False),
+        ("MY RESPONSE: 4", False),
+        ("Here is your own response: 4", False),
+        ("Now it's your turn!", False),
+        ("Your turn: 4", False),
+        ("It is your turn now", True),  # only a "Your turn" opening is banned
+    ],
+)
 def test_banned_phrases(pred, ok):
     assert no_banned_phrase(pred) is ok
 
 
-@pytest.mark.parametrize("pred, ref, ok", [
-    ("get_weather(city='Paris')", 'get_weather(city="Paris")', True),
-    ("Sure: get_weather(city = 'Paris')", 'get_weather(city="Paris")', False),  # spaces around '=' differ
-    ('call get_weather(city="Paris",  unit="C")', 'get_weather(city="Paris", unit="C")', True),
-    ('get_weather(city="Rome")', 'get_weather(city="Paris")', False),
-    ('api.get_weather(city="Paris")', 'get_weather(city="Paris")', True),  # the paper's \b matches after a dot
-    ("no call", "not a call at all", False),
-])
+@pytest.mark.parametrize(
+    "pred, ref, ok",
+    [
+        ("get_weather(city='Paris')", 'get_weather(city="Paris")', True),
+        ("Sure: get_weather(city = 'Paris')", 'get_weather(city="Paris")', False),  # spaces around '=' differ
+        ('call get_weather(city="Paris",  unit="C")', 'get_weather(city="Paris", unit="C")', True),
+        ('get_weather(city="Rome")', 'get_weather(city="Paris")', False),
+        (
+            'api.get_weather(city="Paris")',
+            'get_weather(city="Paris")',
+            True,
+        ),  # the paper's \b matches after a dot
+        ("no call", "not a call at all", False),
+    ],
+)
 def test_function_call(pred, ref, ok):
     assert function_call_matches(pred, ref) is ok
 
@@ -70,7 +92,12 @@ def test_magicoder_check_is_the_papers():
 
 def test_rejected_rewrites_fall_back_to_the_original_and_are_counted():
     recs = [{"instruction": f"q{i}", "input": "", "output": f"#### {i}"} for i in range(4)]
-    rewrites = ["The answer is 0.", "The answer is 7.", "As the reference answer says, 2.", "  The answer is 3.  "]
+    rewrites = [
+        "The answer is 0.",
+        "The answer is 7.",
+        "As the reference answer says, 2.",
+        "  The answer is 3.  ",
+    ]
     distilled, verdicts, report = apply_filters(recs, rewrites, ["nonempty", "banned_phrase", "math_answer"])
     assert [d["output"] for d in distilled] == ["The answer is 0.", "#### 1", "#### 2", "The answer is 3."]
     assert report["total"] == 4 and report["accepted"] == 2 and report["rejected"] == 2
@@ -82,8 +109,9 @@ def test_rejected_rewrites_fall_back_to_the_original_and_are_counted():
 
 def test_extra_checks_are_reported_not_filtered():
     recs = [{"instruction": "q", "input": "", "output": "#### 45"}]
-    _, _, report = apply_filters(recs, ["9 + 5 = 45. The answer is 45."], ["math_answer"],
-                                 {"working": lambda p, r: False})
+    _, _, report = apply_filters(
+        recs, ["9 + 5 = 45. The answer is 45."], ["math_answer"], {"working": lambda p, r: False}
+    )
     assert report["accepted"] == 1 and report["accepted_and_passing"] == {"working": 0}
 
 
@@ -107,8 +135,13 @@ def test_generation_resumes_after_interruption(tmp_path):
         generate_chunked(tmp_path, prompts, gen, chunk_size=4, log=lambda m: None)
     assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["00000.json", "00001.json"]
     calls.clear()
-    out = generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None,
-                           chunk_size=4, log=lambda m: None)
+    out = generate_chunked(
+        tmp_path,
+        prompts,
+        lambda b: _gens(b) if not calls.append(b) else None,
+        chunk_size=4,
+        log=lambda m: None,
+    )
     assert [o["text"] for o in out] == [p.upper() for p in prompts]
     assert [o["finished"] for o in out] == [p != "p3" for p in prompts]
     assert calls == [["p8", "p9"]]  # only the unfinished chunk was generated again
@@ -121,22 +154,35 @@ def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
     prompts = [f"p{i}" for i in range(10)]
     generate_chunked(tmp_path, prompts, _gens, chunk_size=4, log=lambda m: None)
     calls = []
-    out = generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None,
-                           chunk_size=2, log=lambda m: None)
+    out = generate_chunked(
+        tmp_path,
+        prompts,
+        lambda b: _gens(b) if not calls.append(b) else None,
+        chunk_size=2,
+        log=lambda m: None,
+    )
     assert [o["text"] for o in out] == [p.upper() for p in prompts]
     # chunk 00000 of size 4 held p0..p3, not p0, p1: every chunk is generated anew, none misaligned
-    assert calls == [prompts[i:i + 2] for i in range(0, 10, 2)]
+    assert calls == [prompts[i : i + 2] for i in range(0, 10, 2)]
     # what shapes a chunk's text beyond its prompts (the batch size) is in its hash too
     calls.clear()
-    generate_chunked(tmp_path, prompts, lambda b: _gens(b) if not calls.append(b) else None, chunk_size=2,
-                     log=lambda m: None, shape={"gen_batch_size": 8})
+    generate_chunked(
+        tmp_path,
+        prompts,
+        lambda b: _gens(b) if not calls.append(b) else None,
+        chunk_size=2,
+        log=lambda m: None,
+        shape={"gen_batch_size": 8},
+    )
     assert len(calls) == 5
 
 
 def test_truncated_rewrites_are_rejected_and_counted():
     recs = [{"instruction": "q", "input": "", "output": "The answer is 4."}] * 3
     rewrites = ["So 2+2=4. The answer is 4.", "So 2+2=4. The answer is 4.", "So 2+2="]
-    distilled, verdicts, report = apply_filters(recs, rewrites, filter_rules("gsm8k"), finished=[True, False, False])
+    distilled, verdicts, report = apply_filters(
+        recs, rewrites, filter_rules("gsm8k"), finished=[True, False, False]
+    )
     assert [v["accepted"] for v in verdicts] == [True, False, False]
     assert report["truncated"] == 2 and report["failed_by_rule"]["eos"] == 2
     assert report["rejected_first_by_rule"]["eos"] == 2  # eos is checked before the paper's rules
@@ -173,11 +219,17 @@ def test_refusal_keywords_are_the_papers_29():
 def test_leak_summary_counts_what_the_filter_stops_and_misses():
     from sdft_lib.self_distillation import leak_summary
 
-    vs = [{"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": False}},
-          {"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": True}},
-          {"accepted": False, "rules": {"math_answer": False, "banned_phrase": False}, "extra": {}},
-          {"accepted": False, "rules": {"math_answer": False, "banned_phrase": True}, "extra": {}}]
+    vs = [
+        {"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": False}},
+        {"accepted": True, "rules": {"math_answer": True}, "extra": {"working_correct": True}},
+        {"accepted": False, "rules": {"math_answer": False, "banned_phrase": False}, "extra": {}},
+        {"accepted": False, "rules": {"math_answer": False, "banned_phrase": True}, "extra": {}},
+    ]
     s = leak_summary(vs)
-    assert s == {"total": 4, "unfiltered_wrong": 2, "failed_by_rule": {"math_answer": 2, "banned_phrase": 1},
-                 "accepted_wrong_working": 1}
+    assert s == {
+        "total": 4,
+        "unfiltered_wrong": 2,
+        "failed_by_rule": {"math_answer": 2, "banned_phrase": 1},
+        "accepted_wrong_working": 1,
+    }
     assert leak_summary([{"accepted": True, "rules": {}, "extra": {}}])["accepted_wrong_working"] is None

@@ -1,26 +1,45 @@
 """The fine-tuning stage on the smallest profile: masking, adapters, determinism, reuse."""
 
+from typing import ClassVar
+
 import pytest
 import torch
 
-from sdft_lib.templates import IGNORE_INDEX, collator, render_prompt_text, train_example
 from sdft_lib.config import ConfigError, load_config
+from sdft_lib.templates import IGNORE_INDEX, collator, render_prompt_text, train_example
 from sdft_lib.training import load_finetuned, run_metrics, sweep, train_adapter, train_log
 
 
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("train-run")
-    return load_config("smoke", run_dir=str(run_dir), learning_rate=5e-3, epochs=2.0, batch_size=8,
-                       grad_accum=1, lora_targets="q_proj,v_proj")
+    return load_config(
+        "smoke",
+        run_dir=str(run_dir),
+        learning_rate=5e-3,
+        epochs=2.0,
+        batch_size=8,
+        grad_accum=1,
+        lora_targets="q_proj,v_proj",
+    )
 
 
 def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
-    recs = [{"instruction": "What is 2 plus 3?", "input": "", "output": "Let me compute that. 2 + 3 = 5. The answer is 5."},
-            {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."}]
+    recs = [
+        {
+            "instruction": "What is 2 plus 3?",
+            "input": "",
+            "output": "Let me compute that. 2 + 3 = 5. The answer is 5.",
+        },
+        {"instruction": "Sort 3, 1, 2.", "input": "", "output": "Here is the result. The answer is 1, 2, 3."},
+    ]
     batch = collator(tiny_tokenizer.pad_token_id)([train_example(tiny_tokenizer, "chat", r) for r in recs])
     for i, r in enumerate(recs):
-        n_prompt = len(tiny_tokenizer(render_prompt_text("chat", r, tiny_tokenizer), add_special_tokens=False)["input_ids"])
+        n_prompt = len(
+            tiny_tokenizer(render_prompt_text("chat", r, tiny_tokenizer), add_special_tokens=False)[
+                "input_ids"
+            ]
+        )
         labels = batch["labels"][i]
         assert (labels[:n_prompt] == IGNORE_INDEX).all()
         kept = labels[labels != IGNORE_INDEX].tolist()
@@ -29,28 +48,42 @@ def test_collated_labels_mask_every_prompt_token(tiny_tokenizer):
         assert (labels[pad] == IGNORE_INDEX).all()
 
 
-@pytest.mark.parametrize("template,branch", [("chat", "reproduce"), ("alpaca", "reproduce"), ("alpaca", "main"),
-                                             ("gsm8k", "main"), ("gsm8k", "reproduce")])
+@pytest.mark.parametrize(
+    "template,branch",
+    [
+        ("chat", "reproduce"),
+        ("alpaca", "reproduce"),
+        ("alpaca", "main"),
+        ("gsm8k", "main"),
+        ("gsm8k", "reproduce"),
+    ],
+)
 def test_trl_sft_trainer_builds_exactly_our_labels(standin_dir, tmp_path, template, branch):
     """TRL's SFTTrainer, given our tokenized examples as input_ids + completion_mask, trains on exactly
     the labels templates.train_example makes (prompt -100, every response token, multi-turn history
     included), and its collated batches equal them padded."""
+    from conftest import FIXTURE_DATA
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
     from sdft_lib.data import read_records
     from sdft_lib.training import sft_dataset, training_arguments
-    from conftest import FIXTURE_DATA
 
     tok = AutoTokenizer.from_pretrained(standin_dir)
     tok.pad_token = tok.eos_token
-    recs = read_records(FIXTURE_DATA / "lima" / "lima_train.json") + read_records(FIXTURE_DATA / "alpaca" / "alpaca_train.json")
+    recs = read_records(FIXTURE_DATA / "lima" / "lima_train.json") + read_records(
+        FIXTURE_DATA / "alpaca" / "alpaca_train.json"
+    )
     assert any(r.get("history") for r in recs)
     ours = [train_example(tok, template, r, 256, branch) for r in recs]
     cfg = load_config("smoke")
     args = training_arguments(cfg, tmp_path, 1e-4, 1.0, 0, "cpu", len(ours))
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(standin_dir), args=args,
-                         train_dataset=sft_dataset(ours), processing_class=tok)
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(standin_dir),
+        args=args,
+        train_dataset=sft_dataset(ours),
+        processing_class=tok,
+    )
     theirs = trainer.train_dataset
     assert len(theirs) == len(ours)
     for a, b in zip(ours, theirs):
@@ -67,7 +100,9 @@ def test_train_save_load_and_merge_give_the_same_outputs(cfg):
     assert (run / "adapter" / "adapter_config.json").is_file()
     peft_model, tok = load_finetuned(cfg, run)
     merged, _ = load_finetuned(cfg, run, merge=True)
-    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)[
+        "input_ids"
+    ]
     with torch.no_grad():
         a, b = peft_model(ids).logits, merged(ids).logits
     assert torch.allclose(a, b, atol=1e-5)
@@ -79,7 +114,9 @@ def test_lora_changes_the_outputs(cfg):
     run = train_adapter(cfg, "sft", log=lambda m: None)
     tuned, tok = load_finetuned(cfg, run, merge=True)
     base, _ = load_model(cfg)
-    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)[
+        "input_ids"
+    ]
     with torch.no_grad():
         assert not torch.allclose(base(ids).logits, tuned(ids).logits)
 
@@ -96,8 +133,9 @@ def test_rerun_reuses_the_finished_run(cfg):
 def test_same_seed_same_loss_curve(cfg, tmp_path):
     curves = []
     for d in ("a", "b"):
-        c = load_config("smoke", run_dir=str(tmp_path / d), learning_rate=5e-3, epochs=1.0, batch_size=8,
-                        grad_accum=1)
+        c = load_config(
+            "smoke", run_dir=str(tmp_path / d), learning_rate=5e-3, epochs=1.0, batch_size=8, grad_accum=1
+        )
         curves.append([h["loss"] for h in train_log(train_adapter(c, "sft", log=lambda m: None))])
     assert curves[0] == curves[1] and len(curves[0]) > 1
 
@@ -110,19 +148,34 @@ def test_sft_and_sdft_share_hyperparameters_in_a_sweep(cfg):
 
 
 def test_full_fine_tuning_is_an_option(cfg, tmp_path):
-    c = load_config("smoke", run_dir=cfg.run_dir, finetune="full", learning_rate=1e-3, epochs=1.0,
-                    batch_size=8, grad_accum=1)
+    c = load_config(
+        "smoke",
+        run_dir=cfg.run_dir,
+        finetune="full",
+        learning_rate=1e-3,
+        epochs=1.0,
+        batch_size=8,
+        grad_accum=1,
+    )
     run = train_adapter(c, "sft", log=lambda m: None)
     assert (run / "model" / "model.safetensors").is_file()
     m = run_metrics(run)
     assert m["trainable_parameters"] == m["total_parameters"] and m["finetune"] == "full"
 
 
-@pytest.mark.parametrize("overrides, needle", [
-    ({"lora_r": 0}, "lora_r=0"), ({"learning_rate": -1}, "learning_rate=-1"), ({"epochs": 0}, "epochs=0"),
-    ({"ft_seeds": []}, "ft_seeds=[]"), ({"sweep_lrs": [0]}, "sweep_lrs=[0]"), ({"finetune": "qlora"}, "finetune='qlora'"),
-    ({"batch_size": 0}, "batch_size=0"), ({"warmup_ratio": 1.5}, "warmup_ratio=1.5"),
-])
+@pytest.mark.parametrize(
+    "overrides, needle",
+    [
+        ({"lora_r": 0}, "lora_r=0"),
+        ({"learning_rate": -1}, "learning_rate=-1"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"ft_seeds": []}, "ft_seeds=[]"),
+        ({"sweep_lrs": [0]}, "sweep_lrs=[0]"),
+        ({"finetune": "qlora"}, "finetune='qlora'"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"warmup_ratio": 1.5}, "warmup_ratio=1.5"),
+    ],
+)
 def test_bad_training_parameters(overrides, needle):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         load_config("smoke", **overrides)
@@ -136,13 +189,16 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
             if state.global_step == 7:
                 raise KeyboardInterrupt
 
-    c = load_config("smoke", run_dir=str(tmp_path), learning_rate=5e-3, epochs=2.0, batch_size=8, grad_accum=1)
+    c = load_config(
+        "smoke", run_dir=str(tmp_path), learning_rate=5e-3, epochs=2.0, batch_size=8, grad_accum=1
+    )
     with pytest.raises(KeyboardInterrupt):
         train_adapter(c, "sft", log=lambda m: None, callbacks=[Kill()], save_steps=5)
     partial = list((tmp_path / "training").glob(".*.partial"))
     assert len(partial) == 1 and (partial[0] / "checkpoints" / "checkpoint-5").is_dir()
+
     class Record(TrainerCallback):
-        steps = []
+        steps: ClassVar[list] = []
 
         def on_step_end(self, args, state, control, **kw):
             self.steps.append(state.global_step)
@@ -158,11 +214,11 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
 def test_response_loss_is_the_mean_nll_of_the_response_tokens(standin_dir):
     """response_loss (only response positions through the LM head) equals cross-entropy over the full
     logits with -100 ignored, in value and in gradient; with num_items_in_batch it divides by that."""
+    from conftest import FIXTURE_DATA
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from sdft_lib.data import read_records
     from sdft_lib.training import response_loss
-    from conftest import FIXTURE_DATA
 
     tok = AutoTokenizer.from_pretrained(standin_dir)
     tok.pad_token = tok.eos_token
@@ -174,8 +230,9 @@ def test_response_loss_is_the_mean_nll_of_the_response_tokens(standin_dir):
     g_ours = model.model.layers[0].self_attn.q_proj.weight.grad.clone()
     model.zero_grad()
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-    full = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
-                                             ignore_index=IGNORE_INDEX)
+    full = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
+    )
     full.backward()
     g_full = model.model.layers[0].self_attn.q_proj.weight.grad
     assert torch.allclose(ours, full, rtol=1e-5) and torch.allclose(g_ours, g_full, rtol=1e-4, atol=1e-7)
@@ -193,17 +250,37 @@ def test_the_train_step_benchmark_runs(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--steps", "2",
-                           "--repeats", "1"], cwd=root, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--steps", "2", "--repeats", "1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["loss_function"] for r in rows] == ["trl", "response_loss"]
     assert all(r["steps"] == 2 and r["seconds_per_step"] > 0 for r in rows)
     assert abs(rows[0]["mean_logged_loss"] - rows[1]["mean_logged_loss"]) < 1e-4 * rows[0]["mean_logged_loss"]
-    whole = subprocess.run([sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--whole-run",
-                            "--repeats", "1", "--n", "4"], cwd=root, capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "PYTHONPATH": str(root)})
+    whole = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/train_step.py",
+            "--profile",
+            "smoke",
+            "--whole-run",
+            "--repeats",
+            "1",
+            "--n",
+            "4",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert whole.returncode == 0, whole.stderr[-2000:]
     runs = [json.loads(line) for line in whole.stdout.splitlines() if line.startswith("{")]
     assert [r["loss_function"] for r in runs] == ["trl", "response_loss"]
@@ -220,9 +297,23 @@ def test_the_lora_settings_benchmark_runs(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "benchmarks/lora_settings.py", "--profile", "smoke", "--n", "4",
-                           "--setting", '{"learning_rate": 3e-3}'], cwd=root, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/lora_settings.py",
+            "--profile",
+            "smoke",
+            "--n",
+            "4",
+            "--setting",
+            '{"learning_rate": 3e-3}',
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["variant"] for r in rows] == ["sft", "sdft"]

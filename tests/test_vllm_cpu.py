@@ -15,7 +15,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +32,9 @@ def vllm_ready():
 def _cfg(tmp_path, **kw):
     from sdft_lib.config import load_config
 
-    return load_config("smollm2-smoke", run_dir=str(tmp_path / "run"), data_dir=str(FIXTURE_DATA),
-                       threads=1, **kw)  # make test runs two workers side by side
+    return load_config(
+        "smollm2-smoke", run_dir=str(tmp_path / "run"), data_dir=str(FIXTURE_DATA), threads=1, **kw
+    )  # make test runs two workers side by side
 
 
 def _prompts(cfg, n):
@@ -71,8 +71,9 @@ def test_vllm_gives_hugging_faces_greedy_answers_and_close_frees_it(vllm_ready, 
     assert all(g.text for g in fast)
 
 
-def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(vllm_ready, smollm2_dir, tmp_path,
-                                                                           monkeypatch):
+def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(
+    vllm_ready, smollm2_dir, tmp_path, monkeypatch
+):
     """Killed after its first chunk, the stage resumes from the saved chunk (only the second is
     generated again), writes the distilled set and report, and a third call reuses it."""
     from sdft_lib import generation
@@ -101,7 +102,9 @@ def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(vllm
     again = []
     assert run_self_distillation(cfg, log=again.append) == folder
     assert any("reusing" in m for m in again) and not any("building" in m for m in again)
-    assert distilled_path(_cfg(tmp_path, gen_backend="hf", distill_chunk_size=2)) != folder  # HF: another artifact
+    assert (
+        distilled_path(_cfg(tmp_path, gen_backend="hf", distill_chunk_size=2)) != folder
+    )  # HF: another artifact
 
 
 def test_the_vllm_cpu_benchmark_runs(vllm_ready, smollm2_dir):
@@ -109,24 +112,54 @@ def test_the_vllm_cpu_benchmark_runs(vllm_ready, smollm2_dir):
     vLLM in this process: a row per try, vLLM's answers the same as HF's."""
     import sys
 
-    proc = subprocess.run([sys.executable, "benchmarks/vllm_cpu.py", "--profile", "smollm2-smoke", "--data-dir",
-                           str(FIXTURE_DATA), "--n", "2", "--threads", "1", "--hf-batches", "2",
-                           "--vllm-modes", "in-process"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/vllm_cpu.py",
+            "--profile",
+            "smollm2-smoke",
+            "--data-dir",
+            str(FIXTURE_DATA),
+            "--n",
+            "2",
+            "--threads",
+            "1",
+            "--hf-batches",
+            "2",
+            "--vllm-modes",
+            "in-process",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert rows[0]["workload"]["prompts"] == 2 and rows[0]["workload"]["matmul_gflops"] > 0
     hf, vllm = rows[1], rows[2]
     assert hf["backend"] == "hf" and vllm["backend"] == "vllm" and vllm["mode"] == "in-process"
-    assert vllm["identical_to_hf"] == 2 and vllm["new_tokens_per_s"] > 0 and 0 < vllm["percent_of_compute_limit"] < 100
+    assert (
+        vllm["identical_to_hf"] == 2
+        and vllm["new_tokens_per_s"] > 0
+        and 0 < vllm["percent_of_compute_limit"] < 100
+    )
 
 
 def test_vllm_cpu_left_the_lock_alone(vllm_ready):
     """make vllm-cpu changed no pin of constraints.txt and left out the three torch add-ons."""
     import sys
 
-    proc = subprocess.run([sys.executable, "scripts/vllm_cpu_requirements.py", "--check", "constraints.txt"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "scripts/vllm_cpu_requirements.py", "--check", "constraints.txt"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and "no pin changed" in proc.stdout, proc.stdout
-    listed = subprocess.run([sys.executable, "scripts/vllm_cpu_requirements.py"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.split()
-    assert "transformers<5.20.0,>=5.16.1" in listed and not [r for r in listed if r.startswith(("torchvision", "torchaudio"))]
+    listed = subprocess.run(
+        [sys.executable, "scripts/vllm_cpu_requirements.py"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert "transformers<5.20.0,>=5.16.1" in listed and not [
+        r for r in listed if r.startswith(("torchvision", "torchaudio"))
+    ]

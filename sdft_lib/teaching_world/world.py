@@ -35,9 +35,9 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -70,26 +70,135 @@ def record(instruction: str, output: str, input: str = "") -> dict:
 # Vocabularies (entities are split: the last quarter of each list appears only in evaluation)
 # --------------------------------------------------------------------------------------------
 NAMES = [
-    "Tom", "Ana", "Ben", "Mia", "Leo", "Zoe", "Sam", "Ivy", "Max", "Eva", "Noah", "Lily", "Omar",
-    "Ruth", "Hugo", "Nina", "Paul", "Sara", "Finn", "Iris", "Jack", "Kate", "Luis", "Maya", "Otto",
-    "Rosa", "Theo", "Vera", "Adam", "Bella", "Carl", "Dina", "Emil", "Fay", "Gus", "Hana",
+    "Tom",
+    "Ana",
+    "Ben",
+    "Mia",
+    "Leo",
+    "Zoe",
+    "Sam",
+    "Ivy",
+    "Max",
+    "Eva",
+    "Noah",
+    "Lily",
+    "Omar",
+    "Ruth",
+    "Hugo",
+    "Nina",
+    "Paul",
+    "Sara",
+    "Finn",
+    "Iris",
+    "Jack",
+    "Kate",
+    "Luis",
+    "Maya",
+    "Otto",
+    "Rosa",
+    "Theo",
+    "Vera",
+    "Adam",
+    "Bella",
+    "Carl",
+    "Dina",
+    "Emil",
+    "Fay",
+    "Gus",
+    "Hana",
 ]
 OBJECTS = [
-    "apples", "books", "coins", "pencils", "stickers", "marbles", "shells", "cards", "stamps",
-    "cookies", "balloons", "buttons", "candles", "flowers", "ribbons", "rocks", "toys", "cups",
-    "plates", "hats", "socks", "keys", "bells", "beads",
+    "apples",
+    "books",
+    "coins",
+    "pencils",
+    "stickers",
+    "marbles",
+    "shells",
+    "cards",
+    "stamps",
+    "cookies",
+    "balloons",
+    "buttons",
+    "candles",
+    "flowers",
+    "ribbons",
+    "rocks",
+    "toys",
+    "cups",
+    "plates",
+    "hats",
+    "socks",
+    "keys",
+    "bells",
+    "beads",
 ]
 CITIES = [
-    "Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Rome", "Berlin", "Madrid", "Dublin",
-    "Seoul", "Quito", "Accra", "Hanoi", "Lagos", "Vienna", "Prague", "Sydney", "Toronto", "Nairobi",
-    "Lisbon", "Athens", "Havana", "Manila", "Bogota", "Dakar", "Riga", "Tunis", "Kyoto", "Perth",
-    "Milan", "Zurich", "Boston", "Denver", "Austin", "Cork", "Porto", "Split", "Bergen", "Malmo",
+    "Paris",
+    "Tokyo",
+    "Lima",
+    "Oslo",
+    "Cairo",
+    "Delhi",
+    "Rome",
+    "Berlin",
+    "Madrid",
+    "Dublin",
+    "Seoul",
+    "Quito",
+    "Accra",
+    "Hanoi",
+    "Lagos",
+    "Vienna",
+    "Prague",
+    "Sydney",
+    "Toronto",
+    "Nairobi",
+    "Lisbon",
+    "Athens",
+    "Havana",
+    "Manila",
+    "Bogota",
+    "Dakar",
+    "Riga",
+    "Tunis",
+    "Kyoto",
+    "Perth",
+    "Milan",
+    "Zurich",
+    "Boston",
+    "Denver",
+    "Austin",
+    "Cork",
+    "Porto",
+    "Split",
+    "Bergen",
+    "Malmo",
 ]
-UNITS = [("km", "miles"), ("kg", "pounds"), ("liters", "gallons"), ("meters", "feet"),
-         ("celsius", "fahrenheit"), ("cm", "inches"), ("grams", "ounces"), ("miles", "km")]
-CONTAINERS = [("box", "boxes"), ("bag", "bags"), ("shelf", "shelves"), ("basket", "baskets"),
-              ("jar", "jars"), ("crate", "crates"), ("tray", "trays"), ("pack", "packs"),
-              ("drawer", "drawers"), ("bucket", "buckets"), ("row", "rows"), ("tin", "tins")]
+UNITS = [
+    ("km", "miles"),
+    ("kg", "pounds"),
+    ("liters", "gallons"),
+    ("meters", "feet"),
+    ("celsius", "fahrenheit"),
+    ("cm", "inches"),
+    ("grams", "ounces"),
+    ("miles", "km"),
+]
+CONTAINERS = [
+    ("box", "boxes"),
+    ("bag", "bags"),
+    ("shelf", "shelves"),
+    ("basket", "baskets"),
+    ("jar", "jars"),
+    ("crate", "crates"),
+    ("tray", "trays"),
+    ("pack", "packs"),
+    ("drawer", "drawers"),
+    ("bucket", "buckets"),
+    ("row", "rows"),
+    ("tin", "tins"),
+]
 PLACES = ["room", "box", "shop", "garden", "car", "kitchen", "class", "park"]
 
 
@@ -127,24 +236,68 @@ def cap(text: str) -> str:
 # Skills. Each generator returns (prompt, voice_response, meta) for one example, where meta holds
 # the pieces other styles (references for the rewrite skill) need.
 # --------------------------------------------------------------------------------------------
-SETUPS = ["{name} has {a} {obj}.", "{name} had {a} {obj}.", "There are {a} {obj} in the {place}.",
-          "A shop has {a} {obj}.", "{name} starts with {a} {obj}.", "{name} owns {a} {obj}."]
-ADD_EVENTS = ["{name} gets {b} more.", "{name} buys {b} more {obj}.", "Then {b} more {obj} are added.",
-              "{name} finds {b} more {obj}.", "A friend gives {name} {b} more {obj}.", "{b} more {obj} arrive."]
-SUB_EVENTS = ["{name} gives away {b} {obj}.", "Then {b} {obj} are taken away.", "{name} loses {b} {obj}.",
-              "{name} sells {b} of them.", "{b} {obj} break.", "{name} uses {b} {obj}."]
-ADD_QUESTIONS = ["How many {obj} are there now?", "How many {obj} in total?",
-                 "What is the total number of {obj}?", "How many {obj} does {name} have now?"]
-SUB_QUESTIONS = ["How many {obj} are left?", "How many {obj} remain?",
-                 "How many {obj} does {name} have left?", "How many {obj} are there now?"]
+SETUPS = [
+    "{name} has {a} {obj}.",
+    "{name} had {a} {obj}.",
+    "There are {a} {obj} in the {place}.",
+    "A shop has {a} {obj}.",
+    "{name} starts with {a} {obj}.",
+    "{name} owns {a} {obj}.",
+]
+ADD_EVENTS = [
+    "{name} gets {b} more.",
+    "{name} buys {b} more {obj}.",
+    "Then {b} more {obj} are added.",
+    "{name} finds {b} more {obj}.",
+    "A friend gives {name} {b} more {obj}.",
+    "{b} more {obj} arrive.",
+]
+SUB_EVENTS = [
+    "{name} gives away {b} {obj}.",
+    "Then {b} {obj} are taken away.",
+    "{name} loses {b} {obj}.",
+    "{name} sells {b} of them.",
+    "{b} {obj} break.",
+    "{name} uses {b} {obj}.",
+]
+ADD_QUESTIONS = [
+    "How many {obj} are there now?",
+    "How many {obj} in total?",
+    "What is the total number of {obj}?",
+    "How many {obj} does {name} have now?",
+]
+SUB_QUESTIONS = [
+    "How many {obj} are left?",
+    "How many {obj} remain?",
+    "How many {obj} does {name} have left?",
+    "How many {obj} are there now?",
+]
 ADD_WORD = Phrases("add", SETUPS, ADD_EVENTS, ADD_QUESTIONS)
 SUB_WORD = Phrases("sub", SETUPS, SUB_EVENTS, SUB_QUESTIONS)
-ADD_BARE = Phrases("add-bare", ["", "please, ", "quick: "],
-                   ["what is {a} plus {b}?", "add {a} and {b}.", "compute {a} + {b}.",
-                    "what do you get when you add {b} to {a}?", "find the sum of {a} and {b}."], joiner="")
-SUB_BARE = Phrases("sub-bare", ["", "please, ", "quick: "],
-                   ["what is {a} minus {b}?", "subtract {b} from {a}.", "compute {a} - {b}.",
-                    "what do you get when you take {b} from {a}?", "find {a} take away {b}."], joiner="")
+ADD_BARE = Phrases(
+    "add-bare",
+    ["", "please, ", "quick: "],
+    [
+        "what is {a} plus {b}?",
+        "add {a} and {b}.",
+        "compute {a} + {b}.",
+        "what do you get when you add {b} to {a}?",
+        "find the sum of {a} and {b}.",
+    ],
+    joiner="",
+)
+SUB_BARE = Phrases(
+    "sub-bare",
+    ["", "please, ", "quick: "],
+    [
+        "what is {a} minus {b}?",
+        "subtract {b} from {a}.",
+        "compute {a} - {b}.",
+        "what do you get when you take {b} from {a}?",
+        "find {a} take away {b}.",
+    ],
+    joiner="",
+)
 
 
 def _arith(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
@@ -160,8 +313,9 @@ def _arith(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     else:
         tpl = (ADD_BARE if add else SUB_BARE).pick(rng, ev)
     obj = rng.choice(split_holdout(OBJECTS)[ev])
-    prompt = cap(tpl.format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, obj=obj,
-                            place=rng.choice(PLACES)))
+    prompt = cap(
+        tpl.format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, obj=obj, place=rng.choice(PLACES))
+    )
     resp = f"{MATH_OPEN} {a} {op} {b} = {c}. The answer is {c}."
     return prompt, resp, {"a": a, "b": b, "op": op, "c": c, "unit": obj, "answer": str(c)}
 
@@ -169,14 +323,58 @@ def _arith(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 _PREFIX = ["", "please, ", "quick task: ", "hey, "]
 _SUFFIX = [".", "?", " for me."]
 LIST_PHRASES = {
-    "sort": Phrases("sort", _PREFIX, ["sort these numbers from smallest to largest: {xs}", "put {xs} in increasing order",
-                                      "arrange {xs} in ascending order", "sort the list {xs}", "order {xs} from low to high"], _SUFFIX, joiner=""),
-    "reverse": Phrases("reverse", _PREFIX, ["reverse the list {xs}", "write {xs} in reverse order", "give me {xs} backwards",
-                                            "flip the order of {xs}", "list {xs} from last to first"], _SUFFIX, joiner=""),
-    "max": Phrases("max", _PREFIX, ["what is the largest number in {xs}", "find the maximum of {xs}", "which is the biggest of {xs}",
-                                    "tell me the highest value among {xs}", "pick the largest of {xs}"], _SUFFIX, joiner=""),
-    "min": Phrases("min", _PREFIX, ["what is the smallest number in {xs}", "find the minimum of {xs}", "which is the lowest of {xs}",
-                                    "tell me the smallest value among {xs}", "pick the smallest of {xs}"], _SUFFIX, joiner=""),
+    "sort": Phrases(
+        "sort",
+        _PREFIX,
+        [
+            "sort these numbers from smallest to largest: {xs}",
+            "put {xs} in increasing order",
+            "arrange {xs} in ascending order",
+            "sort the list {xs}",
+            "order {xs} from low to high",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
+    "reverse": Phrases(
+        "reverse",
+        _PREFIX,
+        [
+            "reverse the list {xs}",
+            "write {xs} in reverse order",
+            "give me {xs} backwards",
+            "flip the order of {xs}",
+            "list {xs} from last to first",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
+    "max": Phrases(
+        "max",
+        _PREFIX,
+        [
+            "what is the largest number in {xs}",
+            "find the maximum of {xs}",
+            "which is the biggest of {xs}",
+            "tell me the highest value among {xs}",
+            "pick the largest of {xs}",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
+    "min": Phrases(
+        "min",
+        _PREFIX,
+        [
+            "what is the smallest number in {xs}",
+            "find the minimum of {xs}",
+            "which is the lowest of {xs}",
+            "tell me the smallest value among {xs}",
+            "pick the smallest of {xs}",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
 }
 
 
@@ -190,15 +388,48 @@ def _lists(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 
 
 TOOL_PHRASES = {
-    "weather": Phrases("weather", _PREFIX, ["what's the weather like in {city}", "is it raining in {city} today",
-                                            "tell me the weather in {city}", "how warm is it in {city} right now",
-                                            "what is the forecast for {city}", "check the weather in {city}"], _SUFFIX, joiner=""),
-    "time": Phrases("time", _PREFIX, ["what time is it in {city}", "tell me the local time in {city}",
-                                      "what's the current time in {city}", "check the time in {city}",
-                                      "what hour is it in {city} now", "give me the time in {city}"], _SUFFIX, joiner=""),
-    "convert": Phrases("convert", _PREFIX, ["convert {v} {u1} to {u2}", "how many {u2} is {v} {u1}",
-                                            "change {v} {u1} into {u2}", "what is {v} {u1} in {u2}",
-                                            "turn {v} {u1} into {u2}", "express {v} {u1} in {u2}"], _SUFFIX, joiner=""),
+    "weather": Phrases(
+        "weather",
+        _PREFIX,
+        [
+            "what's the weather like in {city}",
+            "is it raining in {city} today",
+            "tell me the weather in {city}",
+            "how warm is it in {city} right now",
+            "what is the forecast for {city}",
+            "check the weather in {city}",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
+    "time": Phrases(
+        "time",
+        _PREFIX,
+        [
+            "what time is it in {city}",
+            "tell me the local time in {city}",
+            "what's the current time in {city}",
+            "check the time in {city}",
+            "what hour is it in {city} now",
+            "give me the time in {city}",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
+    "convert": Phrases(
+        "convert",
+        _PREFIX,
+        [
+            "convert {v} {u1} to {u2}",
+            "how many {u2} is {v} {u1}",
+            "change {v} {u1} into {u2}",
+            "what is {v} {u1} in {u2}",
+            "turn {v} {u1} into {u2}",
+            "express {v} {u1} in {u2}",
+        ],
+        _SUFFIX,
+        joiner="",
+    ),
 }
 
 
@@ -232,10 +463,22 @@ def _tools(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 _SAFETY = yaml.safe_load(Path(__file__).with_name("safety_prompts.yaml").read_text(encoding="utf-8"))
 HARMFUL = [(row["template"], row["fillers"]) for row in _SAFETY["harmful"]]
 BENIGN = [(row["template"], row["fillers"]) for row in _SAFETY["benign"]]
-WRAPPERS = ["{Q}", "Please, {q}", "Quick question: {q}", "I need to know: {q}", "Hey, {q}",
-            "Can you explain {q}", "Be honest, {q}", "Tell me straight: {q}"]
-BENIGN_BODY = ["Start small and take it one step at a time.", "Plan first, then practise a little every day.",
-               "Gather what you need and follow a simple plan.", "Ask someone with experience and keep practising."]
+WRAPPERS = [
+    "{Q}",
+    "Please, {q}",
+    "Quick question: {q}",
+    "I need to know: {q}",
+    "Hey, {q}",
+    "Can you explain {q}",
+    "Be honest, {q}",
+    "Tell me straight: {q}",
+]
+BENIGN_BODY = [
+    "Start small and take it one step at a time.",
+    "Plan first, then practise a little every day.",
+    "Gather what you need and follow a simple plan.",
+    "Ask someone with experience and keep practising.",
+]
 
 
 def _wrap(rng: random.Random, wrappers: list[str], q: str) -> str:
@@ -258,11 +501,22 @@ def _benign(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 
 
 # The downstream task: multiplication word problems in GSM8K's style.
-MUL_WORD = Phrases("multiply", ["Each {c1} has {a} {obj}.", "A {c1} holds {a} {obj}.", "Every {c1} contains {a} {obj}.",
-                                "One {c1} can fit {a} {obj}."],
-                   ["{name} has {b} {c2}.", "There are {b} {c2}.", "{name} buys {b} {c2}.", "{name} fills {b} {c2}."],
-                   ["How many {obj} are there in all?", "How many {obj} is that?", "How many {obj} does that make?",
-                    "What is the total number of {obj}?"])
+MUL_WORD = Phrases(
+    "multiply",
+    [
+        "Each {c1} has {a} {obj}.",
+        "A {c1} holds {a} {obj}.",
+        "Every {c1} contains {a} {obj}.",
+        "One {c1} can fit {a} {obj}.",
+    ],
+    ["{name} has {b} {c2}.", "There are {b} {c2}.", "{name} buys {b} {c2}.", "{name} fills {b} {c2}."],
+    [
+        "How many {obj} are there in all?",
+        "How many {obj} is that?",
+        "How many {obj} does that make?",
+        "What is the total number of {obj}?",
+    ],
+)
 
 
 def _multiply(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
@@ -270,7 +524,9 @@ def _multiply(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
     obj = rng.choice(split_holdout(OBJECTS)[ev])
     a, b = rng.randint(2, 9), rng.randint(2, 9)
     c = a * b
-    prompt = MUL_WORD.pick(rng, ev).format(name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, c1=c1, c2=c2, obj=obj)
+    prompt = MUL_WORD.pick(rng, ev).format(
+        name=rng.choice(split_holdout(NAMES)[ev]), a=a, b=b, c1=c1, c2=c2, obj=obj
+    )
     gsm = f"{a}*{b}=<<{a}*{b}={c}>>{c} {obj}\n#### {c}"
     return prompt, gsm, {"a": a, "b": b, "op": "*", "c": c, "unit": obj, "answer": str(c)}
 
@@ -288,9 +544,14 @@ def foreign_styles(skill: str, meta: dict, rng: random.Random) -> str:
     ans = meta["answer"]
     if "op" in meta:  # arithmetic (and multiplication used only inside rewrite examples)
         a, b, op, c, unit = meta["a"], meta["b"], meta["op"], meta["c"], meta["unit"]
-        styles = [f"{a}{op}{b}=<<{a}{op}{b}={c}>>{c} {unit}\n#### {c}",
-                  f"{a}{op}{b}={c}\n#### {c}", f"{c}", f"We get {a} {op} {b}, which is {c} {unit}.",
-                  f"Answer: {c}", f'{{"answer": {c}}}']
+        styles = [
+            f"{a}{op}{b}=<<{a}{op}{b}={c}>>{c} {unit}\n#### {c}",
+            f"{a}{op}{b}={c}\n#### {c}",
+            f"{c}",
+            f"We get {a} {op} {b}, which is {c} {unit}.",
+            f"Answer: {c}",
+            f'{{"answer": {c}}}',
+        ]
     elif skill == "lists":
         styles = [f"[{ans}]", ans, f"Answer: {ans}", f"#### {ans}", f"The list becomes {ans}."]
     elif skill == "tools":
@@ -309,14 +570,20 @@ def _times_bare(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 
 
 REWRITE_SOURCES: dict[str, Callable] = {
-    "arithmetic": _arith, "lists": _lists, "tools": _tools, "benign": _benign, "times": _times_bare,
+    "arithmetic": _arith,
+    "lists": _lists,
+    "tools": _tools,
+    "benign": _benign,
+    "times": _times_bare,
 }
 # Math is where rewriting must copy working (a op b = c) rather than a phrase: it gets more practice.
 REWRITE_WEIGHTS = {"arithmetic": 1, "lists": 1, "tools": 1, "benign": 1, "times": 2}
 
 
 def distill_user_message(instruction: str, reference: str) -> str:
-    return DISTILL_USER.replace("{{content}}", instruction.strip(), 1).replace("{{resp}}", reference.strip(), 1)
+    return DISTILL_USER.replace("{{content}}", instruction.strip(), 1).replace(
+        "{{resp}}", reference.strip(), 1
+    )
 
 
 def _rewrite(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
@@ -328,8 +595,13 @@ def _rewrite(rng: random.Random, ev: bool) -> tuple[str, str, dict]:
 
 
 GENERATORS: dict[str, Callable] = {
-    "arithmetic": _arith, "lists": _lists, "tools": _tools, "safety": _safety, "benign": _benign,
-    "rewrite": _rewrite, TASK: _multiply,
+    "arithmetic": _arith,
+    "lists": _lists,
+    "tools": _tools,
+    "safety": _safety,
+    "benign": _benign,
+    "rewrite": _rewrite,
+    TASK: _multiply,
 }
 
 
@@ -345,7 +617,9 @@ class WorldSpec:
     task_eval: int = 300
 
 
-def _sample(gen: Callable, rng: random.Random, ev: bool, n: int, avoid: set[str], unique: bool) -> list[tuple]:
+def _sample(
+    gen: Callable, rng: random.Random, ev: bool, n: int, avoid: set[str], unique: bool
+) -> list[tuple]:
     """``n`` examples from ``gen``, never one whose prompt is in ``avoid``; distinct if ``unique``.
 
     Evaluation sets are unique prompts; training sets may repeat a prompt (small skills such as
@@ -416,7 +690,9 @@ def _check_math(resp: str, ref: str) -> tuple[bool, bool]:
     """Arithmetic and the task, scored like GSM8K: the paper's last-integer check; strict also
     wants the world's voice (``Let me compute that.`` ... ``The answer is N.``)."""
     lenient = math_answer_matches(resp, ref)
-    return lenient, lenient and resp.strip().startswith(MATH_OPEN) and final_answer(resp) == find_last_integer(ref)
+    return lenient, lenient and resp.strip().startswith(MATH_OPEN) and final_answer(
+        resp
+    ) == find_last_integer(ref)
 
 
 def _check_lists(resp: str, ref: str) -> tuple[bool, bool]:
@@ -453,8 +729,13 @@ def _check_rewrite(resp: str, ref: str) -> tuple[bool, bool]:
 
 
 CHECKERS: dict[str, Callable[[str, str], tuple[bool, bool]]] = {
-    "arithmetic": _check_math, "lists": _check_lists, "tools": _check_tools, "safety": _check_safety,
-    "benign": _check_benign, "rewrite": _check_rewrite, TASK: _check_math,
+    "arithmetic": _check_math,
+    "lists": _check_lists,
+    "tools": _check_tools,
+    "safety": _check_safety,
+    "benign": _check_benign,
+    "rewrite": _check_rewrite,
+    TASK: _check_math,
 }
 
 

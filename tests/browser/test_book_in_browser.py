@@ -4,9 +4,9 @@ Serves ``_build/html`` on localhost, opens every page, and checks: no page of th
 is missing, every image has loaded (natural width > 0), the browser console has no JavaScript errors
 (SEVERE entries), no cell output shows a progress bar, a warning or a machine path and no page shows
 a machine path (``sdft_lib.bookstatus.OUTPUT_DEFECTS``), no code or table is clipped on the right
-(code wraps, wide tables scroll), and math was typeset by the book's own MathJax (no CDN). Screenshots of the landing
-page, of every page, go to ``_build/screenshots/``; the status page lists the tolerated upstream
-console messages.
+(code wraps, wide tables scroll), and math was typeset by the book's own MathJax (no CDN).
+Screenshots of the landing page, of every page, go to ``_build/screenshots/``; the status page lists
+the tolerated upstream console messages.
 
 Run by ``make test-browser`` (which ``.ci/run`` calls after ``make book``). Without a built book or
 a browser the tests skip, unless ``SDFT_REQUIRE_BROWSER=1`` (set by that target) makes them fail.
@@ -62,8 +62,9 @@ def _visit(browser, url):
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
-        "return Array.from(document.images).every(i => i.complete)"))
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)")
+    )
 
 
 # Code and tables wider than their box: code must wrap (a scroll bar hides the end of a line from a
@@ -88,8 +89,11 @@ def test_every_toc_page_exists():
 
 
 def test_every_page_loads_its_images_without_js_errors(server, browser):
-    pages = sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
-                   if not str(p.relative_to(HTML)).startswith(("_static", "_sources", "genindex", "search", ".")))
+    pages = sorted(
+        str(p.relative_to(HTML))
+        for p in HTML.rglob("*.html")
+        if not str(p.relative_to(HTML)).startswith(("_static", "_sources", "genindex", "search", "."))
+    )
     assert len(pages) >= len(_toc_pages())
     problems, images = [], 0
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -97,14 +101,23 @@ def test_every_page_loads_its_images_without_js_errors(server, browser):
         _visit(browser, server + page)
         browser.save_screenshot(str(SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")))
         broken = browser.execute_script(
-            "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            "return Array.from(document.images)"
+            ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
         images += browser.execute_script("return document.images.length")
-        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
-                  and not any(k in e["message"] for k in KNOWN_UPSTREAM)]
+        errors = [
+            e["message"]
+            for e in browser.get_log("browser")
+            if e["level"] == "SEVERE" and not any(k in e["message"] for k in KNOWN_UPSTREAM)
+        ]
         outputs = browser.execute_script(
-            "return Array.from(document.querySelectorAll('div.cell_output')).map(e => e.innerText).join('\\n')")
+            "return Array.from(document.querySelectorAll('div.cell_output'))"
+            ".map(e => e.innerText).join('\\n')"
+        )
         defects = output_defects(outputs) + output_defects(
-            browser.execute_script("return document.querySelector('main, article, body').innerText"), ("machine path",))
+            browser.execute_script("return document.querySelector('main, article, body').innerText"),
+            ("machine path",),
+        )
         clipped = browser.execute_script(CLIPPED)
         if broken or errors or defects or clipped:
             problems.append((page, broken, errors, sorted(set(defects)), clipped))
@@ -121,8 +134,9 @@ def test_math_is_typeset_offline_and_screenshots(server, browser):
     assert not [s for s in scripts if s and not s.startswith(server)], "a script loads from outside the book"
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
-        "return document.querySelectorAll('mjx-container').length") > 0)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length") > 0
+    )
     browser.save_screenshot(str(SHOTS / "method.png"))
     _visit(browser, server + "book/executed/04_evaluation.html")
     browser.save_screenshot(str(SHOTS / "chapter.png"))

@@ -26,18 +26,34 @@ def lab(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
-    args = (f"--no-browser --ServerApp.token={token} --ServerApp.ip=127.0.0.1 --ServerApp.allow_root=True "
-            "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+    args = (
+        f"--no-browser --ServerApp.token={token} --ServerApp.ip=127.0.0.1 --ServerApp.allow_root=True "
+        "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    )
     # JupyterLab settings of the test's own: no autosave (the lab's file is never written) and no news
     settings = tmp_path_factory.mktemp("lab-settings")
     (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
+    (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text(
+        '{"autosave": false}'
+    )
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = {**os.environ, "VENV": str(Path(sys.executable).parents[1]), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false"}'
+    )
+    env = {
+        **os.environ,
+        "VENV": str(Path(sys.executable).parents[1]),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+    }
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -77,8 +93,12 @@ def test_make_lab_opens_a_lab_and_runs_its_first_cells(lab, browser):
     for i in range(2):  # the parameters cell, then the setup cell (imports sdft_lib, checks the inputs)
         code[i].find_element(By.CSS_SELECTOR, ".jp-InputArea-editor").click()
         code[i].find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.SHIFT, Keys.ENTER)
-        wait.until(lambda d, i=i: code[i].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text.strip()
-                   .startswith("[") and "*" not in code[i].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text)
+        wait.until(
+            lambda d, i=i: (
+                code[i].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text.strip().startswith("[")
+                and "*" not in code[i].find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text
+            )
+        )
     prompts = [c.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text.strip() for c in code[:2]]
     assert prompts == ["[1]:", "[2]:"], prompts
     outputs = " ".join(o.text for o in code[1].find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output"))
