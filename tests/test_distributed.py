@@ -67,6 +67,22 @@ def only_run(run_dir: Path) -> Path:
     return run
 
 
+# accelerate's launcher for two CPU processes on this machine (gloo), no mixed precision, no dynamo
+TWO_PROCESSES = [
+    str(BIN / "accelerate"),
+    "launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+]
+
+
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     two, one = tmp_path / "two", tmp_path / "one"
     prep = train(two, sys.executable, batch=4, extra=["--distill-only"])  # the seed model, built once
@@ -74,17 +90,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     # several processes never build the seed themselves: they are told to build it first
     refused = train(
         one,
-        str(BIN / "accelerate"),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *TWO_PROCESSES,
         batch=4,
         extra=["--variants", "sft"],
     )
@@ -93,17 +99,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 
     ddp = train(
         two,
-        str(BIN / "accelerate"),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *TWO_PROCESSES,
         batch=4,
         extra=["--variants", "sft"],
     )
