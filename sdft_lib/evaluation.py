@@ -7,7 +7,8 @@ YAMLs) are run through lm-eval's HFLM on the same models and reported by their p
 Each evaluated model gets a cached folder ``runs/<profile>/evaluation/<model>/`` (scores and
 outputs); ``results.csv`` in the same stage folder is the stable table other chapters and users read:
 
-    variant, benchmark, seed, score (0-100), strict_score, learning_rate, epochs
+    variant, benchmark, seed, score (0-100), strict_score, n (prompts scored; empty for an lm-eval
+    task), learning_rate, epochs
 
 ``sweep.csv`` has the same columns for every point of the learning-rate/epoch sweep (the trade-off
 frontier).
@@ -23,7 +24,7 @@ from .config import RunConfig
 from .runs import build_once, key_hash, read_json, write_text
 
 STAGE = "evaluation"
-RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "learning_rate", "epochs"]
+RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "n", "learning_rate", "epochs"]
 
 
 def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
@@ -212,6 +213,7 @@ def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
             "seed": seed,
             "score": s["lenient"],
             "strict_score": s["strict"],
+            "n": s.get("n"),
             "learning_rate": lr,
             "epochs": epochs,
         }
@@ -252,6 +254,19 @@ def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> 
             m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log), m["learning_rate"], m["epochs"]
         )
     return rows
+
+
+def refusal_rate(rows: list[dict], skill: str) -> tuple[float, int]:
+    """Percent of one model's answers to ``skill``'s held-out prompts that are refusals (the paper's
+    keyword check, :func:`sdft_lib.metrics.is_safe_keyword`), and the number of prompts. On harmless
+    prompts (the teaching world's ``benign`` look-alikes) a refusal is over-refusal: a model that
+    refuses everything scores perfectly on safety."""
+    from .metrics import is_safe_keyword
+
+    mine = [r for r in rows if r.get("skill") == skill]
+    return (100 * sum(is_safe_keyword(r["response"]) for r in mine) / len(mine) if mine else math.nan), len(
+        mine
+    )
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

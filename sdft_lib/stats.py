@@ -59,3 +59,34 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     m = sum(values) / n
     return m, (math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan)
+
+
+def score_variance(percent: float, n: int | None) -> float:
+    """Binomial sampling variance (points²) of a pass rate of ``percent`` over ``n`` prompts;
+    NaN when ``n`` is unknown (an lm-eval task scored elsewhere)."""
+    if not n or math.isnan(percent):
+        return math.nan
+    p = min(max(percent / 100, 0.0), 1.0)
+    return 1e4 * p * (1 - p) / n
+
+
+def sampling_variances(scores: dict, target: str, kept: Sequence[str]) -> tuple[float, float]:
+    """The test sets' sampling variances (points²) of one model's task accuracy and of its mean
+    kept-skill score (the mean of ``K`` benchmarks: the sum of their variances over ``K²``).
+    ``scores`` is ``{benchmark: {"n", "lenient", ...}}`` as :func:`sdft_lib.benchmarks.evaluate`
+    returns it. A kept benchmark of unknown size makes the kept variance NaN."""
+    task = scores[target]
+    task_var = score_variance(float(task["lenient"]), task.get("n"))
+    kept_var = sum(score_variance(float(scores[b]["lenient"]), scores[b].get("n")) for b in kept)
+    return task_var, kept_var / len(kept) ** 2 if kept else math.nan
+
+
+def mean_se(values: Sequence[float], test_vars: Sequence[float]) -> float:
+    """Standard error of the mean of ``values`` (one per fine-tuning seed): the seeds' spread
+    (sample variance over k) plus the test sets' sampling variance (its mean over k)."""
+    k = len(values)
+    if not k:
+        return math.nan
+    m = sum(values) / k
+    seed_var = sum((v - m) ** 2 for v in values) / (k - 1) / k if k > 1 else 0.0
+    return math.sqrt(seed_var + sum(test_vars) / k / k)

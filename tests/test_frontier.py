@@ -210,10 +210,18 @@ def test_table_and_plot_show_every_method(tmp_path):
 
     s = frontier.summarize(_rows())
     t = frontier.table(s)
-    assert t.loc[("SFT", "lr 1"), "task %"] == "90.0 ± 2.0"
+    sft = s[(s.method == "SFT") & (s.setting == "lr 1")].iloc[0]
+    assert t.loc[("SFT", "lr 1"), "task % (± SE)"] == f"90.0 ± {sft.task_se:.1f}"
+    assert sft.task_se == pytest.approx(sft.task_sd / math.sqrt(sft.seeds))  # no test variances in these rows
     fig, ax = plt.subplots()
     frontier.plot(s, ax, "multiply")
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"seed", "SFT", "SDFT", "WiSE", "bad"}
+    assert ax.get_legend() is None  # each curve is named at its end instead
+    assert {t.get_text() for t in ax.texts} == {"seed", "SFT", "SDFT", "WiSE", "bad"}
+    colours = {c.get_label(): c.lines[0].get_color() for c in ax.containers}
+    assert (
+        colours["SFT"] == frontier.STYLE["SFT"]["color"]
+        and colours["SDFT"] == frontier.STYLE["SDFT"]["color"]
+    )
     plt.close(fig)
 
 
