@@ -1,7 +1,10 @@
 """The distribution gap, measured: likelihood under the seed, output drift, and the paper's data.
 
-* NLL of three response sets under the seed model: the dataset's originals, the distilled rewrites,
-  and the seed's own free answers (``likelihood.response_nll``).
+* **The gap**, one definition for the whole book (:func:`dataset_nll`): the token-weighted mean NLL
+  (nats per token) of a dataset's response tokens under the seed, each record encoded exactly as
+  training encodes it (the run's ``train_template``, ``cutoff_len`` and ``paper_branch``; the
+  end-of-sequence token counts). :func:`gap_table` gives it for the originals, the distilled set, and
+  the distilled set's two parts: accepted rewrites and fallbacks (originals put back).
 * Output drift after fine-tuning (the paper's ``eval_similarity``): on the *other* skills' held-out
   prompts, how similar is a fine-tuned model's answer to the seed's? ROUGE-L, unigram F1, exact
   match, and an embedding cosine. Sentence-transformers is used when it and a local model are
@@ -21,6 +24,44 @@ from . import metrics
 from .errors import ConfigError
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def dataset_nll(model, tokenizer, records: Sequence[dict], cfg) -> float:
+    """The book's measure of the distribution gap: the token-weighted mean NLL (nats per token) of
+    ``records``' responses under ``model``, encoded as the run's training encodes them."""
+    from .likelihood import mean_nll, response_nll
+
+    return mean_nll(
+        response_nll(model, tokenizer, records, cfg.train_template, cfg.cutoff_len, cfg.paper_branch)
+    )
+
+
+def gap_table(model, tokenizer, cfg, original: Sequence[dict], distilled=None, accepted=None):
+    """:func:`dataset_nll` of the original responses and, when given, of the distilled set, its
+    accepted rewrites and its fallbacks (``accepted``: one flag per record, from the rewrites'
+    verdicts), with the records and response tokens of each. One row per set."""
+    import pandas as pd
+
+    from .likelihood import response_nll
+
+    def rows_of(recs):
+        return response_nll(model, tokenizer, recs, cfg.train_template, cfg.cutoff_len, cfg.paper_branch)
+
+    def line(name, rows):
+        tokens = sum(r["tokens"] for r in rows)
+        nll = sum(r["nll"] * r["tokens"] for r in rows) / tokens if tokens else math.nan
+        return {"responses": name, "records": len(rows), "tokens": tokens, "NLL (nats/token)": nll}
+
+    out = [line("original", rows_of(original))]
+    if distilled is not None:
+        d = rows_of(distilled)
+        out.append(line("distilled (all)", d))
+        if accepted is not None:
+            if len(accepted) != len(d):
+                raise ValueError(f"{len(accepted)} verdicts for {len(d)} distilled records")
+            out.append(line("distilled: accepted rewrites", [r for r, a in zip(d, accepted) if a]))
+            out.append(line("distilled: fallbacks (originals)", [r for r, a in zip(d, accepted) if not a]))
+    return pd.DataFrame(out).set_index("responses")
 
 
 def tokens(text: str) -> list[str]:

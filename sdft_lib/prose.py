@@ -57,7 +57,41 @@ def glue_words(name: str, text: str) -> str:
     return text
 
 
-__all__ = ["compare", "degree", "glue_words"]
+def glue_shared(name: str, text: str) -> str:
+    """:func:`glue_words`, and the same text as HTML under ``<name>_html``, which other pages of
+    the book paste (``{glue:any}`executed/<notebook>.ipynb::<name>_html```: myst-nb pastes
+    only plain text and HTML across documents). Return ``text``."""
+    from IPython.display import HTML
+    from markdown_it import MarkdownIt
+    from myst_nb import glue
+
+    glue(f"{name}_html", HTML(MarkdownIt().renderInline(text)), display=False)
+    return glue_words(name, text)
+
+
+__all__ = ["compare", "degree", "glue_shared", "glue_words", "number", "readable_tables", "text_table"]
+
+
+def number(x: float) -> str:
+    """A float as a reader wants it in a table: whole numbers without decimals (``150``, not
+    ``150.000000``), thousands grouped (``12,345``), others to four significant digits (``93.33``,
+    ``5.292``, ``0.001``)."""
+    if math.isnan(x):
+        return "NaN"
+    if x in (math.inf, -math.inf):
+        return str(x)
+    if abs(x) >= 1000 or float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def readable_tables() -> None:
+    """Every DataFrame a notebook prints or shows formats its floats with :func:`number`, and a
+    pandas Styler shows two decimals unless told otherwise (pandas' default is six)."""
+    import pandas as pd
+
+    pd.set_option("display.float_format", number)
+    pd.set_option("styler.format.precision", 2)
 
 
 def text_table(rows):

@@ -17,6 +17,7 @@ def setup(cfg: RunConfig) -> dict:
 
     from .data import check_inputs
     from .models import check_model
+    from .prose import readable_tables
 
     with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
         warnings.filterwarnings(
@@ -32,6 +33,7 @@ def setup(cfg: RunConfig) -> dict:
         code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
     quiet_libraries()
+    readable_tables()
     seed_everything(cfg.seed)
     _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)

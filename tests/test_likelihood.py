@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from sdft_lib.likelihood import mean_nll, response_nll
@@ -116,3 +117,37 @@ def test_response_kl_matches_direct_and_is_zero_for_one_model(tiny_world, tiny_t
         )
     same = response_kl(a, a, tiny_tokenizer, recs)
     assert all(r["kl"] == 0 and math.isclose(r["p_nll"], r["q_nll"]) for r in same)
+
+
+def test_the_gap_is_token_weighted_and_splits_accepted_from_fallbacks(tiny_world, tiny_tokenizer):
+    """distribution_gap.dataset_nll is the book's one measure (token-weighted over the set's rows, as
+    likelihood.mean_nll); gap_table measures the distilled set's accepted rewrites and fallbacks apart."""
+    from types import SimpleNamespace
+
+    from sdft_lib.distribution_gap import dataset_nll, gap_table
+
+    model = build_model(tiny_tokenizer, ModelSpec(hidden=32, layers=1, heads=2, ffn=64), 0).eval()
+    cfg = SimpleNamespace(train_template="chat", cutoff_len=None, paper_branch="reproduce")
+    original = tiny_world["eval"]["arithmetic"][:4]
+    distilled = [{**r, "output": r["output"] + " Done."} for r in original[:2]] + original[2:]
+    rows = response_nll(model, tiny_tokenizer, distilled)
+    assert math.isclose(dataset_nll(model, tiny_tokenizer, distilled, cfg), mean_nll(rows), rel_tol=1e-6)
+    t = gap_table(model, tiny_tokenizer, cfg, original, distilled, [True, True, False, False])
+    assert list(t.index) == [
+        "original",
+        "distilled (all)",
+        "distilled: accepted rewrites",
+        "distilled: fallbacks (originals)",
+    ]
+    assert t.loc["distilled: accepted rewrites", "records"] == 2
+    assert math.isclose(
+        t.loc["distilled: fallbacks (originals)", "NLL (nats/token)"], mean_nll(rows[2:]), rel_tol=1e-6
+    )
+    whole = t.loc["distilled (all)"]
+    parts = t.loc[["distilled: accepted rewrites", "distilled: fallbacks (originals)"]]
+    weighted = (parts["NLL (nats/token)"] * parts.tokens).sum() / parts.tokens.sum()
+    assert (
+        math.isclose(whole["NLL (nats/token)"], weighted, rel_tol=1e-6) and whole.tokens == parts.tokens.sum()
+    )
+    with pytest.raises(ValueError, match="3 verdicts for 4"):
+        gap_table(model, tiny_tokenizer, cfg, original, distilled, [True, False, True])
