@@ -162,3 +162,47 @@ def test_a_text_table_shows_every_text_whole_with_its_line_breaks():
     long = "Tom has 6 pens. " * 20 + "The answer is 42.\n#### 42"
     html = text_table([{"rewrite": long}]).to_html()
     assert "The answer is 42." in html and "#### 42" in html and "pre-wrap" in html
+
+
+XREF = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+?\.ipynb)::([A-Za-z0-9_]+)")
+
+
+def test_every_key_pasted_from_another_page_is_glued_there():
+    """``{glue:any}`executed/<nb>.ipynb::<key>``` (the intro pastes the chapters' verdicts): the
+    notebook exists and glues that key, as HTML when the key ends in ``_html`` (``glue_shared``):
+    myst-nb pastes only plain text and HTML across pages."""
+    found = 0
+    for where, text in markdown_sources().items():
+        for nb, key in XREF.findall(text):
+            found += 1
+            twin = ROOT / "notebooks" / "text" / (Path(nb).stem + ".md")
+            assert twin.is_file(), f"{where}: pastes from {nb}, which is no notebook of the book"
+            src = twin.read_text(encoding="utf-8")
+            base = key.removesuffix("_html")
+            glued = f'glue_shared("{base}"' in src if key.endswith("_html") else f'glue("{key}"' in src
+            assert glued, f"{where}: {nb} does not glue {key!r}"
+    assert found >= 3, "the intro pastes the verdicts of chapters 4 and 7"
+
+
+def test_tables_print_numbers_as_a_reader_reads_them():
+    import pandas as pd
+
+    from sdft_lib.prose import number, readable_tables
+
+    assert [number(x) for x in (150.0, 93.33, 5.291503, 0.001, 12345.6, 0.0)] == [
+        "150",
+        "93.33",
+        "5.292",
+        "0.001",
+        "12,346",
+        "0",
+    ]
+    before = pd.get_option("display.float_format")
+    try:
+        readable_tables()
+        text = pd.DataFrame({"n": [150.0], "score": [93.33], "sd": [5.291503]}).to_string()
+        assert "150.000000" not in text and "93.330000" not in text
+        assert "150" in text and "93.33" in text and "5.292" in text
+    finally:
+        pd.set_option("display.float_format", before)
+        pd.reset_option("styler.format.precision")

@@ -63,6 +63,25 @@ def smoke_params(nb: Path, smoke_run_dir: Path, tmp_path: Path, request=None) ->
     return {"profile": "smoke", "run_dir": str(smoke_run_dir)}
 
 
+# What each smoke-run notebook glued ({notebook: {key: text}}), for checks across chapters below
+GLUED: dict[str, dict[str, str]] = {}
+
+
+def glued(executed: dict) -> dict[str, str]:
+    """The texts a notebook glued (myst-nb's ``glue``): its Markdown, else its plain text."""
+    out = {}
+    for c in executed["cells"]:
+        for o in c.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if meta:
+                data = o["data"]
+                text = data.get(
+                    meta["mime_prefix"] + "text/markdown", data.get(meta["mime_prefix"] + "text/plain")
+                )
+                out[meta["name"]] = "".join(text) if isinstance(text, list) else text
+    return out
+
+
 RERUN_CONFIG = (
     "# the config cell run again at the end, as a JupyterLab user re-runs it\n"
     "from sdft_lib.config import config_from_namespace as _again\n"
@@ -99,6 +118,22 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request
     from sdft_lib.bookstatus import notebook_output_defects
 
     assert not notebook_output_defects(out, ("progress bar", "warning"))
+    GLUED[nb.stem] = glued(executed)
+
+
+def test_chapters_that_state_the_verdict_state_the_same_one():
+    """Chapters 4, 5 and 7 each call ``verdict.sdft_vs_sft`` on the same sweep: one verdict, in the
+    same words (run after the smoke runs above, in this file's order)."""
+    need = ("04_evaluation", "05_distribution_gap", "07_frontier")
+    if not all(n in GLUED for n in need):
+        pytest.skip("runs with the smoke runs of chapters 4, 5 and 7")
+    words = {
+        "04_evaluation": GLUED["04_evaluation"]["verdict_sdft_sft"],
+        "05_distribution_gap": GLUED["05_distribution_gap"]["gap_verdict"],
+        "07_frontier": GLUED["07_frontier"]["fr_verdict"],
+    }
+    assert len(set(words.values())) == 1, words
+    assert "SDFT" in words["04_evaluation"] and "SFT" in words["04_evaluation"]
 
 
 def test_rerun_reuses_finished_stages(smoke_run_dir, tmp_path):
