@@ -141,3 +141,40 @@ def test_math_is_typeset_offline_and_screenshots(server, browser):
     _visit(browser, server + "book/executed/04_evaluation.html")
     browser.save_screenshot(str(SHOTS / "chapter.png"))
     assert (SHOTS / "landing.png").stat().st_size > 10_000
+
+
+# The figures and tables a reader comes for, each shot on its own (_build/screenshots/focus-*.png):
+# (page, section id, what to shoot in it)
+FOCUS = [
+    ("book/executed/07_frontier.html", "the-frontier", "img"),
+    ("book/executed/04_evaluation.html", "the-verdict-sft-against-sdft-at-equal-task-accuracy", "table"),
+    ("book/executed/02_self_distillation.html", "the-gap-measured", "table"),
+]
+
+
+@pytest.mark.parametrize("page, section, what", FOCUS, ids=[s for _, s, _ in FOCUS])
+def test_the_key_figures_render_and_are_shot(server, browser, page, section, what):
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _visit(browser, server + page)
+    found = browser.find_elements(By.CSS_SELECTOR, f"section#{section} {what}")
+    assert found, f"{page}: no {what} in section #{section}"
+    el = found[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    if what == "img":
+        assert browser.execute_script("return arguments[0].naturalWidth", el) > 300
+    shot = SHOTS / f"focus-{section}.png"
+    el.screenshot(str(shot))
+    assert shot.stat().st_size > 5_000
+
+
+def test_the_intro_states_this_builds_verdict_and_the_numbering_restarts_for_the_labs(server, browser):
+    from selenium.webdriver.common.by import By
+
+    _visit(browser, server + "book/intro.html")
+    text = browser.find_element(By.TAG_NAME, "article").text
+    # pasted from chapters 4 and 7 (sdft_lib.verdict's words), not typed
+    assert "at matched task accuracy" in text and "in this build" in text
+    nav = browser.find_element(By.CSS_SELECTOR, "nav.bd-links").text
+    assert "8. Reproducing the paper on a GPU" in nav and "1. Measure the gap of a new task style" in nav
