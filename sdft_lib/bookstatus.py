@@ -37,7 +37,10 @@ KNOWN_ISSUES = [
 # rendered book (tests/browser) are checked against these patterns.
 OUTPUT_DEFECTS = {
     "progress bar": re.compile(r"\d+%\|[^\n]{0,80}\||\d+/\d+ \[\d+:\d+|\d(?:it|s)/(?:s|it)\]"),
-    "warning": re.compile(r"\b[A-Z][A-Za-z]*Warning\b|warnings\.warn\("),
+    # a Python warning, or a library's log line ("[transformers] ...", as transformers prints them)
+    "warning": re.compile(
+        r"\b[A-Z][A-Za-z]*Warning\b|warnings\.warn\(|^\[(?:transformers|datasets|trl|peft)\] ", re.M
+    ),
     # an absolute path on some machine, or into an installed package
     # (a relative .venv/bin/python is a command)
     "machine path": re.compile(

@@ -69,3 +69,27 @@ def quiet_libraries() -> None:
             datasets.disable_progress_bars()
         except ImportError:
             pass
+    _drop_log_line("transformers.trainer_utils", MTIME_NOTICE)
+
+
+# The Trainer sorts checkpoints by mtime and, when a tiny model writes two within a second, logs that
+# mtime "may not be reliable" and sorts them by step instead, which is right: a notice about the
+# Trainer's bookkeeping, not the run, that a cold build printed into chapters 4 and 5.
+MTIME_NOTICE = "mtime may not be reliable"
+
+
+class _DropMessage:
+    def __init__(self, text: str):
+        self.text = text
+
+    def filter(self, record) -> bool:
+        return self.text not in record.getMessage()
+
+
+def _drop_log_line(logger: str, text: str) -> None:
+    """Drop the records of ``logger`` whose message contains ``text`` (once per process)."""
+    import logging
+
+    log = logging.getLogger(logger)
+    if not any(isinstance(f, _DropMessage) and f.text == text for f in log.filters):
+        log.addFilter(_DropMessage(text))

@@ -114,6 +114,11 @@ def test_output_defects_catch_bars_warnings_and_paths_and_nothing_else(tmp_path)
     assert output_defects(warn, ("progress bar",)) == []
     fine = "SFT kept 93.3% | SDFT 12/150 right [reused] tools/calls: 4 answers"
     assert output_defects(fine) == []
+    log = (
+        "ok\n[transformers] mtime may not be reliable on this filesystem, falling back to numerical ordering"
+    )
+    assert [d.split(":")[0] for d in output_defects(log)] == ["warning"]
+    assert output_defects("a list [transformers] in prose") == []  # only at the start of a line
     nb = {
         "cells": [
             {"cell_type": "markdown", "source": bar},

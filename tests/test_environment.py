@@ -96,3 +96,26 @@ def test_a_notebook_run_imports_no_parser_built_at_import_time():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^IMPORT_TIME_ONLY := rfc3987-syntax$", makefile, re.M)
     assert "pip uninstall -q -y $(IMPORT_TIME_ONLY)" in makefile
+
+
+def test_the_trainers_mtime_notice_is_dropped_and_other_log_lines_are_not():
+    """hardware.quiet_libraries drops one transformers notice (checkpoints written within a second:
+    the Trainer sorts them by step instead), which a cold build printed into chapters 4 and 5."""
+    import logging
+
+    from sdft_lib.hardware import MTIME_NOTICE, quiet_libraries
+
+    quiet_libraries()
+    quiet_libraries()  # idempotent: one filter
+    log = logging.getLogger("transformers.trainer_utils")
+    assert sum(type(f).__name__ == "_DropMessage" for f in log.filters) == 1
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    log.addHandler(handler)  # transformers' loggers do not propagate to the root logger
+    try:
+        log.warning(MTIME_NOTICE + " on this filesystem, falling back to numerical ordering")
+        log.warning("something else")
+    finally:
+        log.removeHandler(handler)
+    assert seen == ["something else"]
