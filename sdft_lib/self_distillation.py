@@ -453,6 +453,28 @@ def paper_distilled_summary(data_dir: str | Path, branch: str = "reproduce") -> 
     return rows
 
 
+def strict_working(folder: str | Path) -> tuple[list[dict], Path]:
+    """The distilled set of ``folder`` with one more rule, the teaching world's working check: an
+    accepted rewrite whose working is wrong (an ``a op b = c`` in it is false) falls back to the
+    original, as a rejected one does. Written once beside the folder (``<folder>-strict.json``);
+    returns the records and the file, the ``data`` that :func:`sdft_lib.training.train_adapter`
+    trains on."""
+    folder = Path(folder)
+    distilled, verdicts = read_json(folder / "distilled.json"), load_verdicts(folder)
+    if len(distilled) != len(verdicts):
+        raise ValueError(f"{folder}: {len(distilled)} distilled records for {len(verdicts)} verdicts")
+    out = [
+        {**d, "output": v["original"]}
+        if v["accepted"] and v.get("extra", {}).get("working_correct") is False
+        else d
+        for d, v in zip(distilled, verdicts)
+    ]
+    path = folder.parent / f"{folder.name}-strict.json"
+    if not path.exists():
+        write_json(path, out)
+    return out, path
+
+
 def leak_summary(verdicts: Sequence[dict]) -> dict:
     """What the filter stops and what gets through it.
 

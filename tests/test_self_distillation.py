@@ -233,3 +233,25 @@ def test_leak_summary_counts_what_the_filter_stops_and_misses():
         "accepted_wrong_working": 1,
     }
     assert leak_summary([{"accepted": True, "rules": {}, "extra": {}}])["accepted_wrong_working"] is None
+
+
+def test_the_strict_working_set_puts_back_the_original_where_accepted_working_is_wrong(tmp_path):
+    import json
+
+    from sdft_lib.self_distillation import strict_working
+
+    folder = tmp_path / "distilled-abc"
+    folder.mkdir()
+    recs = [{"instruction": f"q{i}", "input": "", "output": f"rewrite {i}"} for i in range(3)]
+    verdicts = [
+        {"original": "orig 0", "accepted": True, "extra": {"working_correct": True}},
+        {"original": "orig 1", "accepted": True, "extra": {"working_correct": False}},  # wrong working
+        {"original": "orig 2", "accepted": False, "extra": {"working_correct": False}},  # already fell back
+    ]
+    recs[2]["output"] = "orig 2"
+    (folder / "distilled.json").write_text(json.dumps(recs))
+    (folder / "rewrites.jsonl").write_text("".join(json.dumps(v) + "\n" for v in verdicts))
+    out, path = strict_working(folder)
+    assert [r["output"] for r in out] == ["rewrite 0", "orig 1", "orig 2"]
+    assert path == tmp_path / "distilled-abc-strict.json" and json.loads(path.read_text()) == out
+    assert json.loads((folder / "distilled.json").read_text()) == recs  # the stage's own file is untouched
