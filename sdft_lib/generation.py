@@ -89,41 +89,47 @@ class HFBackend:
 
     @torch.inference_mode()
     def generate_full(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
-        """The answers with their finished flags, in prompt order."""
+        """The answers with their finished flags, in prompt order: batches of prompts of similar
+        length, left-padded so that every prompt ends where its answer starts."""
         tok = self.tokenizer
         ids = [
             list(p) if not isinstance(p, str) else tok(p, add_special_tokens=False)["input_ids"]
             for p in prompts
         ]
         order = sorted(range(len(prompts)), key=lambda i: len(ids[i]), reverse=True)
-        out: list[Generation | None] = [None] * len(prompts)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        it = batches
-        if self.progress:
-            from tqdm import tqdm  # plain text bars: no widget warnings in executed notebooks
-
-            it = tqdm(batches, desc="generate", unit="batch")
         stop = _eos_ids(self.model, tok)
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        for b in it:
-            width = max(len(ids[i]) for i in b)  # left padding: every prompt ends where generation starts
-            input_ids = torch.tensor(
-                [[pad] * (width - len(ids[i])) + ids[i] for i in b], device=self.model.device
-            )
-            mask = torch.tensor(
-                [[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in b], device=self.model.device
-            )
+        out: list[Generation | None] = [None] * len(prompts)
+        for b in _progress(batches, self.progress):
+            input_ids, mask = left_pad([ids[i] for i in b], pad, self.model.device)
             gen = self.model.generate(
                 input_ids=input_ids, attention_mask=mask, **decoding.hf_kwargs(), pad_token_id=pad
             )
-            for i, row in zip(b, gen[:, width:]):
-                finished = any(int(t) in stop for t in row)
+            for i, row in zip(b, gen[:, input_ids.shape[1] :]):
+                finished = any(int(t) in stop for t in row)  # it ended itself: not cut off
                 out[i] = Generation(tok.decode(row, skip_special_tokens=True).strip(), finished)
         return out  # type: ignore[return-value]
 
     def close(self) -> None:
         """Drop the model (and its GPU memory) before another model is loaded."""
         _release(self, "model")
+
+
+def left_pad(rows: Sequence[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of token ids padded on the left to one width, and its attention mask."""
+    width = max(len(r) for r in rows)
+    input_ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+    return input_ids, mask
+
+
+def _progress(batches: list, show: bool):
+    if not show:
+        return batches
+    from tqdm import tqdm  # plain text bars: no widget warnings in executed notebooks
+
+    return tqdm(batches, desc="generate", unit="batch")
 
 
 def _release(backend, attr: str) -> None:

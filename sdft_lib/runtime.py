@@ -35,7 +35,6 @@ def setup(cfg: RunConfig) -> dict:
     quiet_libraries()
     readable_tables()
     seed_everything(cfg.seed)
-    _register_teaching_world_magic(cfg)
     device = resolve_device(cfg)
     return {
         "device": device,
@@ -88,29 +87,15 @@ def check_disk(cfg: RunConfig) -> None:
         )
 
 
-def _register_teaching_world_magic(cfg: RunConfig) -> None:
-    """In a notebook, ``%%teaching_world`` at the top of a cell runs the cell only when this run is
-    the teaching world (its model and its task); on any other run the cell prints why it was skipped.
-    Chapters and labs that study the teaching world mark their cells with it."""
-    try:
-        from IPython import get_ipython
-        from IPython.core.magic import register_cell_magic
-    except ImportError:
-        return
-    ip = get_ipython()
-    if ip is None:
-        return
-    teaching = cfg.is_teaching and cfg.dataset == "teaching"
-
-    def teaching_world(line: str, cell: str):
-        if teaching:
-            result = ip.run_cell(cell)  # shows its outputs like any cell
-            result.raise_error()  # and fails like one: papermill stops at the error
-            return None
-        print(
-            f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
-            f"and dataset={cfg.dataset!r}."
-        )
-        return None
-
-    register_cell_magic(teaching_world)
+def in_teaching_world(cfg: RunConfig) -> bool:
+    """Whether this run is the teaching world (its model and its task). Chapters and labs that study
+    the teaching world put those cells under ``if runtime.in_teaching_world(cfg):``; on any other run
+    this prints why the cell is skipped and returns False. Plain Python: a cell copied out of the book
+    runs as it stands."""
+    if cfg.is_teaching and cfg.dataset == "teaching":
+        return True
+    print(
+        f"Skipped: this cell studies the teaching world; this run uses model={cfg.model_label!r} "
+        f"and dataset={cfg.dataset!r}."
+    )
+    return False

@@ -35,30 +35,36 @@ def nonempty(prediction: str) -> bool:
 
 @dataclass(frozen=True)
 class Rule:
-    """A named check of a rewrite against its record: ``check(rewrite, original_output) -> bool``.
-
-    (``eos`` is the one rule that looks at how generation ended rather than at the text.)"""
+    """A named check of a rewrite: ``check(rewrite, reference, finished) -> bool``. ``finished`` says
+    whether the model ended the rewrite itself; only ``eos`` looks at it, the others at the text."""
 
     name: str
-    check: Callable[[str, str], bool]
+    check: Callable[..., bool]
     description: str
+
+
+def on_text(check: Callable[[str, str], bool]) -> Callable[..., bool]:
+    """A rule's check from a check of the text alone, ``check(rewrite, reference)``."""
+    return lambda rewrite, reference, finished=True: check(rewrite, reference)
 
 
 RULES: dict[str, Rule] = {
     r.name: r
     for r in [
-        Rule("nonempty", lambda p, ref: nonempty(p), "the rewrite is not empty"),
+        Rule("nonempty", on_text(lambda p, ref: nonempty(p)), "the rewrite is not empty"),
         Rule(
-            "eos", lambda p, ref: True, "the model ended the rewrite itself (not cut off at max_new_tokens)"
+            "eos",
+            lambda p, ref, finished=True: finished,
+            "the model ended the rewrite itself (not cut off at max_new_tokens)",
         ),
         Rule(
             "banned_phrase",
-            lambda p, ref: no_banned_phrase(p),
+            on_text(lambda p, ref: no_banned_phrase(p)),
             "no 'reference answer', 'your response', ... and no 'Your turn' opening (the paper's verify)",
         ),
     ]
     + [
-        Rule(name, lambda p, ref, score=SCORERS[name]: score(p, ref)[0] > 0, text)
+        Rule(name, on_text(lambda p, ref, score=SCORERS[name]: score(p, ref)[0] > 0), text)
         for name, text in [
             ("math_answer", "the last integer equals the reference's (the paper's check_math)"),
             (
@@ -109,12 +115,12 @@ def rule(name: str) -> Rule:
         check = scorer(name)
         return Rule(
             name,
-            lambda p, ref: check(p, ref)[0] > 0,
+            on_text(lambda p, ref: check(p, ref)[0] > 0),
             f"the text matched by {name[len(REGEX_PREFIX) :]!r} equals the reference's",
         )
     if name not in RULES and name in SCORERS:  # any other scorer (exact, contains) as a check
         check = SCORERS[name]
-        return Rule(name, lambda p, ref: check(p, ref)[0] > 0, f"the {name} scorer gives it credit")
+        return Rule(name, on_text(lambda p, ref: check(p, ref)[0] > 0), f"the {name} scorer gives it credit")
     return RULES[name]
 
 
@@ -143,8 +149,15 @@ def _strip_strings(rec: dict) -> dict:
     return {k: v.strip() if isinstance(v, str) else v for k, v in rec.items()}
 
 
-def judge(rewrite: str, original: str, rules: Sequence[str], finished: bool = True) -> dict[str, bool]:
-    return {name: bool(finished if name == "eos" else rule(name).check(rewrite, original)) for name in rules}
+def accept(record: dict, rewrite: str, rules: Sequence[str], finished: bool = True) -> tuple[dict, dict]:
+    """SDFT's filter on one record: train on the rewrite if every rule passes, else on the original.
+
+    Return the record to train on (every string stripped, as the paper's ``strip_dict`` does) and
+    each rule's verdict."""
+    rewrite = rewrite.strip()
+    verdict = {name: bool(rule(name).check(rewrite, record["output"], finished)) for name in rules}
+    output = rewrite if all(verdict.values()) else record["output"].strip()
+    return {**_strip_strings(record), "output": output}, verdict
 
 
 def apply_filters(
@@ -154,66 +167,67 @@ def apply_filters(
     extra_checks: dict[str, Callable[[str, str], bool]] | None = None,
     finished: Sequence[bool] | None = None,
 ) -> tuple[list[dict], list[dict], dict]:
-    """Return (distilled records, per-record verdicts, report).
+    """:func:`accept` on every record; return (distilled records, per-record verdicts, :func:`tally`).
 
-    A rewrite is accepted when every rule passes; otherwise the record keeps its original output.
-    As in the paper (``strip_dict``), every string field of a distilled record is stripped.
     ``finished`` says which rewrites the model ended itself (for the ``eos`` rule; all, if not
     given). ``extra_checks`` are reported beside the rules (e.g. a check of the working) but do not
-    filter. ``rejected_only_by_project_rules`` counts the rewrites that the paper's own rules would
-    have kept.
-    """
+    filter."""
     if len(records) != len(rewrites):
         raise ValueError(f"{len(records)} records but {len(rewrites)} rewrites")
     finished = [True] * len(records) if finished is None else list(finished)
     distilled, verdicts = [], []
-    failed = {r: 0 for r in rules}
-    first = {r: 0 for r in rules}
-    extra = {k: 0 for k in (extra_checks or {})}
-    unchanged = project_only = 0
     for rec, new, done in zip(records, rewrites, finished):
+        kept, verdict = accept(rec, new, rules, done)
         new = new.strip()
-        v = judge(new, rec["output"], rules, done)
-        ok = all(v.values())
-        for r in rules:
-            failed[r] += not v[r]
-        bad = [r for r in rules if not v[r]]
-        if bad:
-            first[bad[0]] += 1
-            project_only += all(r in PROJECT_RULES for r in bad)
-        ex = {k: bool(fn(new, rec["output"])) for k, fn in (extra_checks or {}).items()}
-        for k, val in ex.items():
-            extra[k] += ok and val
-        unchanged += ok and new == rec["output"].strip()
-        distilled.append({**_strip_strings(rec), "output": new if ok else rec["output"].strip()})
+        extra = {k: bool(fn(new, rec["output"])) for k, fn in (extra_checks or {}).items()}
+        distilled.append(kept)
         verdicts.append(
             {
                 "instruction": rec["instruction"],
                 "original": rec["output"],
                 "rewrite": new,
                 "finished": done,
-                "accepted": ok,
-                "rules": v,
-                **({"extra": ex} if ex else {}),
+                "accepted": all(verdict.values()),
+                "rules": verdict,
+                **({"extra": extra} if extra else {}),
             }
         )
-    n = len(records)
+    return distilled, verdicts, tally(verdicts, rules, tuple(extra_checks or ()))
+
+
+def tally(verdicts: Sequence[dict], rules: Sequence[str], extra: Sequence[str] = ()) -> dict:
+    """The filter's report from :func:`apply_filters`' verdicts: how many were accepted, how many each
+    rule failed and rejected first, how many were cut off, how many accepted rewrites equal the
+    original; ``rejected_only_by_project_rules`` counts the rewrites that the paper's own rules would
+    have kept; ``accepted_and_passing`` counts the accepted ones that pass each of ``extra``."""
+    n = len(verdicts)
     accepted = sum(v["accepted"] for v in verdicts)
+    first = {r: 0 for r in rules}
+    project_only = 0
+    for v in verdicts:
+        bad = [r for r in rules if not v["rules"][r]]
+        if bad:
+            first[bad[0]] += 1
+            project_only += all(r in PROJECT_RULES for r in bad)
     report = {
         "total": n,
         "accepted": accepted,
         "rejected": n - accepted,
         "acceptance_rate": round(100 * accepted / n, 2) if n else 0.0,
-        "truncated": sum(not d for d in finished),
+        "truncated": sum(not v["finished"] for v in verdicts),
         "rules": list(rules),
-        "failed_by_rule": failed,
+        "failed_by_rule": {r: sum(not v["rules"][r] for v in verdicts) for r in rules},
         "rejected_first_by_rule": first,
         "rejected_only_by_project_rules": project_only,
-        "accepted_identical_to_original": unchanged,
+        "accepted_identical_to_original": sum(
+            v["accepted"] and v["rewrite"] == v["original"].strip() for v in verdicts
+        ),
     }
-    if extra_checks:
-        report["accepted_and_passing"] = extra
-    return distilled, verdicts, report
+    if extra:
+        report["accepted_and_passing"] = {
+            k: sum(v["accepted"] and v["extra"][k] for v in verdicts) for k in extra
+        }
+    return report
 
 
 # ---------------------------------------------------------------------------------------------

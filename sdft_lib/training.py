@@ -211,6 +211,20 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
     )
 
 
+def make_trainer(model, tokenizer, rows: list[dict], args):
+    """The training call: TRL's ``SFTTrainer`` on encoded examples (``templates.train_example``:
+    ``input_ids`` with ``labels`` -100 on the prompt), with the loss on response tokens only
+    (:func:`response_loss`). ``model`` is the seed with its LoRA adapter attached (``prepare_model``)
+    and ``args`` the run's settings (:func:`training_arguments`). ``trainer.train()`` fine-tunes."""
+    from transformers import PrinterCallback
+
+    trainer = _response_loss_trainer()(
+        model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tokenizer
+    )
+    trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
+    return trainer
+
+
 def train_adapter(
     cfg: RunConfig,
     variant: str,
@@ -236,7 +250,7 @@ def train_adapter(
     records, data_path = data if data is not None else variant_data(cfg, variant, log=log)
 
     def build(work: Path) -> dict:
-        from transformers import PrinterCallback, set_seed
+        from transformers import set_seed
 
         from .hardware import resolve_device
         from .models import load_model
@@ -252,10 +266,7 @@ def train_adapter(
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
         if save_steps:
             args.save_steps = save_steps
-        trainer = _response_loss_trainer()(
-            model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tok
-        )
-        trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
+        trainer = make_trainer(model, tok, rows, args)
         for cb in callbacks or ():
             trainer.add_callback(cb)
         resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))

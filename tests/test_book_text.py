@@ -89,16 +89,53 @@ def test_every_include_points_at_real_code(where, target, opts):
         assert defined(path, opts["pyobject"].strip()), f"{where}: {target} has no {opts['pyobject']}"
 
 
+# The five steps the book shows, each a short core with no caching code in it (the cached stage
+# around it is not what a reader needs to see)
+CORES = {
+    "train_example": "templates.py",  # masking: labels -100 on the prompt
+    "HFBackend.generate_full": "generation.py",  # generation
+    "accept": "self_distillation.py",  # the filters
+    "response_nll": "likelihood.py",  # likelihood
+    "make_trainer": "training.py",  # the training call
+}
+CACHING = ("build_once", "cache", "_key", "reuse", "resume", "checkpoint")
+
+
+def _code_lines(path: Path, name: str) -> list[str]:
+    """The body of function ``name`` (``Class.method`` too), docstring and comments left out."""
+    import ast
+
+    source = path.read_text()
+    nodes = ast.parse(source).body
+    for part in name.split("."):
+        node = next(n for n in nodes if getattr(n, "name", None) == part)
+        nodes = getattr(node, "body", [])
+    body = node.body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    lines = source.splitlines()[body[0].lineno - 1 : body[-1].end_lineno]
+    return [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+
+
 def test_the_method_is_shown_in_its_own_code():
     shown = {opts.get("pyobject", "").strip() for _, _, opts in includes()}
-    for step in (
-        "train_example",  # masking: labels -100 on the prompt
-        "HFBackend.generate_full",  # generation
-        "apply_filters",  # the filters
-        "response_nll",  # likelihood
-        "train_adapter",
-    ):  # the training call
+    for step in CORES:
         assert step in shown, f"no chapter shows {step}"
+
+
+@pytest.mark.parametrize("name", CORES)
+def test_each_step_the_book_shows_is_a_short_core_without_caching(name):
+    code = _code_lines(ROOT / "sdft_lib" / CORES[name], name)
+    assert len(code) <= 25, f"{name}: {len(code)} lines of code"
+    assert not [ln for ln in code if any(word in ln.lower() for word in CACHING)], name
+
+
+def test_the_core_check_counts_code_and_sees_caching(tmp_path):
+    (tmp_path / "m.py").write_text(
+        'def f():\n    """doc"""\n    # a comment\n\n    x = 1\n    return build_once(x)\n'
+    )
+    assert _code_lines(tmp_path / "m.py", "f") == ["    x = 1", "    return build_once(x)"]
+    assert len(_code_lines(ROOT / "sdft_lib" / "training.py", "train_adapter")) > 25
 
 
 def test_the_include_check_catches_a_broken_include(tmp_path):

@@ -182,6 +182,58 @@ def test_the_notebook_parameters_list_is_what_the_notebooks_declare():
     assert found == {k: tuple(v) for k, v in NOTEBOOK_PARAMETERS.items()}
 
 
+def _stored_names(source: str) -> list[tuple[str, int]]:
+    """The names a notebook cell binds (assignments, loop and ``with`` targets, definitions, imports),
+    with their line; IPython's ``%``/``!`` lines read as ``pass``."""
+    import ast
+
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.split("\n")
+    ]
+    found = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.append((node.id, node.lineno))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.append((node.name, node.lineno))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            found += [((a.asname or a.name).split(".")[0], node.lineno) for a in node.names]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.append((node.name, node.lineno))
+    return found
+
+
+def test_the_scan_for_config_names_finds_each_way_of_binding_one():
+    cell = "import seed\nfor model, x in y:\n    pass\nwith a as lora_r:\n    %time z = 1\ndef epochs(): pass"
+    assert sorted(n for n, _ in _stored_names(cell) if n in RunConfig.model_fields) == [
+        "epochs",
+        "lora_r",
+        "model",
+        "seed",
+    ]
+
+
+def test_no_notebook_binds_a_config_fields_name():
+    """After its parameters cell, no notebook binds a name that is a ``RunConfig`` field (``model = ...``,
+    ``seed = ...``): a reader who re-runs a cell, or passes ``-p model ...``, would otherwise meet a
+    global that means two things. (The config is read from the parameters cells alone, so it would
+    not change; the reader's code would.)"""
+    import json
+    from pathlib import Path
+
+    fields = set(RunConfig.model_fields)
+    clashes = []
+    for nb in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+                continue
+            for name, line in _stored_names("".join(cell["source"])):
+                if name in fields:
+                    clashes.append(f"{nb.name} cell {i} line {line}: {name}")
+    assert not clashes
+
+
 def test_config_from_namespace_reads_the_parameters_cells_not_later_globals():
     """Values come from the parameters cells' own text, so a later ``model = ...`` in the notebook does
     not change what re-running the config cell gives; an injected name that is not a parameter stops."""

@@ -184,8 +184,9 @@ def test_config_error_shows_as_one_line_in_the_notebook(tmp_path):
 
 
 def test_an_error_in_a_teaching_world_cell_stops_the_notebook(tmp_path):
-    """``%%teaching_world`` runs its cell through IPython; an exception there must fail the notebook
-    as it would anywhere else (it once printed the traceback and let papermill go on)."""
+    """A teaching-world cell is plain Python under ``runtime.in_teaching_world(cfg)``: an exception
+    there fails the notebook as it would anywhere else (the cell magic it replaced once printed the
+    traceback and let papermill go on)."""
     import nbformat
     import papermill as pm
 
@@ -193,9 +194,11 @@ def test_an_error_in_a_teaching_world_cell_stops_the_notebook(tmp_path):
     nb.cells = [
         nbformat.v4.new_code_cell(
             "from sdft_lib.config import load_config\nfrom sdft_lib import runtime\n"
-            f"runtime.setup(load_config('smoke', run_dir={str(tmp_path / 'run')!r}))"
+            f"cfg = load_config('smoke', run_dir={str(tmp_path / 'run')!r})\nruntime.setup(cfg)"
         ),
-        nbformat.v4.new_code_cell("%%teaching_world\nraise ValueError('boom in a teaching-world cell')"),
+        nbformat.v4.new_code_cell(
+            "if runtime.in_teaching_world(cfg):\n    raise ValueError('boom in a teaching-world cell')"
+        ),
         nbformat.v4.new_code_cell("print('after')"),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
