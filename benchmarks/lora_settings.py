@@ -30,10 +30,10 @@ def main() -> None:
     for overrides in [json.loads(s) for s in args.setting] or [{}]:
         cfg = load_config(args.profile, **overrides)
         runtime.setup(cfg)
-        sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None)).items()}
+        sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg)).items()}
         for variant in training.VARIANTS:
             t0 = time.time()
-            path = training.train_adapter(cfg, variant, log=lambda m: None)
+            path = training.train_adapter(cfg, variant)
             model, tok = training.load_finetuned(cfg, path, merge=True)
             scores, _ = benchmarks.evaluate(
                 model, tok, benchmarks.teaching(sets), benchmarks.TEACHING_MAX_NEW_TOKENS, cfg.gen_batch_size

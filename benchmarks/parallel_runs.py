@@ -58,13 +58,10 @@ def main() -> None:
                 )
                 for s in seeds
             ]
-            evaluation.evaluate_seed(cfg, log=lambda m: None)  # built once, outside the timing
+            evaluation.evaluate_seed(cfg)  # built once, outside the timing
             t0 = time.perf_counter()
             workers = parallel.prebuild(cfg, jobs) if mode == "parallel" else 1
-            scores = [
-                evaluation.evaluate_point(cfg, "sft", cfg.learning_rate, cfg.epochs, s, log=lambda m: None)
-                for s in seeds
-            ]
+            scores = [evaluation.evaluate_point(cfg, "sft", cfg.learning_rate, cfg.epochs, s) for s in seeds]
             secs = time.perf_counter() - t0
             results[mode] = {
                 "seconds": round(secs, 1),

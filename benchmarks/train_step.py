@@ -77,7 +77,7 @@ def main() -> None:
     from sdft_lib.models import load_model
     from sdft_lib.templates import train_example
 
-    records, _ = training.variant_data(cfg, "sft", log=lambda m: None)
+    records, _ = training.variant_data(cfg, "sft")
     _, tok = load_model(cfg)
     sets = None
     if args.whole_run:
@@ -85,7 +85,7 @@ def main() -> None:
 
         if not cfg.is_teaching:
             raise SystemExit("--whole-run scores the teaching world's skills: give a teaching profile")
-        sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None)).items()}
+        sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg)).items()}
     kept = records if args.whole_run else records[: args.steps * cfg.batch_size]
     rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in kept]
     with tempfile.TemporaryDirectory() as tmp:

@@ -63,11 +63,11 @@ def main() -> int:
         return r
 
     seed_dir = stage("world + seed model", lambda: seed_weights(cfg))
-    distilled = stage("self-distillation", lambda: run_self_distillation(cfg, log=lambda m: None))
+    distilled = stage("self-distillation", lambda: run_self_distillation(cfg))
     out["distillation"] = {k: load_report(distilled)[k] for k in ("total", "accepted")}
     for v in ("sft", "sdft"):
-        stage(f"training {v}", lambda v=v: training.train_adapter(cfg, v, log=lambda m: None))
-    paths = stage("evaluation (3 models)", lambda: evaluation.run_evaluation(cfg, log=lambda m: None))
+        stage(f"training {v}", lambda v=v: training.train_adapter(cfg, v))
+    paths = stage("evaluation (3 models)", lambda: evaluation.run_evaluation(cfg))
     import pandas as pd
 
     df = pd.read_csv(paths["results"])
@@ -76,7 +76,7 @@ def main() -> int:
     model, tok = load_model(cfg, path=seed_dir)
     from sdft_lib.teaching_world import build as tw
 
-    sets = tw.eval_sets(tw.build_world_data(cfg, log=lambda m: None))
+    sets = tw.eval_sets(tw.build_world_data(cfg))
     prompts = [render_prompt_text("chat", r, tok) for rows in sets.values() for r in rows[:32]]
     dec = Decoding(max_new_tokens=cfg.max_new_tokens)
     batched = stage(

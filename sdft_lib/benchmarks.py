@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .metrics import REGEX_PREFIX
 from .metrics import SCORERS as PAPER_SCORERS
 from .metrics import scorer as metric_scorer
+from .report import say
 from .teaching_world.world import CHECKERS, DISTILL_SYSTEM, TASK, _check_rewrite_probe, distill_user_message
 
 # The paper's suite (its data files, templates and scorers: ``paper_eval``).
@@ -135,7 +136,6 @@ def evaluate(
     max_new_tokens: int,
     batch_size: int = 64,
     allow_code_execution: bool = False,
-    log: Callable[[str], None] | None = None,
     unsandboxed: bool = False,
 ) -> tuple[dict, list[dict]]:
     """Greedy answers to every benchmark's prompts, scored: ``({name: summary}, rows)``. A benchmark
@@ -148,8 +148,7 @@ def evaluate(
         outs = backend.generate(
             bench.prompts(tokenizer), Decoding(max_new_tokens=bench.max_new_tokens or max_new_tokens)
         )
-        if log:
-            log(f"  {bench.name}: {len(outs)} prompts answered")
+        say(f"  {bench.name}: {len(outs)} prompts answered")
         summary, bench_rows = score(bench, outs, allow_code_execution, unsandboxed)
         if summary is not None:
             scores[bench.name] = summary

@@ -27,7 +27,7 @@ STAGE = "evaluation"
 RESULT_COLUMNS = ["variant", "benchmark", "seed", "score", "strict_score", "n", "learning_rate", "epochs"]
 
 
-def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
+def run_benchmarks(cfg: RunConfig) -> tuple[list, dict]:
     """Every benchmark this run scores, and what identifies them in the evaluation's cache key.
 
     - the teaching model: the world's held-out skills;
@@ -45,7 +45,7 @@ def run_benchmarks(cfg: RunConfig, log: Callable = print) -> tuple[list, dict]:
     if cfg.is_teaching:
         from .teaching_world import build as tw
 
-        sets = tw.eval_sets(tw.build_world_data(cfg, log=log))
+        sets = tw.eval_sets(tw.build_world_data(cfg))
         benches += benchmarks.teaching(
             {k: v[: cfg.eval_limit] if cfg.eval_limit else v for k, v in sets.items()}
         )
@@ -101,12 +101,12 @@ def eval_key(cfg: RunConfig, model: dict, benchmarks_ident: dict) -> dict:
     }
 
 
-def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable) -> Path:
+def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable) -> Path:
     """Evaluate one model on :func:`run_benchmarks` (cached by key); return its folder."""
     from . import benchmarks
     from .runs import write_json
 
-    benches, ident = run_benchmarks(cfg, log)
+    benches, ident = run_benchmarks(cfg)
     key = eval_key(cfg, key, ident)
 
     def build(work: Path) -> dict:
@@ -120,7 +120,6 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
             cfg.max_new_tokens,
             cfg.gen_batch_size,
             cfg.allow_code_execution,
-            log,
             unsandboxed=cfg.allow_unsandboxed_code_execution,
         )
         rows = export_alpaca_eval(cfg, rows, work)
@@ -128,43 +127,41 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Calla
         return {"scores": scores}
 
     folder = cfg.stage_path(STAGE) / f"{name}-{key_hash(key, 8)}"
-    build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
+    build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg)
     return folder
 
 
-def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable, log: Callable = print) -> dict:
+def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable) -> dict:
     """Scores of any model on the run's benchmarks (``{benchmark: {"n", "lenient", "strict"}}``),
     through the same cached path as the seed and every fine-tuned run. ``load()`` returns
     ``(model, tokenizer)``; ``key`` says what the model is (the cache key); ``name`` names its folder.
     The frontier chapter scores its rescaled adapters (WiSE-FT, LiNeS) this way."""
-    return read_json(_eval_model(cfg, name, key, load, log) / "manifest.json")["scores"]
+    return read_json(_eval_model(cfg, name, key, load) / "manifest.json")["scores"]
 
 
-def _seed_eval(cfg: RunConfig, log: Callable) -> Path:
+def _seed_eval(cfg: RunConfig) -> Path:
     from .models import load_model
     from .teaching_world.build import seed_identity
 
-    return _eval_model(cfg, "seed", {"model": seed_identity(cfg)}, lambda: load_model(cfg), log)
+    return _eval_model(cfg, "seed", {"model": seed_identity(cfg)}, lambda: load_model(cfg))
 
 
-def _run_eval(cfg: RunConfig, run_dir: Path, log: Callable) -> Path:
+def _run_eval(cfg: RunConfig, run_dir: Path) -> Path:
     from .training import load_finetuned
 
     run_dir = Path(run_dir)
     key = {"run": run_dir.name, "run_key": read_json(run_dir / "manifest.json")["key_hash"]}
-    return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True), log)
+    return _eval_model(cfg, run_dir.name, key, lambda: load_finetuned(cfg, run_dir, merge=True))
 
 
-def _lm_eval_scores(
-    cfg: RunConfig, name: str, base: str, adapter: Path | None, ident: dict, log: Callable
-) -> dict:
+def _lm_eval_scores(cfg: RunConfig, name: str, base: str, adapter: Path | None, ident: dict) -> dict:
     """``lm_eval_tasks`` on one model, as ``{task: {"n", "lenient", "strict", "metric"}}`` (0-100)."""
     if not cfg.lm_eval_tasks:
         return {}
     from .lm_eval_tasks import evaluate_with_lm_eval, primary_score
 
     res = evaluate_with_lm_eval(
-        cfg, name, base, adapter, cfg.lm_eval_tasks, cfg.lm_eval_include_path or None, ident, log=log
+        cfg, name, base, adapter, cfg.lm_eval_tasks, cfg.lm_eval_include_path or None, ident
     )
     out = {}
     for task, metrics in res.items():
@@ -178,31 +175,31 @@ def _lm_eval_scores(
     return out
 
 
-def evaluate_seed(cfg: RunConfig, log: Callable = print) -> dict:
+def evaluate_seed(cfg: RunConfig) -> dict:
     from .models import seed_weights
     from .teaching_world.build import seed_identity
 
-    scores = read_json(_seed_eval(cfg, log) / "manifest.json")["scores"]
+    scores = read_json(_seed_eval(cfg) / "manifest.json")["scores"]
     ident = {"seed": seed_identity(cfg)}
-    return {**scores, **_lm_eval_scores(cfg, "seed", seed_weights(cfg), None, ident, log)}
+    return {**scores, **_lm_eval_scores(cfg, "seed", seed_weights(cfg), None, ident)}
 
 
-def evaluate_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> dict:
+def evaluate_run(cfg: RunConfig, run_dir: Path) -> dict:
     from .training import finetuned_weights
 
     run_dir = Path(run_dir)
-    scores = read_json(_run_eval(cfg, run_dir, log) / "manifest.json")["scores"]
+    scores = read_json(_run_eval(cfg, run_dir) / "manifest.json")["scores"]
     ident = {"run_key": read_json(run_dir / "manifest.json")["key_hash"]}
-    return {**scores, **_lm_eval_scores(cfg, run_dir.name, *finetuned_weights(cfg, run_dir), ident, log)}
+    return {**scores, **_lm_eval_scores(cfg, run_dir.name, *finetuned_weights(cfg, run_dir), ident)}
 
 
-def outputs_for_seed(cfg: RunConfig, log: Callable = print) -> list[dict]:
+def outputs_for_seed(cfg: RunConfig) -> list[dict]:
     """Every held-out prompt with the seed's answer and verdicts (evaluated once, then cached)."""
-    return read_json(_seed_eval(cfg, log) / "outputs.json")
+    return read_json(_seed_eval(cfg) / "outputs.json")
 
 
-def outputs_for_run(cfg: RunConfig, run_dir: Path, log: Callable = print) -> list[dict]:
-    return read_json(_run_eval(cfg, run_dir, log) / "outputs.json")
+def outputs_for_run(cfg: RunConfig, run_dir: Path) -> list[dict]:
+    return read_json(_run_eval(cfg, run_dir) / "outputs.json")
 
 
 def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
@@ -221,13 +218,11 @@ def _rows(variant: str, seed: int, scores: dict, lr, epochs) -> list[dict]:
     ]
 
 
-def evaluate_point(
-    cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int, log: Callable = print
-) -> dict:
+def evaluate_point(cfg: RunConfig, variant: str, lr: float, epochs: float, seed: int) -> dict:
     """Train (or reuse) one run of the grid and evaluate it (or reuse its scores)."""
     from .training import train_adapter
 
-    return evaluate_run(cfg, train_adapter(cfg, variant, lr=lr, epochs=epochs, seed=seed, log=log), log)
+    return evaluate_run(cfg, train_adapter(cfg, variant, lr=lr, epochs=epochs, seed=seed))
 
 
 def grid_jobs(cfg: RunConfig, lrs, epochs, seeds) -> list:
@@ -243,15 +238,15 @@ def grid_jobs(cfg: RunConfig, lrs, epochs, seeds) -> list:
     ]
 
 
-def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds, log: Callable = print) -> list[dict]:
+def evaluate_grid(cfg: RunConfig, lrs, epochs, seeds) -> list[dict]:
     """Train (or reuse) SFT and SDFT for every grid point and evaluate them; seed rows included."""
     from .training import sweep
 
-    rows = _rows("seed", cfg.seed, evaluate_seed(cfg, log), None, None) if "seed" in cfg.eval_variants else []
+    rows = _rows("seed", cfg.seed, evaluate_seed(cfg), None, None) if "seed" in cfg.eval_variants else []
     variants = [v for v in cfg.eval_variants if v != "seed"]
-    for m in sweep(cfg, variants=variants, lrs=lrs, epochs=epochs, seeds=seeds, log=log) if variants else []:
+    for m in sweep(cfg, variants=variants, lrs=lrs, epochs=epochs, seeds=seeds) if variants else []:
         rows += _rows(
-            m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"]), log), m["learning_rate"], m["epochs"]
+            m["variant"], m["seed"], evaluate_run(cfg, Path(m["path"])), m["learning_rate"], m["epochs"]
         )
     return rows
 
@@ -275,7 +270,7 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return write_text(path, pd.DataFrame(rows, columns=RESULT_COLUMNS).to_csv(index=False))
 
 
-def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
+def run_evaluation(cfg: RunConfig) -> dict[str, Path]:
     """results.csv (the profile's setting, every fine-tuning seed) and sweep.csv (the frontier)."""
     from .parallel import prebuild, workers_for
 
@@ -288,12 +283,12 @@ def run_evaluation(cfg: RunConfig, log: Callable = print) -> dict[str, Path]:
         if "sdft" in cfg.eval_variants:  # every SDFT run reads the distilled set: made once, here
             from .training import variant_data
 
-            variant_data(cfg, "sdft", log)
+            variant_data(cfg, "sdft")
         jobs = grid_jobs(cfg, [cfg.learning_rate], [cfg.epochs], seeds) + grid_jobs(cfg, lrs, eps, seeds)
         prebuild(cfg, [j for i, j in enumerate(jobs) if j not in jobs[:i]])
-    main = evaluate_grid(cfg, [cfg.learning_rate], [cfg.epochs], seeds, log)
+    main = evaluate_grid(cfg, [cfg.learning_rate], [cfg.epochs], seeds)
     out = {"results": write_csv(cfg.stage_path(STAGE) / "results.csv", main)}
-    sweep = evaluate_grid(cfg, lrs, eps, seeds, log) if (len(lrs) > 1 or len(eps) > 1) else main
+    sweep = evaluate_grid(cfg, lrs, eps, seeds) if (len(lrs) > 1 or len(eps) > 1) else main
     out["sweep"] = write_csv(cfg.stage_path(STAGE) / "sweep.csv", sweep)
     return out
 
@@ -393,7 +388,7 @@ def frontier(df, target: str | None):
 # ---------------------------------------------------------------------------------------------
 # lm-eval on the teaching world (a cross-check of the book's own scoring)
 # ---------------------------------------------------------------------------------------------
-def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
+def lm_eval_teaching(cfg: RunConfig):
     """The world's skills as lm-eval custom tasks (HFLM + peft) for the seed and the first seed's SFT
     and SDFT runs; beside each lm-eval exact match, the exact-match rate of the answers the book's own
     evaluation generated for the same prompts (they agree when both see the same prompt and decode
@@ -409,7 +404,7 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     from .teaching_world import build as tw
     from .training import finetuned_weights, train_adapter
 
-    world = tw.build_world_data(cfg, log=log)
+    world = tw.build_world_data(cfg)
     sets = tw.eval_sets(world)
     seed_dir = seed_weights(cfg)
     from transformers import AutoTokenizer
@@ -418,10 +413,10 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     task_dir = cfg.stage_path(STAGE) / "lm_eval_tasks"
     tasks = write_teaching_tasks(task_dir, sets, tok)
     s0 = (cfg.ft_seeds or [cfg.seed])[0]
-    models = {"seed": (seed_dir, None, {"seed": tw.model_key(cfg)}, outputs_for_seed(cfg, log))}
+    models = {"seed": (seed_dir, None, {"seed": tw.model_key(cfg)}, outputs_for_seed(cfg))}
     for v in ("sft", "sdft"):
-        run = train_adapter(cfg, v, seed=s0, log=log)  # reused when the chapter already trained it
-        outputs = outputs_for_run(cfg, run, log)
+        run = train_adapter(cfg, v, seed=s0)  # reused when the chapter already trained it
+        outputs = outputs_for_run(cfg, run)
         models[v] = (
             *finetuned_weights(cfg, run),
             {"run_key": read_json(run / "manifest.json")["key_hash"]},
@@ -449,7 +444,7 @@ def lm_eval_teaching(cfg: RunConfig, log: Callable = print):
     )  # side by side, then reused below
     rows = []
     for variant, (base, adapter, ident, outputs) in models.items():
-        res = evaluate_with_lm_eval(cfg, f"cross-{variant}", base, adapter, tasks, task_dir, ident, log=log)
+        res = evaluate_with_lm_eval(cfg, f"cross-{variant}", base, adapter, tasks, task_dir, ident)
         for task, metrics in res.items():
             skill = task[len(PREFIX) :]
             mine = [o for o in outputs if o["skill"] == skill][:n]

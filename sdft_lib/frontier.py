@@ -119,7 +119,7 @@ def replay_prompts(cfg, n: int) -> list[dict]:
             f"model={cfg.model!r} is not allowed for replay: its prompts come from the teaching "
             "world's training prompts; use the teaching-world model (profile toy or smoke)"
         )
-    pool = read_json(build_world_data(cfg, log=lambda m: None) / "seed_train.json")
+    pool = read_json(build_world_data(cfg) / "seed_train.json")
     picked = random.Random(cfg.seed).sample(range(len(pool)), min(n, len(pool)))
     return [{"instruction": pool[i]["instruction"], "input": pool[i].get("input", "")} for i in picked]
 
@@ -133,7 +133,7 @@ def replay_key(cfg, n: int) -> dict:
     return {"replay_version": 2, "seed_model": seed_identity(cfg), "n": n, **artifact_fields(cfg, "replay")}
 
 
-def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
+def replay_set(cfg, n: int) -> Path:
     """Build (or reuse) the replay set: the seed's greedy answers (the run's template and decoding)
     to :func:`replay_prompts`. ``replay.json`` in the returned folder; the manifest's metrics count
     the tokens generated and the seconds it took."""
@@ -166,11 +166,10 @@ def replay_set(cfg, n: int, log: Callable[[str], None] = print) -> Path:
         build,
         stage=f"{STAGE}/replay",
         cfg=cfg,
-        log=log,
     )
 
 
-def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
+def replay_data(cfg, ratio: float) -> tuple[list[dict], Path]:
     """The task's training records mixed with replay at ``ratio`` (:func:`replay_mix`, mixed with the
     run's seed so every fine-tuning seed trains on one data set), written once to the frontier stage
     (the file's hash joins the training run's key). The replay pool is as large as the task: ratios
@@ -178,7 +177,7 @@ def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[
     from .runs import key_hash, read_json, write_text
 
     task = _task_records(cfg)
-    replay = read_json(replay_set(cfg, len(task), log) / "replay.json")  # one pool, as large as the task
+    replay = read_json(replay_set(cfg, len(task)) / "replay.json")  # one pool, as large as the task
     mixed = replay_mix(task, replay, ratio, seed=cfg.seed)
     text = json.dumps(mixed, ensure_ascii=False, indent=1)
     path = cfg.stage_path(STAGE) / f"mix-r{ratio:g}-{key_hash({'text': text}, 10)}.json"
@@ -187,19 +186,17 @@ def replay_data(cfg, ratio: float, log: Callable[[str], None] = print) -> tuple[
     return mixed, path
 
 
-def train_replay(cfg, ratio: float, seed: int, log: Callable[[str], None] = print) -> Path:
+def train_replay(cfg, ratio: float, seed: int) -> Path:
     """SFT on the task mixed with replay at ``ratio``, through the training stage's one path."""
     from .training import train_adapter
 
-    return train_adapter(cfg, f"replay{ratio:g}", seed=seed, data=replay_data(cfg, ratio, log), log=log)
+    return train_adapter(cfg, f"replay{ratio:g}", seed=seed, data=replay_data(cfg, ratio))
 
 
 # ---------------------------------------------------------------------------------------------
 # Rescaled adapters (WiSE-FT, LiNeS), scored through the evaluation stage
 # ---------------------------------------------------------------------------------------------
-def rescaled_scores(
-    cfg, run_dir: Path, method: str, log: Callable[[str], None] = print, **how: float
-) -> dict:
+def rescaled_scores(cfg, run_dir: Path, method: str, **how: float) -> dict:
     """Scores of a LoRA run with its adapter rescaled (``method`` ``"wise"`` with ``alpha``, or
     ``"lines"`` with ``alpha`` and ``beta``), merged, on the run's benchmarks; cached like any run."""
     from .evaluation import evaluate_model
@@ -224,25 +221,25 @@ def rescaled_scores(
         "rescale": {"method": method, **how},
     }
     label = "-".join(f"{k}{v:g}" for k, v in how.items())
-    return evaluate_model(cfg, f"{run_dir.name}-{method}-{label}", key, load, log)
+    return evaluate_model(cfg, f"{run_dir.name}-{method}-{label}", key, load)
 
 
 # ---------------------------------------------------------------------------------------------
 # Every run of the chapter, built side by side first (sdft_lib.parallel)
 # ---------------------------------------------------------------------------------------------
-def evaluate_replay(cfg, ratio: float, seed: int, log: Callable[[str], None] = print) -> dict:
+def evaluate_replay(cfg, ratio: float, seed: int) -> dict:
     """Train (or reuse) one replay run and score it."""
     from .evaluation import evaluate_run
 
-    return evaluate_run(cfg, train_replay(cfg, ratio, seed, log), log)
+    return evaluate_run(cfg, train_replay(cfg, ratio, seed))
 
 
-def evaluate_on_policy(cfg, epochs: float, seed: int, log: Callable[[str], None] = print) -> dict:
+def evaluate_on_policy(cfg, epochs: float, seed: int) -> dict:
     """Train (or reuse) one on-policy self-distillation run and score it."""
     from .evaluation import evaluate_run
     from .on_policy import train_on_policy
 
-    return evaluate_run(cfg, train_on_policy(cfg, epochs=epochs, seed=seed, log=log), log)
+    return evaluate_run(cfg, train_on_policy(cfg, epochs=epochs, seed=seed))
 
 
 def jobs(
@@ -292,7 +289,7 @@ def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -
     if workers_for(cfg) <= 1:
         return 1
     if any(r > 0 for r in replay):
-        replay_set(cfg, len(_task_records(cfg)), log=lambda m: None)
+        replay_set(cfg, len(_task_records(cfg)))
     return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs))
 
 
@@ -309,7 +306,7 @@ def skills(cfg) -> tuple[str, list[str]]:
     from .evaluation import run_benchmarks, task_benchmark
 
     target = task_benchmark(cfg)
-    return target, [b.name for b in run_benchmarks(cfg, log=lambda m: None)[0] if b.name != target]
+    return target, [b.name for b in run_benchmarks(cfg)[0] if b.name != target]
 
 
 def run_cost(run_dir: Path) -> dict:
@@ -338,7 +335,7 @@ def data_cost(cfg, variant: str) -> dict:
         from .models import seed_weights
         from .self_distillation import run_self_distillation
 
-        folder = run_self_distillation(cfg, log=lambda m: None)
+        folder = run_self_distillation(cfg)
         tok = AutoTokenizer.from_pretrained(seed_weights(cfg))
         lines_ = (folder / "rewrites.jsonl").read_text().splitlines()
         generated = sum(
@@ -346,9 +343,7 @@ def data_cost(cfg, variant: str) -> dict:
         )
         return {"data_seconds": read_json(folder / "manifest.json")["seconds"], "tokens_generated": generated}
     if variant.startswith("replay"):
-        man = read_json(replay_set(cfg, len(_task_records(cfg)), log=lambda m: None) / "manifest.json")[
-            "metrics"
-        ]
+        man = read_json(replay_set(cfg, len(_task_records(cfg))) / "manifest.json")["metrics"]
         return {"data_seconds": man["seconds"], "tokens_generated": man["tokens_generated"]}
     return {"data_seconds": 0.0, "tokens_generated": 0}
 

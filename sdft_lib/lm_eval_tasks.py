@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -264,7 +263,6 @@ def evaluate_with_lm_eval(
     tasks: list[str],
     include_path: str | Path | None,
     ident: dict,
-    log: Callable = print,
 ) -> dict:
     """Cached lm-eval run for one model of a run: ``evaluation/lm_eval-<name>-<hash>/results.json``.
 
@@ -302,7 +300,7 @@ def evaluate_with_lm_eval(
         write_json(work / "results.json", res)
         return {"results": res}
 
-    build_once(path, key, build, stage=f"evaluation/lm_eval-{name}", cfg=cfg, log=log)
+    build_once(path, key, build, stage=f"evaluation/lm_eval-{name}", cfg=cfg)
     return read_json(path / "results.json")
 
 

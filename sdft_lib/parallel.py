@@ -37,10 +37,6 @@ def workers_for(cfg) -> int:
     return max(1, min(threads, os.cpu_count() or 1))
 
 
-def _quiet(message: str) -> None:
-    pass
-
-
 def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
@@ -54,7 +50,7 @@ def _init_worker() -> None:
 def _call(cfg, job: Job) -> None:
     target, kwargs = job
     module, _, name = target.partition(":")
-    getattr(importlib.import_module(module), name)(cfg, **kwargs, log=_quiet)
+    getattr(importlib.import_module(module), name)(cfg, **kwargs)
 
 
 def prebuild(cfg, jobs: Sequence[Job], workers: int | None = None) -> int:

@@ -8,7 +8,6 @@ is the seed's own and its KL is 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from .instruction_probe import PROBE
@@ -16,13 +15,13 @@ from .instruction_probe import PROBE
 STAGE = "drift"
 
 
-def seed_answers(cfg, benchmark: str = PROBE, log: Callable = print) -> list[dict]:
+def seed_answers(cfg, benchmark: str = PROBE) -> list[dict]:
     """The seed's own greedy answers to the probe's prompts, as records (from its cached evaluation)."""
     from .evaluation import outputs_for_seed
 
     return [
         {"instruction": r["instruction"], "input": "", "output": r["response"]}
-        for r in outputs_for_seed(cfg, log)
+        for r in outputs_for_seed(cfg)
         if r["skill"] == benchmark and r["response"].strip()
     ]
 
@@ -40,15 +39,15 @@ def _drift_key(cfg, run_dir, records: list[dict], benchmark: str) -> dict:
     }
 
 
-def drift_folder(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log: Callable = print) -> Path:
+def drift_folder(cfg, run_dir: str | Path | None, benchmark: str = PROBE) -> Path:
     """Where :func:`drift_from_seed` keeps a model's drift (``rows.json``: one row per answer)."""
     from .runs import key_hash
 
-    key = _drift_key(cfg, run_dir, seed_answers(cfg, benchmark, log), benchmark)
+    key = _drift_key(cfg, run_dir, seed_answers(cfg, benchmark), benchmark)
     return cfg.stage_path(STAGE) / f"{Path(run_dir).name if run_dir else 'seed'}-{key_hash(key, 8)}"
 
 
-def drift_from_seed(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log: Callable = print) -> dict:
+def drift_from_seed(cfg, run_dir: str | Path | None, benchmark: str = PROBE) -> dict:
     """How far a model moved from the seed, on the seed's own answers to held-out prompts:
 
     ``nll``: mean per-token NLL the model gives them (the seed's own when ``run_dir`` is None);
@@ -60,7 +59,7 @@ def drift_from_seed(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log
     from .runs import build_once, read_json, write_json
     from .training import load_finetuned
 
-    records = seed_answers(cfg, benchmark, log)
+    records = seed_answers(cfg, benchmark)
     key = _drift_key(cfg, run_dir, records, benchmark)
 
     def build(work: Path) -> dict:
@@ -80,7 +79,7 @@ def drift_from_seed(cfg, run_dir: str | Path | None, benchmark: str = PROBE, log
             }
         }
 
-    folder = drift_folder(cfg, run_dir, benchmark, log)
+    folder = drift_folder(cfg, run_dir, benchmark)
     name = Path(run_dir).name if run_dir else "seed"
-    build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg, log=log)
+    build_once(folder, key, build, stage=f"{STAGE}/{name}", cfg=cfg)
     return read_json(folder / "manifest.json")["drift"]

@@ -17,7 +17,6 @@ the seeds (:mod:`sdft_lib.stats`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def model_facts(cfg: RunConfig) -> dict:
     }
 
 
-def distribution_gap(cfg: RunConfig, distilled: Path, log: Callable = print) -> dict:
+def distribution_gap(cfg: RunConfig, distilled: Path) -> dict:
     """The seed's mean per-token NLL of the original references and of its accepted rewrites, on the
     records whose rewrite was accepted and differs from the reference (the same prompts, so the
     difference is the gap SDFT closes), with the per-record rows."""
@@ -155,28 +154,28 @@ def gap_table(gap: dict):
     return pd.DataFrame(out)
 
 
-def run_study(cfg: RunConfig, log: Callable = print) -> Study:
+def run_study(cfg: RunConfig) -> Study:
     """Build (or reuse) every step of the study for the profile's setting and ``ft_seeds``."""
     from . import evaluation
     from . import self_distillation as sd
     from .training import train_adapter
 
-    distilled = sd.run_self_distillation(cfg, log)
+    distilled = sd.run_self_distillation(cfg)
     study = Study(cfg, distilled, sd.load_report(distilled), sd.load_verdicts(distilled), {})
-    study.gap = distribution_gap(cfg, distilled, log)
-    study.scores["seed"] = {None: evaluation.evaluate_seed(cfg, log)}
-    study.outputs["seed"] = {None: evaluation.outputs_for_seed(cfg, log)}
+    study.gap = distribution_gap(cfg, distilled)
+    study.scores["seed"] = {None: evaluation.evaluate_seed(cfg)}
+    study.outputs["seed"] = {None: evaluation.outputs_for_seed(cfg)}
     probing = instruction_probe.PROBE in cfg.eval_benchmarks
     if probing:
-        study.drift["seed"] = {None: probes.drift_from_seed(cfg, None, log=log)}
+        study.drift["seed"] = {None: probes.drift_from_seed(cfg, None)}
     for variant in ("sft", "sdft"):
         for s in cfg.ft_seeds:
-            run = train_adapter(cfg, variant, seed=s, log=log)
+            run = train_adapter(cfg, variant, seed=s)
             study.runs.setdefault(variant, {})[s] = run
-            study.scores.setdefault(variant, {})[s] = evaluation.evaluate_run(cfg, run, log)
-            study.outputs.setdefault(variant, {})[s] = evaluation.outputs_for_run(cfg, run, log)
+            study.scores.setdefault(variant, {})[s] = evaluation.evaluate_run(cfg, run)
+            study.outputs.setdefault(variant, {})[s] = evaluation.outputs_for_run(cfg, run)
             if probing:
-                study.drift.setdefault(variant, {})[s] = probes.drift_from_seed(cfg, run, log=log)
+                study.drift.setdefault(variant, {})[s] = probes.drift_from_seed(cfg, run)
     return study
 
 
@@ -378,7 +377,7 @@ FLOOR_PROBES = ("advbench_raw", "multiarith")
 FLOOR_LIMIT = 12  # prompts each: enough to tell a score near zero from one well above the floor
 
 
-def floor_check(cfg: RunConfig, benchmarks=FLOOR_PROBES, limit: int = FLOOR_LIMIT, log: Callable = print):
+def floor_check(cfg: RunConfig, benchmarks=FLOOR_PROBES, limit: int = FLOOR_LIMIT):
     """The seed's score on each of the paper's probes (first ``limit`` prompts), and whether it clears
     :data:`FLOOR`; one row per probe."""
     import pandas as pd
@@ -386,7 +385,7 @@ def floor_check(cfg: RunConfig, benchmarks=FLOOR_PROBES, limit: int = FLOOR_LIMI
     from .evaluation import evaluate_seed
 
     probe_cfg = cfg.replace(eval_benchmarks=list(benchmarks), eval_limit=limit, lm_eval_tasks=[])
-    scores = evaluate_seed(probe_cfg, log)
+    scores = evaluate_seed(probe_cfg)
     return pd.DataFrame(
         [
             {

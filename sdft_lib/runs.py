@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROJECT_ROOT, ConfigError, RunConfig
+from .report import say
 
 MANIFEST = "manifest.json"
 PACKAGES = (
@@ -218,7 +219,6 @@ def build_once(
     stage: str,
     cfg: RunConfig | None = None,
     inputs: Mapping[str, str | os.PathLike] | None = None,
-    log: Callable[[str], None] = print,
     collective: bool = False,
 ) -> Path:
     """Return ``path`` holding the artifact for ``key``, building it only if it is not there.
@@ -237,23 +237,23 @@ def build_once(
     guard_user_data(path, cfg)
     input_hashes = {name: file_sha256(p) for name, p in (inputs or {}).items()}
     want = key_hash({"key": key, "inputs": input_hashes})
-    found = _finished(path, want, stage, log)
+    found = _finished(path, want, stage)
     if found is not None:
         return found
     state = distributed() if collective else None
     if state is not None:
-        return _build_together(state, path, want, key, build, stage, cfg, input_hashes, log)
+        return _build_together(state, path, want, key, build, stage, cfg, input_hashes)
     # One builder per artifact: a second process (make -j, two notebooks, every rank of accelerate)
     # waits here, then finds the artifact finished. The operating system releases the lock when its
     # holder exits, crashed or not; a crashed build's partial folder is picked up again below.
-    with _artifact_lock(path, stage, log):
-        found = _finished(path, want, stage, log)
+    with _artifact_lock(path, stage):
+        found = _finished(path, want, stage)
         if found is not None:
             return found
-        return _build(path, want, key, build, stage, cfg, input_hashes, log)
+        return _build(path, want, key, build, stage, cfg, input_hashes)
 
 
-def _finished(path: Path, want: str, stage: str, log: Callable[[str], None]) -> Path | None:
+def _finished(path: Path, want: str, stage: str) -> Path | None:
     """``path`` if it holds the finished artifact for ``want``; None if there is none; an error if
     it holds something else."""
     if is_complete(path):
@@ -261,7 +261,7 @@ def _finished(path: Path, want: str, stage: str, log: Callable[[str], None]) -> 
         if have == want:
             if str(path) not in _ANNOUNCED:  # say it once per artifact, not at every lookup
                 _ANNOUNCED.add(str(path))
-                log(f"reusing {stage}: {display_path(path)}")
+                say(f"reusing {stage}: {display_path(path)}")
             return path
         raise StaleArtifactError(
             f"{path} was built with other parameters (key {have}, now {want}); pass a new run_dir, "
@@ -276,7 +276,7 @@ def _finished(path: Path, want: str, stage: str, log: Callable[[str], None]) -> 
 
 
 @contextmanager
-def _artifact_lock(path: Path, stage: str, log: Callable[[str], None]):
+def _artifact_lock(path: Path, stage: str):
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,7 +284,7 @@ def _artifact_lock(path: Path, stage: str, log: Callable[[str], None]):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log(f"waiting for another process building {stage}: {display_path(path)}")
+            say(f"waiting for another process building {stage}: {display_path(path)}")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -328,10 +328,9 @@ def _build(
     stage: str,
     cfg: RunConfig | None,
     input_hashes: dict,
-    log: Callable[[str], None],
 ) -> Path:
     work = _prepare(path, want)
-    log(f"building {stage}: {display_path(path)}")
+    say(f"building {stage}: {display_path(path)}")
     t0 = time.time()
     extra = dict(build(work) or {})
     extra.setdefault("seconds", round(time.time() - t0, 2))
@@ -347,20 +346,19 @@ def _build_together(
     stage: str,
     cfg: RunConfig | None,
     input_hashes: dict,
-    log: Callable[[str], None],
 ) -> Path:
     """:func:`build_once` for every process of a distributed job at once (see ``collective``)."""
     from contextlib import ExitStack
 
     with ExitStack() as stack:
         if state.is_main_process:  # other jobs building this artifact wait for this one
-            stack.enter_context(_artifact_lock(path, stage, log))
-            if _finished(path, want, stage, log) is None:
+            stack.enter_context(_artifact_lock(path, stage))
+            if _finished(path, want, stage) is None:
                 _prepare(path, want)
-                log(f"building {stage} on {state.num_processes} processes: {display_path(path)}")
+                say(f"building {stage} on {state.num_processes} processes: {display_path(path)}")
         state.wait_for_everyone()
         if is_complete(path):  # another job finished it while the main process waited for the lock
-            return _finished(path, want, stage, log)
+            return _finished(path, want, stage)
         work = path.parent / f".{path.name}.partial"
         t0 = time.time()
         extra = dict(build(work) or {})

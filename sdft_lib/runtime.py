@@ -6,13 +6,15 @@ from pathlib import Path
 
 from .config import ConfigError, RunConfig
 from .hardware import quiet_libraries, resolve_device, resolve_dtype, seed_everything, set_threads
+from .report import to_stdout
 from .runs import display_path, guard_user_data
 
 
-def setup(cfg: RunConfig) -> dict:
+def setup(cfg: RunConfig, report: bool = True) -> dict:
     """Check every input of the run (``data.check_inputs``, ``models.check_model``, the code sandbox when
-    HumanEval runs: nothing is written), apply threads
-    and seed; return a summary (device, dtype, threads, input sizes) for the notebook to show."""
+    HumanEval runs: nothing is written), apply threads and seed, and (``report``) print the stages'
+    progress messages (``report.to_stdout``); return a summary (device, dtype, threads, input sizes)
+    for the notebook to show."""
     import warnings
 
     from .data import check_inputs
@@ -33,6 +35,8 @@ def setup(cfg: RunConfig) -> dict:
         code = check_sandbox(cfg.allow_code_execution, cfg.allow_unsandboxed_code_execution)
     threads = set_threads(cfg.threads)
     quiet_libraries()
+    if report:
+        to_stdout()
     readable_tables()
     seed_everything(cfg.seed)
     device = resolve_device(cfg)

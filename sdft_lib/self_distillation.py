@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .metrics import REGEX_PREFIX, SCORERS, no_banned_phrase, scorer
+from .report import say
 from .runs import build_once, display_path, key_hash, read_json, write_json, write_text
 
 STAGE = "self_distillation"
@@ -302,7 +303,6 @@ def generate_chunked(
     prompts: Sequence,
     generate: Callable[[list], list],
     chunk_size: int,
-    log: Callable[[str], None] = print,
     shape: Mapping | None = None,
 ) -> list[dict]:
     """Generate in chunks, each saved atomically as ``chunks/NNNNN.json`` with the hash of the
@@ -334,7 +334,7 @@ def generate_chunked(
         t0 = time.time()
         rewrites = [{"text": g.text, "finished": g.finished} for g in generate(part)]
         write_json(path, {"prompts_sha256": digest, "rewrites": rewrites})
-        log(f"  chunk {c + 1}/{n_chunks}: {len(part)} rewrites in {time.time() - t0:.1f}s")
+        say(f"  chunk {c + 1}/{n_chunks}: {len(part)} rewrites in {time.time() - t0:.1f}s")
         out += rewrites
     return out
 
@@ -358,7 +358,7 @@ def distilled_path(cfg: RunConfig) -> Path:
     return cfg.stage_path(STAGE) / f"distilled-{key_hash(distill_key(cfg, distill_template_name(cfg)))}"
 
 
-def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) -> Path:
+def run_self_distillation(cfg: RunConfig) -> Path:
     """Build (or reuse) the distilled dataset of this run; return its folder."""
     from .data import load_task
 
@@ -380,7 +380,6 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
                 prompts,
                 lambda ps: backend.generate_full(ps, _decoding(cfg)),
                 cfg.distill_chunk_size,
-                log=log,
                 shape={"gen_batch_size": cfg.gen_batch_size, "backend": cfg.gen_backend},
             )
         finally:
@@ -425,7 +424,6 @@ def run_self_distillation(cfg: RunConfig, log: Callable[[str], None] = print) ->
         stage=STAGE,
         cfg=cfg,
         inputs={"dataset": source},
-        log=log,
     )
 
 

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from .self_distillation import distilled_path, run_self_distillation
     from .training import sweep
 
-    setup(cfg)
     rank = int(os.environ.get("RANK", "0"))
+    setup(cfg, report=rank == 0)  # one process reports what it builds or reuses
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
     first = f"build it first with one process (python -m sdft_lib.train {args.profile} --distill-only ...)"
     if several and cfg.is_teaching:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         run_self_distillation(cfg)
     if args.distill_only:
         return 0
-    for m in sweep(cfg, variants=args.variants.split(","), log=print if rank == 0 else (lambda s: None)):
+    for m in sweep(cfg, variants=args.variants.split(",")):
         if rank == 0:
             print(m)
     return 0

@@ -16,17 +16,18 @@ metrics). A rerun reuses a finished run; an interrupted one resumes from its las
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .config import RunConfig
+from .report import say
 from .runs import build_once, key_hash, read_json, write_json
 
 STAGE = "training"
 VARIANTS = ("sft", "sdft")
 
 
-def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = print) -> tuple[list[dict], Path]:
+def variant_data(cfg: RunConfig, variant: str) -> tuple[list[dict], Path]:
     """The records a variant trains on (the first ``distill_max_examples`` when set, as
     distillation takes them) and the file they came from."""
     from .data import load_task, read_records
@@ -38,7 +39,7 @@ def variant_data(cfg: RunConfig, variant: str, log: Callable[[str], None] = prin
     if variant == "sdft":
         from .self_distillation import run_self_distillation
 
-        path = run_self_distillation(cfg, log=log) / "distilled.json"
+        path = run_self_distillation(cfg) / "distilled.json"
         return cap(read_records(path)), path
     raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
 
@@ -232,7 +233,6 @@ def train_adapter(
     lr: float | None = None,
     epochs: float | None = None,
     seed: int | None = None,
-    log: Callable[[str], None] = print,
     callbacks: Sequence | None = None,
     save_steps: int | None = None,
     data: tuple[list[dict], Path] | None = None,
@@ -247,7 +247,7 @@ def train_adapter(
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
-    records, data_path = data if data is not None else variant_data(cfg, variant, log=log)
+    records, data_path = data if data is not None else variant_data(cfg, variant)
 
     def build(work: Path) -> dict:
         from transformers import set_seed
@@ -271,7 +271,7 @@ def train_adapter(
             trainer.add_callback(cb)
         resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))
         if resume:
-            log(f"  resuming {variant} from its last checkpoint")
+            say(f"  resuming {variant} from its last checkpoint")
         t0 = time.time()
         trainer.train(resume_from_checkpoint=True if resume else None)
         secs = time.time() - t0
@@ -317,20 +317,17 @@ def train_adapter(
         stage=f"{STAGE}/{variant}",
         cfg=cfg,
         inputs={"data": data_path},
-        log=log,
         collective=True,
     )
 
 
-def train_variants(
-    cfg: RunConfig, variants: Sequence[str] = VARIANTS, log: Callable[[str], None] = print
-) -> dict[str, Path]:
+def train_variants(cfg: RunConfig, variants: Sequence[str] = VARIANTS) -> dict[str, Path]:
     """Fine-tune each variant at the run's setting; return their run folders. The runs are independent,
     so they are built side by side where that is faster (:mod:`sdft_lib.parallel`)."""
     from .parallel import prebuild
 
     prebuild(cfg, [("sdft_lib.training:train_adapter", {"variant": v}) for v in variants])
-    return {v: train_adapter(cfg, v, log=log) for v in variants}
+    return {v: train_adapter(cfg, v) for v in variants}
 
 
 def save_trained(trainer, target: Path) -> None:
@@ -404,7 +401,6 @@ def sweep(
     lrs: Iterable[float] | None = None,
     epochs: Iterable[float] | None = None,
     seeds: Iterable[int] | None = None,
-    log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train every (variant, lr, epochs, seed) of the grid, reusing finished runs; return their metrics.
 
@@ -418,6 +414,6 @@ def sweep(
         for ep in epochs:
             for s in seeds:
                 for v in variants:
-                    path = train_adapter(cfg, v, lr=lr, epochs=ep, seed=s, log=log)
+                    path = train_adapter(cfg, v, lr=lr, epochs=ep, seed=s)
                     out.append({**run_metrics(path), "path": str(path)})
     return out

@@ -98,7 +98,7 @@ def main() -> None:
 
     cfg = load_config("smoke", run_dir=run_dir, **PARAMS)
     setup(cfg)
-    quiet = dict(log=lambda m: None)
+    quiet = dict()
     if stage in ("world", "all"):
         from sdft_lib.teaching_world.build import build_seed_model
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "sdft_lib"
 # The floors of ARCHITECTURE.md. A module may import from its own floor and the floors below.
 FLOORS = {
     0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
-    "teaching_world.model standin reference prose bookprofile instruction_probe stats",
+    "teaching_world.model standin reference prose bookprofile instruction_probe stats report",
     1: "config",
     2: "runs hardware parallel",
     3: "teaching_world.build packaged",

@@ -89,6 +89,6 @@ def test_lm_eval_cross_check_with_full_fine_tuning(tmp_path):
     from sdft_lib.evaluation import lm_eval_teaching
 
     cfg = load_config("smoke", run_dir=str(tmp_path / "run"), finetune="full", ft_seeds=[0], lm_eval_limit=2)
-    df = lm_eval_teaching(cfg, log=lambda m: None)
+    df = lm_eval_teaching(cfg)
     assert {"seed", "sft", "sdft"} == set(df.variant)
     assert df.lm_eval.between(0, 100).all()

@@ -252,18 +252,14 @@ def test_replay_data_on_the_smoke_world(tmp_path):
     from sdft_lib.teaching_world.build import build_world_data, eval_sets
 
     cfg = load_config("smoke", run_dir=str(tmp_path))
-    held_out = {
-        r["instruction"]
-        for recs in eval_sets(build_world_data(cfg, log=lambda m: None)).values()
-        for r in recs
-    }
+    held_out = {r["instruction"] for recs in eval_sets(build_world_data(cfg)).values() for r in recs}
     prompts = frontier.replay_prompts(cfg, 30)
     assert len(prompts) == 30 and not held_out & {p["instruction"] for p in prompts}
     task, _ = load_task(cfg, "train")
-    mixed, path = frontier.replay_data(cfg, 0.5, log=lambda m: None)
+    mixed, path = frontier.replay_data(cfg, 0.5)
     assert len(mixed) == len(task) + round(0.5 * len(task)) and path.is_file()
-    assert frontier.replay_data(cfg, 0.5, log=lambda m: None)[1] == path
-    pool = read_json(frontier.replay_set(cfg, len(task), log=lambda m: None) / "replay.json")
+    assert frontier.replay_data(cfg, 0.5)[1] == path
+    pool = read_json(frontier.replay_set(cfg, len(task)) / "replay.json")
     assert len(pool) == len(task) and all("output" in r for r in pool)
     with pytest.raises(ValueError, match="model='gpt2' is not allowed for replay"):
         frontier.replay_prompts(cfg.replace(model="gpt2"), 3)

@@ -117,7 +117,7 @@ def test_the_built_seed_directory_loads_with_auto_classes(tmp_path):
     from sdft_lib.teaching_world.build import build_seed_model
 
     cfg = load_config("smoke", run_dir=str(tmp_path))
-    seed_dir = build_seed_model(cfg, log=lambda m: None)
+    seed_dir = build_seed_model(cfg)
     assert (seed_dir / "model.safetensors").is_file() and (seed_dir / "manifest.json").is_file()
     tok = AutoTokenizer.from_pretrained(seed_dir)
     model = AutoModelForCausalLM.from_pretrained(seed_dir)

@@ -98,7 +98,7 @@ def test_a_short_run_trains_saves_and_loads(tmp_path, monkeypatch):
     cfg = load_config(
         "smoke", run_dir=str(tmp_path), task_train_size=16, epochs=1.0, batch_size=4, max_new_tokens=16
     )
-    run = train_on_policy(cfg, log=lambda m: None)
+    run = train_on_policy(cfg)
     assert len(seen) == 16 and all(t[0] == {"role": "system", "content": DISTILL_SYSTEM} for t in seen)
     log = json.loads((run / "train_log.json").read_text())
     manifest = json.loads((run / "manifest.json").read_text())
@@ -114,4 +114,4 @@ def test_a_short_run_trains_saves_and_loads(tmp_path, monkeypatch):
     )  # every prompt's tokens count (a chat turn: 5+)
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
     load_finetuned(cfg, run)  # the saved adapter loads
-    assert train_on_policy(cfg, log=lambda m: None) == run  # reused
+    assert train_on_policy(cfg) == run  # reused

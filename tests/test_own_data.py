@@ -192,7 +192,7 @@ def test_eval_sets_parse_and_become_benchmarks(tmp_path):
         "scorer"
     ] == r"regex:-> (\d+)"
     assert check_inputs(cfg) == {"train": 8, "test": 2, "eval_sets:capitals": 1, "eval_sets:d": 10}
-    benches, ident = run_benchmarks(cfg, log=lambda m: None)
+    benches, ident = run_benchmarks(cfg)
     names = [b.name for b in benches]
     assert names[-3:] == ["task", "capitals", "d"] and "arithmetic" in names  # the world's skills stay
     assert task_benchmark(cfg) == "task" and {"task", "set:capitals", "set:d"} <= set(ident)

@@ -110,9 +110,9 @@ def test_teaching_model_through_the_paper_profile(tmp_path):
         eval_benchmarks="gsm8k,multiarith,openfunction,advbench_raw,advbench_jailbreak,alpaca_eval",
     )
     assert cfg.lora_targets == ["q_proj", "v_proj"] and cfg.train_template == "gsm8k"
-    report = load_report(run_self_distillation(cfg, log=lambda m: None))
+    report = load_report(run_self_distillation(cfg))
     assert report["total"] == 6 and report["template"] == "gsm8k_distill"
-    paths = evaluation.run_evaluation(cfg, log=lambda m: None)
+    paths = evaluation.run_evaluation(cfg)
     df = pd.read_csv(paths["results"])
     assert set(df.variant) == {"seed", "sft", "sdft"}
     assert set(df.benchmark) == {"gsm8k", "multiarith", "openfunction", "advbench_raw", "advbench_jailbreak"}

@@ -10,7 +10,7 @@ from sdft_lib import parallel
 from sdft_lib.config import load_config
 
 
-def build_marker(cfg, name: str, log=print) -> Path:
+def build_marker(cfg, name: str) -> Path:
     """A cached artifact that records which process built it and with how many torch threads."""
     import torch
 
@@ -20,12 +20,10 @@ def build_marker(cfg, name: str, log=print) -> Path:
         (work / "who.json").write_text(json.dumps({"pid": os.getpid(), "threads": torch.get_num_threads()}))
         return {}
 
-    return build_once(
-        cfg.run_path / "markers" / name, {"name": name}, build, stage="markers", cfg=cfg, log=log
-    )
+    return build_once(cfg.run_path / "markers" / name, {"name": name}, build, stage="markers", cfg=cfg)
 
 
-def fail(cfg, log=print):
+def fail(cfg):
     raise ValueError("a job that fails")
 
 
@@ -44,7 +42,7 @@ def test_prebuild_builds_every_job_in_workers_of_one_thread(tmp_path):
     assert all(w["threads"] == 1 for w in who)
     assert os.getpid() not in {w["pid"] for w in who}
     # the caller's own loop then reuses every artifact
-    assert [build_marker(cfg, f"m{i}", log=lambda m: None) for i in range(4)] == [
+    assert [build_marker(cfg, f"m{i}") for i in range(4)] == [
         tmp_path / "run" / "markers" / f"m{i}" for i in range(4)
     ]
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from sdft_lib.config import ConfigError, load_config
+from sdft_lib.report import collected
 from sdft_lib.runs import (
     StaleArtifactError,
     atomic_path,
@@ -38,10 +39,10 @@ def test_key_hash_is_order_independent():
 
 def test_reuse_is_announced_once_per_artifact(tmp_path):
     target = tmp_path / "thing"
-    build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
-    said = []
-    for _ in range(3):
-        build_once(target, {"k": 1}, lambda w: None, stage="demo", log=said.append)
+    build_once(target, {"k": 1}, lambda w: None, stage="demo")
+    with collected() as said:
+        for _ in range(3):
+            build_once(target, {"k": 1}, lambda w: None, stage="demo")
     assert said == [f"reusing demo: {target}"]
 
 
@@ -55,8 +56,8 @@ def test_build_once_builds_then_reuses(tmp_path):
 
     cfg = load_config("smoke", run_dir=str(tmp_path / "run"))
     target = cfg.stage_path("demo") / "thing"
-    p1 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg, log=lambda m: None)
-    p2 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg, log=lambda m: None)
+    p1 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg)
+    p2 = build_once(target, {"k": 1}, build, stage="demo", cfg=cfg)
     assert p1 == p2 == target and len(calls) == 1
     man = read_json(target / "manifest.json")
     assert man["metric"] == 3 and man["stage"] == "demo" and man["params"]["profile"] == "smoke"
@@ -67,9 +68,9 @@ def test_build_once_builds_then_reuses(tmp_path):
 
 def test_build_once_refuses_to_overwrite_other_parameters(tmp_path):
     target = tmp_path / "thing"
-    build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
+    build_once(target, {"k": 1}, lambda w: None, stage="demo")
     with pytest.raises(StaleArtifactError, match="was built with other parameters"):
-        build_once(target, {"k": 2}, lambda w: None, stage="demo", log=lambda m: None)
+        build_once(target, {"k": 2}, lambda w: None, stage="demo")
     assert (target / "manifest.json").exists()
 
 
@@ -81,7 +82,7 @@ def test_interrupted_build_leaves_no_artifact_and_resumes(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_once(target, {"k": 1}, crash, stage="demo", log=lambda m: None)
+        build_once(target, {"k": 1}, crash, stage="demo")
     assert not target.exists()
 
     seen = []
@@ -90,7 +91,7 @@ def test_interrupted_build_leaves_no_artifact_and_resumes(tmp_path):
         seen.append(sorted(p.name for p in work.iterdir()))
         (work / "chunk-1.json").write_text("[2]")
 
-    build_once(target, {"k": 1}, resume, stage="demo", log=lambda m: None)
+    build_once(target, {"k": 1}, resume, stage="demo")
     assert "chunk-0.json" in seen[0]  # the partial work was found again
     assert sorted(p.name for p in target.iterdir()) == ["chunk-0.json", "chunk-1.json", "manifest.json"]
 
@@ -103,22 +104,20 @@ def test_partial_work_from_other_parameters_is_discarded(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_once(target, {"k": 1}, crash, stage="demo", log=lambda m: None)
-    build_once(target, {"k": 2}, lambda w: None, stage="demo", log=lambda m: None)
+        build_once(target, {"k": 1}, crash, stage="demo")
+    build_once(target, {"k": 2}, lambda w: None, stage="demo")
     assert not (target / "old").exists()
 
 
 def test_inputs_join_the_key(tmp_path):
     f = tmp_path / "in.json"
     f.write_text("[1]")
-    build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None)
+    build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f})
     man = read_json(tmp_path / "a" / "manifest.json")
     assert man["inputs"]["data"] == file_sha256(f)
     f.write_text("[2]")
     with pytest.raises(StaleArtifactError):
-        build_once(
-            tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f}, log=lambda m: None
-        )
+        build_once(tmp_path / "a", {"k": 1}, lambda w: None, stage="demo", inputs={"data": f})
 
 
 def test_existing_folder_without_manifest_is_left_untouched(tmp_path):
@@ -126,7 +125,7 @@ def test_existing_folder_without_manifest_is_left_untouched(tmp_path):
     target.mkdir()
     (target / "mine.txt").write_text("user file")
     with pytest.raises(StaleArtifactError, match="left untouched"):
-        build_once(target, {"k": 1}, lambda w: None, stage="demo", log=lambda m: None)
+        build_once(target, {"k": 1}, lambda w: None, stage="demo")
     assert (target / "mine.txt").read_text() == "user file"
 
 
@@ -152,7 +151,7 @@ def _slow_build(root: str, log: str, seconds: float) -> str:
         (work / f"made-by-{os.getpid()}").write_text("x")
         return {}
 
-    return str(build_once(Path(root) / "art", {"k": 1}, build, stage="race", log=lambda m: None))
+    return str(build_once(Path(root) / "art", {"k": 1}, build, stage="race"))
 
 
 def _race(args):

@@ -132,7 +132,7 @@ def test_generation_resumes_after_interruption(tmp_path):
         return _gens(batch)
 
     with pytest.raises(KeyboardInterrupt):
-        generate_chunked(tmp_path, prompts, gen, chunk_size=4, log=lambda m: None)
+        generate_chunked(tmp_path, prompts, gen, chunk_size=4)
     assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["00000.json", "00001.json"]
     calls.clear()
     out = generate_chunked(
@@ -140,7 +140,6 @@ def test_generation_resumes_after_interruption(tmp_path):
         prompts,
         lambda b: _gens(b) if not calls.append(b) else None,
         chunk_size=4,
-        log=lambda m: None,
     )
     assert [o["text"] for o in out] == [p.upper() for p in prompts]
     assert [o["finished"] for o in out] == [p != "p3" for p in prompts]
@@ -152,14 +151,13 @@ def test_generation_resumes_after_interruption(tmp_path):
 def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
     """Resuming with another chunk size (or other prompts) regenerates instead of misaligning."""
     prompts = [f"p{i}" for i in range(10)]
-    generate_chunked(tmp_path, prompts, _gens, chunk_size=4, log=lambda m: None)
+    generate_chunked(tmp_path, prompts, _gens, chunk_size=4)
     calls = []
     out = generate_chunked(
         tmp_path,
         prompts,
         lambda b: _gens(b) if not calls.append(b) else None,
         chunk_size=2,
-        log=lambda m: None,
     )
     assert [o["text"] for o in out] == [p.upper() for p in prompts]
     # chunk 00000 of size 4 held p0..p3, not p0, p1: every chunk is generated anew, none misaligned
@@ -171,7 +169,6 @@ def test_a_saved_chunk_answers_only_its_own_prompts(tmp_path):
         prompts,
         lambda b: _gens(b) if not calls.append(b) else None,
         chunk_size=2,
-        log=lambda m: None,
         shape={"gen_batch_size": 8},
     )
     assert len(calls) == 5

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sdft_lib.config import ConfigError, load_config
+from sdft_lib.report import collected
 from sdft_lib.templates import IGNORE_INDEX, collator, render_prompt_text, train_example
 from sdft_lib.training import load_finetuned, run_metrics, sweep, train_adapter, train_log
 
@@ -94,7 +95,7 @@ def test_trl_sft_trainer_builds_exactly_our_labels(standin_dir, tmp_path, templa
 
 
 def test_train_save_load_and_merge_give_the_same_outputs(cfg):
-    run = train_adapter(cfg, "sft", log=lambda m: None)
+    run = train_adapter(cfg, "sft")
     m = run_metrics(run)
     assert m["variant"] == "sft" and m["trainable_parameters"] < m["total_parameters"]
     assert (run / "adapter" / "adapter_config.json").is_file()
@@ -111,7 +112,7 @@ def test_train_save_load_and_merge_give_the_same_outputs(cfg):
 def test_lora_changes_the_outputs(cfg):
     from sdft_lib.models import load_model
 
-    run = train_adapter(cfg, "sft", log=lambda m: None)
+    run = train_adapter(cfg, "sft")
     tuned, tok = load_finetuned(cfg, run, merge=True)
     base, _ = load_model(cfg)
     ids = tok("<s>[INST] What is 2 plus 3? [/INST]", return_tensors="pt", add_special_tokens=False)[
@@ -122,10 +123,10 @@ def test_lora_changes_the_outputs(cfg):
 
 
 def test_rerun_reuses_the_finished_run(cfg):
-    messages = []
-    run1 = train_adapter(cfg, "sft", log=lambda m: None)
+    run1 = train_adapter(cfg, "sft")
     before = (run1 / "manifest.json").stat().st_mtime_ns
-    run2 = train_adapter(cfg, "sft", log=messages.append)
+    with collected() as messages:
+        run2 = train_adapter(cfg, "sft")
     assert run1 == run2 and not any("building" in m for m in messages)
     assert (run2 / "manifest.json").stat().st_mtime_ns == before
 
@@ -136,12 +137,12 @@ def test_same_seed_same_loss_curve(cfg, tmp_path):
         c = load_config(
             "smoke", run_dir=str(tmp_path / d), learning_rate=5e-3, epochs=1.0, batch_size=8, grad_accum=1
         )
-        curves.append([h["loss"] for h in train_log(train_adapter(c, "sft", log=lambda m: None))])
+        curves.append([h["loss"] for h in train_log(train_adapter(c, "sft"))])
     assert curves[0] == curves[1] and len(curves[0]) > 1
 
 
 def test_sft_and_sdft_share_hyperparameters_in_a_sweep(cfg):
-    rows = sweep(cfg, lrs=[5e-3], epochs=[1.0], seeds=[0, 1], log=lambda m: None)
+    rows = sweep(cfg, lrs=[5e-3], epochs=[1.0], seeds=[0, 1])
     assert {(r["variant"], r["seed"]) for r in rows} == {("sft", 0), ("sdft", 0), ("sft", 1), ("sdft", 1)}
     for key in ("learning_rate", "epochs"):
         assert len({r[key] for r in rows}) == 1
@@ -157,7 +158,7 @@ def test_full_fine_tuning_is_an_option(cfg, tmp_path):
         batch_size=8,
         grad_accum=1,
     )
-    run = train_adapter(c, "sft", log=lambda m: None)
+    run = train_adapter(c, "sft")
     assert (run / "model" / "model.safetensors").is_file()
     m = run_metrics(run)
     assert m["trainable_parameters"] == m["total_parameters"] and m["finetune"] == "full"
@@ -193,7 +194,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
         "smoke", run_dir=str(tmp_path), learning_rate=5e-3, epochs=2.0, batch_size=8, grad_accum=1
     )
     with pytest.raises(KeyboardInterrupt):
-        train_adapter(c, "sft", log=lambda m: None, callbacks=[Kill()], save_steps=5)
+        train_adapter(c, "sft", callbacks=[Kill()], save_steps=5)
     partial = list((tmp_path / "training").glob(".*.partial"))
     assert len(partial) == 1 and (partial[0] / "checkpoints" / "checkpoint-5").is_dir()
 
@@ -203,8 +204,8 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path):
         def on_step_end(self, args, state, control, **kw):
             self.steps.append(state.global_step)
 
-    messages = []
-    run = train_adapter(c, "sft", log=messages.append, callbacks=[Record()], save_steps=5)
+    with collected() as messages:
+        run = train_adapter(c, "sft", callbacks=[Record()], save_steps=5)
     assert any("resuming sft" in m for m in messages)
     assert Record.steps == [6, 7, 8, 9, 10]  # only the steps after the checkpoint were trained
     assert [h["step"] for h in train_log(run)] == list(range(1, 11))  # the log is whole

@@ -77,6 +77,7 @@ def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(
     """Killed after its first chunk, the stage resumes from the saved chunk (only the second is
     generated again), writes the distilled set and report, and a third call reuses it."""
     from sdft_lib import generation
+    from sdft_lib.report import collected
     from sdft_lib.self_distillation import distilled_path, load_report, load_verdicts, run_self_distillation
 
     cfg = _cfg(tmp_path, gen_backend="vllm", distill_chunk_size=2)
@@ -90,17 +91,17 @@ def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(
 
     monkeypatch.setattr(generation.VLLMBackend, "generate_full", dies_on_the_second_chunk)
     with pytest.raises(KeyboardInterrupt):
-        run_self_distillation(cfg, log=lambda m: None)
+        run_self_distillation(cfg)
     calls.clear()
-    folder = run_self_distillation(cfg, log=lambda m: None)
+    folder = run_self_distillation(cfg)
     assert calls == [2]  # the first chunk was read back, not regenerated
     report = load_report(folder)
     distilled = json.loads((folder / "distilled.json").read_text())
     assert report["backend"] == "vllm" and len(distilled) == cfg.distill_max_examples
     assert all(set(r) >= {"instruction", "input", "output"} and r["output"] for r in distilled)
     assert len(load_verdicts(folder)) == cfg.distill_max_examples
-    again = []
-    assert run_self_distillation(cfg, log=again.append) == folder
+    with collected() as again:
+        assert run_self_distillation(cfg) == folder
     assert any("reusing" in m for m in again) and not any("building" in m for m in again)
     assert (
         distilled_path(_cfg(tmp_path, gen_backend="hf", distill_chunk_size=2)) != folder

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..chat import render_chat_text
 from ..config import RunConfig, artifact_fields
+from ..report import say
 from ..runs import build_once, key_hash, read_json, write_json
 from ..templates import conversation
 from .world import SKILLS, TASK, WorldSpec, build_world
@@ -51,7 +52,7 @@ def seed_model_path(cfg: RunConfig) -> Path:
     return world_root(cfg) / f"seed-{key_hash(model_key(cfg))}"
 
 
-def build_world_data(cfg: RunConfig, log=print) -> Path:
+def build_world_data(cfg: RunConfig) -> Path:
     """Write the world's datasets (paper schema) and return their folder."""
 
     def build(work: Path) -> dict:
@@ -76,7 +77,7 @@ def build_world_data(cfg: RunConfig, log=print) -> Path:
         }
         return {"counts": counts}
 
-    return build_once(world_path(cfg), world_key(cfg), build, stage=f"{STAGE}/world", cfg=cfg, log=log)
+    return build_once(world_path(cfg), world_key(cfg), build, stage=f"{STAGE}/world", cfg=cfg)
 
 
 def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
@@ -86,11 +87,11 @@ def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
     return sets
 
 
-def build_seed_model(cfg: RunConfig, log=print) -> Path:
+def build_seed_model(cfg: RunConfig) -> Path:
     """Train the seed chat model from scratch (once per config) and evaluate it on every skill."""
     from .model import ModelSpec, build_model, train_from_scratch, train_tokenizer
 
-    world_dir = build_world_data(cfg, log=log)
+    world_dir = build_world_data(cfg)
 
     def build(work: Path) -> dict:
         t0 = time.time()
@@ -108,7 +109,7 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
 
         def progress(entry: dict, total: int) -> None:
             if entry["step"] % max(1, total // 10) < 20 or entry["step"] == total:
-                log(f"  step {entry['step']:>5}/{total}  loss {entry['loss']:.3f}  {entry['seconds']:.0f}s")
+                say(f"  step {entry['step']:>5}/{total}  loss {entry['loss']:.3f}  {entry['seconds']:.0f}s")
 
         train_log = train_from_scratch(
             model,
@@ -150,7 +151,7 @@ def build_seed_model(cfg: RunConfig, log=print) -> Path:
             },
         }
 
-    return build_once(seed_model_path(cfg), model_key(cfg), build, stage=f"{STAGE}/seed", cfg=cfg, log=log)
+    return build_once(seed_model_path(cfg), model_key(cfg), build, stage=f"{STAGE}/seed", cfg=cfg)
 
 
 def seed_summary(path: str | Path) -> dict:
