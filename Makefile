@@ -116,7 +116,7 @@ dry-run: $(VENV)/.installed
 
 # One run of a profile, stage by stage (notebooks 02-04), executed copies in $(EXECUTED_DIR).
 # DATA: the paper's data folder; MODEL: a hub id or local folder instead of the profile's model;
-# PARAMS: more papermill parameters, e.g. PARAMS="-p distill_max_examples 100 -p eval_limit 50".
+# PARAMS: more papermill parameters, e.g. PARAMS="-p max_train_examples 100 -p eval_limit 50".
 PIPELINE := 02_self_distillation 03_training 04_evaluation
 MODEL ?=
 PARAMS ?=

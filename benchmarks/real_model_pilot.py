@@ -76,7 +76,7 @@ def main() -> None:
         if args.max_new_tokens:
             over["max_new_tokens"] = min(args.max_new_tokens, over.get("max_new_tokens", base.max_new_tokens))
         cfg = load_config(
-            args.profile, run_dir=f"{args.run_root}/{name}", distill_max_examples=args.examples, **over
+            args.profile, run_dir=f"{args.run_root}/{name}", max_train_examples=args.examples, **over
         )
         runtime.setup(cfg)
         t0 = time.time()

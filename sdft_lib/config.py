@@ -309,8 +309,12 @@ class RunConfig(BaseModel):
             "otherwise) or a template's name."
         ),
     )
-    distill_max_examples: Int0 = Field(
-        0, description=("Rewrite (and train on) only the first N training records; 0: all.")
+    max_train_examples: Int0 = Field(
+        0,
+        description=(
+            "Use only the first N records of the task's training split: the ones rewritten, and the ones "
+            "SFT and SDFT (and every method of the frontier) train on; 0: all."
+        ),
     )
     distill_check: str = Field(
         "auto",
@@ -848,7 +852,7 @@ ARTIFACT_FIELDS: dict[str, tuple[str, ...]] = {
         "top_p",
         "top_k",
         "distill_template",
-        "distill_max_examples",
+        "max_train_examples",
         "distill_check",
         "project_filters",
         "paper_branch",
@@ -859,7 +863,7 @@ ARTIFACT_FIELDS: dict[str, tuple[str, ...]] = {
         "model",
         "dtype",
         *_DATA,
-        "distill_max_examples",
+        "max_train_examples",
         "finetune",
         "lora_r",
         "lora_alpha",
@@ -1009,10 +1013,16 @@ def artifact_fields(cfg: RunConfig, stage: str) -> dict[str, Any]:
     return {f: getattr(cfg, f) for f in ARTIFACT_FIELDS[stage]}
 
 
+# Parameters that were renamed: the old name stops with the new one
+RENAMED = {
+    "distill_max_examples": "max_train_examples",  # it capped training as well as the rewrites
+}
+
+
 def _check_keys(data: Mapping, where: str) -> None:
     for k in data:
         if k not in _FIELDS:
-            hint = difflib.get_close_matches(k, list(_FIELDS), n=1)
+            hint = [RENAMED[k]] if k in RENAMED else difflib.get_close_matches(k, list(_FIELDS), n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ConfigError(f"{k!r} in {where} is not a known parameter{extra}; see sdft_lib/config.py")
 
@@ -1120,7 +1130,7 @@ def notebook_parameters(namespace: Mapping[str, Any]) -> tuple[dict[str, Any], d
 
 
 def _unknown(name: str, known: Iterable[str]) -> ConfigError:
-    hint = difflib.get_close_matches(name, list(known), n=1)
+    hint = [RENAMED[name]] if name in RENAMED else difflib.get_close_matches(name, list(known), n=1)
     extra = f", did you mean `{hint[0]}`" if hint else ""
     return ConfigError(
         f"`{name}` is not a known parameter{extra}; the parameters are RunConfig's fields "

@@ -349,11 +349,11 @@ def data_cost(cfg, variant: str) -> dict:
 
 
 def _task_records(cfg) -> list[dict]:
-    """The task's training records as every method trains on them (``distill_max_examples`` caps them)."""
+    """The task's training records as every method trains on them (``max_train_examples`` caps them)."""
     from .data import load_task
 
     task, _ = load_task(cfg, "train")
-    return task[: cfg.distill_max_examples] if cfg.distill_max_examples else task
+    return task[: cfg.max_train_examples] if cfg.max_train_examples else task
 
 
 def row(

@@ -144,8 +144,8 @@ def train_on_policy(
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
     records, source = load_task(cfg, "train")
-    if cfg.distill_max_examples:
-        records = records[: cfg.distill_max_examples]
+    if cfg.max_train_examples:
+        records = records[: cfg.max_train_examples]
     key = on_policy_key(cfg, lr, epochs, seed)
     path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
         f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}"

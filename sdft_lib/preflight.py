@@ -53,10 +53,8 @@ def dry_run(cfg: RunConfig) -> dict:
     records, path = (
         _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
     )
-    if (
-        cfg.distill_max_examples
-    ):  # distillation and both trainings take the first N (as training.variant_data)
-        records = records[: cfg.distill_max_examples]
+    if cfg.max_train_examples:  # distillation and both trainings take the first N (as training.variant_data)
+        records = records[: cfg.max_train_examples]
     report["train_examples"] = len(records)
     report["train_file"] = Path(path).name
     distill = distill_template_name(cfg)

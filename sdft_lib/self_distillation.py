@@ -364,8 +364,8 @@ def run_self_distillation(cfg: RunConfig) -> Path:
 
     template = distill_template_name(cfg)
     records, source = load_task(cfg, "train")
-    if cfg.distill_max_examples:
-        records = records[: cfg.distill_max_examples]
+    if cfg.max_train_examples:
+        records = records[: cfg.max_train_examples]
 
     def build(work: Path) -> dict:
         import torch

@@ -28,11 +28,11 @@ VARIANTS = ("sft", "sdft")
 
 
 def variant_data(cfg: RunConfig, variant: str) -> tuple[list[dict], Path]:
-    """The records a variant trains on (the first ``distill_max_examples`` when set, as
+    """The records a variant trains on (the first ``max_train_examples`` when set, as
     distillation takes them) and the file they came from."""
     from .data import load_task, read_records
 
-    cap = lambda recs: recs[: cfg.distill_max_examples] if cfg.distill_max_examples else recs
+    cap = lambda recs: recs[: cfg.max_train_examples] if cfg.max_train_examples else recs
     if variant == "sft":
         records, path = load_task(cfg, "train")
         return cap(records), path

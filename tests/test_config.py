@@ -234,6 +234,19 @@ def test_no_notebook_binds_a_config_fields_name():
     assert not clashes
 
 
+def test_a_renamed_parameter_stops_with_its_new_name():
+    """``distill_max_examples`` capped the training data as well as the rewrites; it is now
+    ``max_train_examples``, and the old name, from a profile or ``-p``, stops with the new one."""
+    from sdft_lib.config import config_from_namespace
+
+    with pytest.raises(ConfigError, match="did you mean 'max_train_examples'"):
+        load_config("smoke", distill_max_examples=4)
+    own = "# Parameters (papermill).\nprofile = 'smoke'\n"
+    ns = {"In": [own, "# Parameters\ndistill_max_examples = 4\n"]}
+    with pytest.raises(ConfigError, match="did you mean `max_train_examples`"):
+        config_from_namespace(ns)
+
+
 def test_config_from_namespace_reads_the_parameters_cells_not_later_globals():
     """Values come from the parameters cells' own text, so a later ``model = ...`` in the notebook does
     not change what re-running the config cell gives; an injected name that is not a parameter stops."""

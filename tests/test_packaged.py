@@ -166,7 +166,7 @@ def test_make_pipeline_runs_on_the_real_model(smollm2_dir, tmp_path):
     root = Path(__file__).resolve().parents[1]
     run_dir, executed = tmp_path / "run", tmp_path / "executed"
     params = (
-        f"-p run_dir {run_dir} -p distill_max_examples 4 -p eval_limit 2 -p max_new_tokens 8 "
+        f"-p run_dir {run_dir} -p max_train_examples 4 -p eval_limit 2 -p max_new_tokens 8 "
         "-p gen_batch_size 4"
     )
     proc = subprocess.run(

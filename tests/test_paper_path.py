@@ -50,7 +50,7 @@ def test_paper_profile_dry_run(profile):
         or "[/INST] Great!" in rep["distill_prompt_example"]
     )
     assert rep["filters"][0] in ("nonempty", "no_banned_phrase")
-    cut = dry_run(cfg.replace(distill_max_examples=4, eval_limit=3))  # what the run will really do
+    cut = dry_run(cfg.replace(max_train_examples=4, eval_limit=3))  # what the run will really do
     assert cut["train_examples"] == 4 and cut["optimizer_steps"] == int(
         4 * cfg.epochs / (cfg.batch_size * cfg.grad_accum)
     )
@@ -98,7 +98,7 @@ def test_teaching_model_through_the_paper_profile(tmp_path):
         model=str(seed_dir),
         data_dir=str(DATA),
         device="cpu",
-        distill_max_examples=6,
+        max_train_examples=6,
         max_new_tokens=16,
         gen_batch_size=8,
         epochs=1.0,

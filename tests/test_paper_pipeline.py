@@ -155,7 +155,7 @@ def test_the_other_notebooks_run_on_a_paper_profile(nb, standin, local_lm_eval_t
     }
     if nb.startswith("08_"):
         params.update(
-            distill_max_examples=4,
+            max_train_examples=4,
             eval_limit=3,
             max_new_tokens=16,
             lm_eval_tasks="standin_qa",

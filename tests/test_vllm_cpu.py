@@ -97,9 +97,9 @@ def test_distillation_through_vllm_resumes_writes_a_valid_set_and_is_reused(
     assert calls == [2]  # the first chunk was read back, not regenerated
     report = load_report(folder)
     distilled = json.loads((folder / "distilled.json").read_text())
-    assert report["backend"] == "vllm" and len(distilled) == cfg.distill_max_examples
+    assert report["backend"] == "vllm" and len(distilled) == cfg.max_train_examples
     assert all(set(r) >= {"instruction", "input", "output"} and r["output"] for r in distilled)
-    assert len(load_verdicts(folder)) == cfg.distill_max_examples
+    assert len(load_verdicts(folder)) == cfg.max_train_examples
     with collected() as again:
         assert run_self_distillation(cfg) == folder
     assert any("reusing" in m for m in again) and not any("building" in m for m in again)
