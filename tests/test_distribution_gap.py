@@ -48,6 +48,7 @@ def test_embedding_falls_back_without_a_model():
 
 def test_a_model_that_cannot_be_used_is_a_one_line_error_naming_the_parameter():
     from sdft_lib.config import ConfigError, load_config
+    from sdft_lib.runtime import check_paths
 
     with pytest.raises(
         ConfigError, match=r"^embedding_model='no/such-model' (is not allowed|could not be loaded)"
@@ -59,7 +60,7 @@ def test_a_model_that_cannot_be_used_is_a_one_line_error_naming_the_parameter():
         with pytest.raises(
             ConfigError, match="embedding_model='x' is not allowed: sentence-transformers is not installed"
         ):
-            load_config("toy", embedding_model="x")
+            check_paths(load_config("toy", embedding_model="x"))  # runtime.setup checks the machine
 
 
 def test_rouge_l_is_rouge_score():

