@@ -1086,13 +1086,7 @@ def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:
     name, so running this cell again at the end of a notebook gives the same config. Outside a kernel
     (a plain dict, no cell history) every name of ``namespace`` that is a field counts.
 
-    A kernel started in ``notebooks/`` (JupyterLab, ``make lab``) moves to the project root first,
-    where papermill runs, so relative paths mean the same.
     """
-    if Path.cwd().resolve() == (PROJECT_ROOT / "notebooks").resolve():
-        # JupyterLab starts a notebook's kernel in its own folder; papermill runs from the project
-        # root (--cwd .). Relative paths (profiles, data, runs) are read from the root in both.
-        os.chdir(PROJECT_ROOT)
     cells = notebook_parameters(namespace)
     if cells is None:
         picked = {k: namespace[k] for k in _FIELDS if k in namespace and k != "profile"}

@@ -10,6 +10,19 @@ from .report import to_stdout
 from .runs import display_path, guard_user_data
 
 
+def from_project_root() -> Path:
+    """Work from the project root, as papermill does (``--cwd .``), so that relative paths (profiles,
+    data, runs) mean the same in JupyterLab, which starts a notebook's kernel in ``notebooks/``.
+    Elsewhere the working folder is left alone. Return it."""
+    import os
+
+    from .config import PROJECT_ROOT
+
+    if Path.cwd().resolve() == (PROJECT_ROOT / "notebooks").resolve():
+        os.chdir(PROJECT_ROOT)
+    return Path.cwd()
+
+
 def setup(cfg: RunConfig, report: bool = True) -> dict:
     """Check every input of the run (``data.check_inputs``, ``models.check_model``, the code sandbox when
     HumanEval runs: nothing is written), apply threads and seed, and (``report``) print the stages'

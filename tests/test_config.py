@@ -322,3 +322,27 @@ def test_every_list_field_takes_papermills_string_form():
             assert getattr(load_config("toy", **{name: text}), name) == getattr(want, name), (name, text)
     assert load_config("toy", project_filters="[]").project_filters == []
     assert load_config("toy", ft_seeds=3).ft_seeds == [3]
+
+
+def test_a_kernel_started_in_notebooks_works_from_the_project_root(monkeypatch, tmp_path):
+    """JupyterLab starts a notebook's kernel in ``notebooks/``; the setup cell's
+    ``runtime.from_project_root()`` moves it to the root, where papermill runs, and leaves any other
+    working folder alone."""
+    from sdft_lib.runtime import from_project_root
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root / "notebooks")
+    assert from_project_root() == root and Path.cwd() == root
+    monkeypatch.chdir(tmp_path)
+    assert from_project_root() == tmp_path
+
+
+def test_every_notebook_moves_to_the_project_root_before_reading_its_parameters():
+    import json
+
+    for nb in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        code = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        setup = next(c for c in code if "config_from_namespace(globals())" in c)
+        assert setup.index("runtime.from_project_root()") < setup.index("config_from_namespace(globals())"), (
+            nb
+        )
