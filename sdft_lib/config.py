@@ -1102,3 +1102,47 @@ def config_from_namespace(namespace: Mapping[str, Any]) -> RunConfig:
     values = {k: (namespace.get(k) if v is ... else v) for k, v in values.items()}
     picked = {k: v for k, v in values.items() if k in _FIELDS and k != "profile"}
     return load_config(values.get("profile") or "toy", **picked)
+
+
+# ----------------------------------------------------------------------------------------
+# A notebook's own parameters (NOTEBOOK_PARAMETERS), parsed before any work
+# ----------------------------------------------------------------------------------------
+def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
+    """A notebook parameter of comma-separated numbers in ``[lo, hi]`` (``"0.25,1"``), checked before
+    any work: a bad one is a one-line ``ConfigError`` naming the parameter."""
+    try:
+        out = [float(x) for x in str(value).split(",") if x.strip()]
+    except ValueError:
+        out = None
+    if not out or any(not lo <= x <= hi for x in out):
+        raise ConfigError(
+            f"{name}={value!r} is not allowed: give comma-separated numbers in [{lo:g}, {hi:g}]"
+        )
+    return sorted(set(out))
+
+
+def parse_float(name: str, value, lo: float, hi: float) -> float:
+    """A notebook parameter of one number in ``[lo, hi]``; anything else is a one-line ``ConfigError``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or not lo <= x <= hi:
+        raise ConfigError(f"{name}={value!r} is not allowed: give one number in [{lo:g}, {hi:g}]")
+    return x
+
+
+def parse_lines(name: str, value) -> list[tuple[float, float]]:
+    """LiNeS settings ``"alpha:beta,..."`` (each scale ``alpha + beta * depth`` must stay in [0, 1])."""
+    out = []
+    for part in str(value).split(","):
+        try:
+            a, b = (float(x) for x in part.split(":"))
+        except ValueError:
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: give alpha:beta pairs such as 0:1,0.25:0.5"
+            ) from None
+        if not (0 <= a <= 1 and 0 <= a + b <= 1):
+            raise ConfigError(f"{name}={value!r} is not allowed: alpha and alpha + beta must be in [0, 1]")
+        out.append((a, b))
+    return out

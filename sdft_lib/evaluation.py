@@ -327,64 +327,6 @@ def task_benchmark(cfg: RunConfig) -> str | None:
     return USER_TASK if has_test_split(cfg) else None
 
 
-def per_run(df, target: str | None):
-    """One row per fine-tuning run (variant, learning rate, epochs, seed): ``forgetting`` (mean drop
-    from the seed on the kept, non-target skills), ``kept`` (their mean score) and ``task`` (NaN when
-    there is no target benchmark)."""
-    import pandas as pd
-
-    seed = df[df.variant == "seed"].groupby("benchmark")["score"].mean()
-    kept = [b for b in seed.index if b != target]
-    rows = []
-    keys = ["variant", "learning_rate", "epochs", "seed"]
-    for key, g in df[df.variant != "seed"].groupby(keys, sort=False):
-        sc = g.set_index("benchmark")["score"]
-        rows.append(
-            {
-                **dict(zip(keys, key)),
-                "forgetting": float((seed[kept] - sc[kept]).mean()),
-                "kept": float(sc[kept].mean()),
-                "task": float(sc[target]) if target in sc else math.nan,
-            }
-        )
-    return pd.DataFrame(rows, columns=keys + ["forgetting", "kept", "task"])
-
-
-def forgetting_summary(df, target: str | None):
-    """Per variant: mean and standard deviation over fine-tuning seeds of the forgetting, the kept
-    skills' score and the task accuracy (for a table of one setting, such as results.csv)."""
-    import pandas as pd
-
-    sd = lambda x: float(x.std(ddof=1)) if len(x) > 1 else math.nan
-    out = []
-    for v, p in per_run(df, target).groupby("variant", sort=False):
-        out.append(
-            {
-                "variant": v,
-                "seeds": len(p),
-                "forgetting_mean": p.forgetting.mean(),
-                "forgetting_sd": sd(p.forgetting),
-                "kept_mean": p.kept.mean(),
-                "task_mean": p.task.mean(),
-                "task_sd": sd(p.task),
-            }
-        )
-    return pd.DataFrame(
-        out,
-        columns=["variant", "seeds", "forgetting_mean", "forgetting_sd", "kept_mean", "task_mean", "task_sd"],
-    )
-
-
-def frontier(df, target: str | None):
-    """One point per (variant, learning rate, epochs): task accuracy vs mean kept-skill score,
-    averaged over seeds."""
-    return (
-        per_run(df, target)
-        .groupby(["variant", "learning_rate", "epochs"], as_index=False)[["kept", "task"]]
-        .mean()
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # lm-eval on the teaching world (a cross-check of the book's own scoring)
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ seeds and benchmarks for every method (``notebooks/07_frontier.ipynb``).
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import re
@@ -296,11 +295,6 @@ def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -
 # ---------------------------------------------------------------------------------------------
 # The frontier table and what it says
 # ---------------------------------------------------------------------------------------------
-def task_and_kept(scores: dict, target: str, kept: Sequence[str]) -> tuple[float, float]:
-    """Task accuracy and the mean score on the kept skills (0-100) of one model's scores."""
-    return float(scores[target]["lenient"]), float(sum(scores[b]["lenient"] for b in kept) / len(kept))
-
-
 def skills(cfg) -> tuple[str, list[str]]:
     """The task's benchmark and the kept skills' benchmarks of the run (every other one it scores)."""
     from .evaluation import run_benchmarks, task_benchmark
@@ -356,41 +350,6 @@ def _task_records(cfg) -> list[dict]:
     return task[: cfg.max_train_examples] if cfg.max_train_examples else task
 
 
-def row(
-    method: str,
-    setting: str,
-    x: float,
-    seed: int,
-    scores: dict,
-    target: str,
-    kept: Sequence[str],
-    cost: dict,
-    anchor: bool = False,
-) -> dict:
-    """One point of the frontier table: a method at one setting and one fine-tuning seed.
-    ``anchor``: the point is another method's, repeated to draw this method's curve (WiSE-FT's
-    α = 0 is the seed and α = 1 the run; replay's ratio 0 is SFT); rankings leave it out."""
-    from .stats import sampling_variances
-
-    task, kept_mean = task_and_kept(scores, target, kept)
-    task_var, kept_var = sampling_variances(scores, target, kept)
-    return {
-        "method": method,
-        "setting": setting,
-        "x": x,
-        "seed": seed,
-        "task": task,
-        "kept": kept_mean,
-        "task_var": task_var,
-        "kept_var": kept_var,
-        "anchor": anchor,
-        "data_seconds": cost.get("data_seconds", 0.0),
-        "train_seconds": cost.get("train_seconds", 0.0),
-        "tokens_generated": cost.get("tokens_generated", 0),
-        "tokens_trained": cost.get("tokens_trained", 0),
-    }
-
-
 def combined_cost(run_dir: Path, data: dict) -> dict:
     """A run's own cost plus its data's (generated tokens add up)."""
     c = run_cost(run_dir)
@@ -401,262 +360,25 @@ def combined_cost(run_dir: Path, data: dict) -> dict:
     }
 
 
-def parse_floats(name: str, value, lo: float, hi: float) -> list[float]:
-    """A notebook parameter of comma-separated numbers in ``[lo, hi]`` (``"0.25,1"``), checked before
-    any work: a bad one is a one-line ``ConfigError`` naming the parameter."""
-    from .errors import ConfigError
-
-    try:
-        out = [float(x) for x in str(value).split(",") if x.strip()]
-    except ValueError:
-        out = None
-    if not out or any(not lo <= x <= hi for x in out):
-        raise ConfigError(
-            f"{name}={value!r} is not allowed: give comma-separated numbers in [{lo:g}, {hi:g}]"
-        )
-    return sorted(set(out))
-
-
-def parse_float(name: str, value, lo: float, hi: float) -> float:
-    """A notebook parameter of one number in ``[lo, hi]``; anything else is a one-line ``ConfigError``."""
-    from .errors import ConfigError
-
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        x = None
-    if x is None or not lo <= x <= hi:
-        raise ConfigError(f"{name}={value!r} is not allowed: give one number in [{lo:g}, {hi:g}]")
-    return x
-
-
-def parse_lines(name: str, value) -> list[tuple[float, float]]:
-    """LiNeS settings ``"alpha:beta,..."`` (each scale ``alpha + beta * depth`` must stay in [0, 1])."""
-    from .errors import ConfigError
-
-    out = []
-    for part in str(value).split(","):
-        try:
-            a, b = (float(x) for x in part.split(":"))
-        except ValueError:
-            raise ConfigError(
-                f"{name}={value!r} is not allowed: give alpha:beta pairs such as 0:1,0.25:0.5"
-            ) from None
-        if not (0 <= a <= 1 and 0 <= a + b <= 1):
-            raise ConfigError(f"{name}={value!r} is not allowed: alpha and alpha + beta must be in [0, 1]")
-        out.append((a, b))
-    return out
-
-
-def summarize(rows):
-    """Per (method, setting): seeds, mean and sd of task and kept, their standard errors (the seeds'
-    spread and the test sets' sampling error: :func:`sdft_lib.stats.mean_se`), and mean compute."""
-    import pandas as pd
-
-    from .stats import mean_se
-
-    df = pd.DataFrame(rows)
-    sd = lambda x: float(x.std(ddof=1)) if len(x) > 1 else 0.0
-    out = []
-    for (method, setting), g in df.groupby(["method", "setting"], sort=False):
-        out.append(
-            {
-                "method": method,
-                "setting": setting,
-                "x": g["x"].iloc[0],
-                "seeds": g["seed"].nunique(),
-                "anchor": bool(g["anchor"].any()) if "anchor" in g else False,
-                "task": g.task.mean(),
-                "task_sd": sd(g.task),
-                "kept": g.kept.mean(),
-                "kept_sd": sd(g.kept),
-                # rows without the test sets' variances (older tables) count the seeds' spread alone
-                "task_se": mean_se(list(g.task), list(g["task_var"]) if "task_var" in g else [0.0] * len(g)),
-                "kept_se": mean_se(list(g.kept), list(g["kept_var"]) if "kept_var" in g else [0.0] * len(g)),
-                "data_seconds": g.data_seconds.mean(),
-                "train_seconds": g.train_seconds.mean(),
-                "tokens_generated": g.tokens_generated.mean(),
-                "tokens_trained": g.tokens_trained.mean(),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def pareto(summary) -> list[int]:
-    """Index labels of the rows no other row beats on both task and kept (means; ties keep both).
-    Anchor rows (another method's point, repeated) are left out."""
-    if "anchor" in summary:
-        summary = summary[~summary.anchor]
-    pts = list(zip(summary.index, summary.task, summary.kept))
-    return [
-        i for i, t, k in pts if not any((t2 >= t and k2 >= k) and (t2 > t or k2 > k) for _, t2, k2 in pts)
-    ]
-
-
-def best_at(summary, threshold: float):
-    """Per method, its point with the most kept skill among those reaching ``threshold`` task
-    accuracy (mean over seeds); methods with none are left out, and so are anchor rows (another
-    method's point, repeated). Sorted best first."""
-    ok = summary[(summary.task >= threshold) & ~(summary.anchor if "anchor" in summary else False)]
-    if ok.empty:
-        return ok
-    return ok.loc[ok.groupby("method", sort=False)["kept"].idxmax()].sort_values("kept", ascending=False)
-
-
-def kept_at(summary, method: str, task: float) -> float:
-    """The kept-skill mean of ``method``'s curve at task accuracy ``task``, read off the straight
-    segments between its settings (in order of ``x``); NaN where the curve does not reach ``task``.
-    What a method keeps is only comparable at equal task accuracy."""
-    g = summary[summary.method == method].sort_values("x")
-    pts = list(zip(g.task, g.kept))
-    for (t0, k0), (t1, k1) in itertools.pairwise(pts):
-        if min(t0, t1) <= task <= max(t0, t1):
-            return float(k0 if t1 == t0 else k0 + (task - t0) / (t1 - t0) * (k1 - k0))
-    return float("nan")
-
-
-# One colour and marker per method across the whole book (chapters 4, 5, 7, the labs). A method
-# applied to SFT's or SDFT's runs (WiSE-FT, LiNeS) takes its base's colour, lighter, and its own
-# line style, so a reader can tell both what was rescaled and how.
-STYLE = {
-    "seed": {"color": "black", "marker": "*", "linestyle": "none"},
-    "SFT": {"color": "#1f77b4", "marker": "o", "linestyle": "-"},
-    "SDFT": {"color": "#d62728", "marker": "s", "linestyle": "-"},
-    "on-policy": {"color": "#2ca02c", "marker": "D", "linestyle": "-"},
-    "replay": {"color": "#9467bd", "marker": "^", "linestyle": "-"},
-    "WiSE-FT (SFT)": {"color": "#7fb2e5", "marker": "v", "linestyle": "--"},
-    "WiSE-FT (SDFT)": {"color": "#f08a8b", "marker": "v", "linestyle": "--"},
-    "LiNeS (SFT)": {"color": "#7fb2e5", "marker": "P", "linestyle": ":"},
-    "LiNeS (SDFT)": {"color": "#f08a8b", "marker": "P", "linestyle": ":"},
-}
-VARIANT_METHOD = {"seed": "seed", "sft": "SFT", "sdft": "SDFT"}
-
-
-def style(method: str) -> dict:
-    """Colour, marker and line style of ``method`` (:data:`STYLE`; grey for one it does not know)."""
-    return STYLE.get(method, {"color": "#7f7f7f", "marker": "X", "linestyle": "-"})
-
-
-def palette(variants) -> dict:
-    """Seaborn ``palette`` for a ``hue`` of variant names (``seed``, ``sft``, ``sdft``): the colours
-    of :data:`STYLE`, so SFT and SDFT look the same in every chapter."""
-    return {v: style(VARIANT_METHOD.get(v, v))["color"] for v in variants}
-
-
-def plot(summary, ax, target: str | None = None, title: str | None = None) -> None:
-    """Every method's frontier on ``ax``: mean task accuracy (x) against mean kept-skill accuracy (y)
-    with one standard error both ways (the seeds' spread and the test sets' sampling error), a
-    method's settings joined in order of ``x``, each curve named at its last point (no legend to
-    hide the data); the seed is a black star. Colours and markers: :data:`STYLE`."""
-    methods = [m for m in summary.method.unique() if m != "seed"]
-    for m in methods:
-        g = summary[summary.method == m].sort_values("x")
-        st = style(m)
-        ax.errorbar(
-            g.task,
-            g.kept,
-            xerr=g.task_se,
-            yerr=g.kept_se,
-            marker=st["marker"],
-            color=st["color"],
-            linestyle=st["linestyle"],
-            capsize=2,
-            markersize=5,
-            linewidth=1.4,
-            label=m,
-        )
-    seed = summary[summary.method == "seed"]
-    if len(seed):
-        ax.scatter(seed.task, seed.kept, marker="*", s=160, color="black", zorder=5, label="seed")
-        ax.annotate(
-            "seed", (seed.task.iloc[0], seed.kept.iloc[0]), xytext=(6, -10), textcoords="offset points"
-        )
-    ax.set(
-        xlabel=f"task ({target}) accuracy (%)" if target else "task accuracy (%)",
-        ylabel="mean accuracy on the kept skills (%)",
-        xlim=(-5, 105),
-        ylim=(-5, 105),
-        title=title or "Every method on one frontier (mean ± SE)",
-    )
-    _label_curves(summary, methods, ax)
-
-
-def _label_curves(summary, methods, ax) -> None:
-    """Name each curve beside its highest-task point, nudging labels apart vertically so that two
-    curves ending at the same place do not print over each other."""
-    ends = []
-    for m in methods:
-        g = summary[(summary.method == m) & ~(summary.anchor if "anchor" in summary else False)]
-        g = g if len(g) else summary[summary.method == m]
-        end = g.loc[g.task.idxmax()]
-        ends.append([m, float(end.task), float(end.kept)])
-    ends.sort(key=lambda e: e[2])
-    placed: list[tuple[float, float]] = []
-    for m, x, y in ends:
-        ty = y
-        while any(abs(ty - py) < 4.5 and abs(x - px) < 25 for px, py in placed):
-            ty += 4.5
-        placed.append((x, ty))
-        ax.annotate(
-            m,
-            (x, y),
-            xytext=(x + 2, ty),
-            textcoords="data",
-            fontsize=8,
-            color=style(m)["color"],
-            va="center",
-            arrowprops={"arrowstyle": "-", "color": style(m)["color"], "lw": 0.6} if ty != y else None,
-        )
-
-
-def table(summary):
-    """The frontier as a readable table: mean ± standard error (the seeds' spread and the test sets'
-    sampling error, as on the figure), seeds, and the cost columns."""
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "method": summary.method,
-            "setting": summary.setting,
-            "seeds": summary.seeds,
-            "task % (± SE)": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.task, summary.task_se)],
-            "kept % (± SE)": [f"{m:.1f} ± {s:.1f}" for m, s in zip(summary.kept, summary.kept_se)],
-            "data s": summary.data_seconds.round(1),
-            "train s": summary.train_seconds.round(1),
-            "tokens gen.": summary.tokens_generated.round().astype(int),
-            "tokens trained": summary.tokens_trained.round().astype(int),
-        }
-    ).set_index(["method", "setting"])
-
-
 __all__ = [
-    "best_at",
     "combined_cost",
     "data_cost",
-    "kept_at",
+    "evaluate_on_policy",
+    "evaluate_replay",
+    "jobs",
     "layer_index",
     "lines",
     "lines_scales",
     "lora_modules",
-    "palette",
-    "pareto",
-    "parse_float",
-    "parse_floats",
-    "parse_lines",
-    "plot",
+    "prebuild",
     "replay_data",
     "replay_mix",
     "replay_prompts",
     "replay_set",
     "rescaled_scores",
-    "row",
     "run_cost",
     "scale_adapter",
     "skills",
-    "style",
-    "summarize",
-    "table",
-    "task_and_kept",
     "train_replay",
     "wise_ft",
 ]

@@ -405,14 +405,15 @@ def teaching_world_verdict(cfg: RunConfig) -> dict | None:
     given teaching profile), or None when that chapter has not run yet."""
     import pandas as pd
 
-    from .evaluation import forgetting_summary, task_benchmark
+    from .evaluation import task_benchmark
+    from .results import METHOD_NAMES, rows_from_results, summarize
 
     path = cfg.stage_path("evaluation") / "results.csv"
     if not path.is_file():
         return None
-    s = forgetting_summary(pd.read_csv(path), task_benchmark(cfg)).set_index("variant")
+    s = summarize(rows_from_results(pd.read_csv(path), task_benchmark(cfg))).set_index("method")
     return {
-        v: {"forgetting": float(s.loc[v, "forgetting_mean"]), "task": float(s.loc[v, "task_mean"])}
-        for v in ("sft", "sdft")
-        if v in s.index
+        v: {"forgetting": float(s.loc[m, "forgetting"]), "task": float(s.loc[m, "task"])}
+        for v, m in METHOD_NAMES.items()
+        if v != "seed" and m in s.index
     }

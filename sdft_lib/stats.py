@@ -70,13 +70,14 @@ def score_variance(percent: float, n: int | None) -> float:
     return 1e4 * p * (1 - p) / n
 
 
-def sampling_variances(scores: dict, target: str, kept: Sequence[str]) -> tuple[float, float]:
-    """The test sets' sampling variances (points²) of one model's task accuracy and of its mean
-    kept-skill score (the mean of ``K`` benchmarks: the sum of their variances over ``K²``).
-    ``scores`` is ``{benchmark: {"n", "lenient", ...}}`` as :func:`sdft_lib.benchmarks.evaluate`
-    returns it. A kept benchmark of unknown size makes the kept variance NaN."""
-    task = scores[target]
-    task_var = score_variance(float(task["lenient"]), task.get("n"))
+def sampling_variances(scores: dict, target: str | None, kept: Sequence[str]) -> tuple[float, float]:
+    """The test sets' sampling variances (points²) of one model's task accuracy (NaN when ``target``
+    is not scored) and of its mean kept-skill score (the mean of ``K`` benchmarks: the sum of their
+    variances over ``K²``). ``scores`` is ``{benchmark: {"n", "lenient", ...}}`` as
+    :func:`sdft_lib.benchmarks.evaluate` returns it. A kept benchmark of unknown size makes the kept
+    variance NaN."""
+    task = scores.get(target)
+    task_var = score_variance(float(task["lenient"]), task.get("n")) if task else math.nan
     kept_var = sum(score_variance(float(scores[b]["lenient"]), scores[b].get("n")) for b in kept)
     return task_var, kept_var / len(kept) ** 2 if kept else math.nan
 

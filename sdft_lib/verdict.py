@@ -2,7 +2,7 @@
 task accuracy*, by more than the uncertainty?
 
 Every chapter that compares SDFT with SFT (or any method with another) calls :func:`matched` on a
-frontier summary (:func:`sdft_lib.frontier.summarize`: one point per method and setting, means over
+frontier summary (:func:`sdft_lib.results.summarize`: one point per method and setting, means over
 fine-tuning seeds) and states :func:`words` of the result, so two chapters that read the same runs
 cannot say different things.
 
@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from .results import best_at, pareto, rows_from_results, summarize
 from .stats import Z, mean_se, sampling_variances, score_variance
 
 
@@ -230,12 +231,10 @@ def words(v: dict) -> str:
 
 def ranking(summary, threshold: float, z: float = Z):
     """The methods that reach ``threshold`` task accuracy, each at its point that keeps the most
-    (:func:`sdft_lib.frontier.best_at`), best first, with two columns of honesty: ``reaches``
+    (:func:`sdft_lib.results.best_at`), best first, with two columns of honesty: ``reaches``
     says whether the task accuracy clears the threshold beyond ``z`` standard errors or only
     within them, and ``vs best`` whether the kept score is below the best's beyond the uncertainty
     ("tied with the best" otherwise)."""
-    from .frontier import best_at
-
     ranked = best_at(summary, threshold).copy()
     if ranked.empty:
         return ranked.assign(reaches=[], vs_best=[])
@@ -256,7 +255,7 @@ def ranking(summary, threshold: float, z: float = Z):
 
 
 def point_difference(a, b, on: str = "kept", z: float = Z) -> dict:
-    """``a - b`` of two summary points (rows of :func:`sdft_lib.frontier.summarize`) on ``on``
+    """``a - b`` of two summary points (rows of :func:`sdft_lib.results.summarize`) on ``on``
     (``"kept"`` or ``"task"``), with its standard error and ``sign`` (+1, -1, or 0 within ``z``
     standard errors). Unmatched: say what each point's task accuracy is beside it."""
     diff = float(a[on] - b[on])
@@ -269,8 +268,6 @@ def sdft_vs_sft(sweep, target: str, z: float = Z) -> dict:
     """The book's headline verdict: SDFT against SFT at matched task accuracy, over every point of
     the evaluation chapter's sweep (``sweep.csv``). Chapters 4, 5 and 7 all call this on the same
     table, so they state the same verdict."""
-    from .frontier import summarize
-
     if target is None or target not in set(sweep.benchmark) or not {"sft", "sdft"} <= set(sweep.variant):
         why = (
             "this run has no benchmark of the task itself"
@@ -281,42 +278,99 @@ def sdft_vs_sft(sweep, target: str, z: float = Z) -> dict:
     return verdict(summarize(rows_from_results(sweep, target)), "SDFT", "SFT", z)
 
 
-def rows_from_results(df, target: str, names: dict | None = None) -> list[dict]:
-    """``results.csv`` or ``sweep.csv`` (one row per model and benchmark, with ``n``) as frontier
-    rows (:func:`sdft_lib.frontier.row`): one per fine-tuned run, its method named by ``names``
-    (``{"sft": "SFT", "sdft": "SDFT"}`` by default), its setting by learning rate and epochs."""
-    from .frontier import row
+SHORT = {
+    "more": "keeps more than {b}",
+    "less": "keeps less than {b}",
+    "same": "no measurable difference",
+    "mixed": "more at some task accuracies, less at others",
+    "apart": "no task accuracy in common",
+}
 
-    names = names or {"sft": "SFT", "sdft": "SDFT", "seed": "seed"}
-    kept = [b for b in df.benchmark.unique() if b != target]
-    several_epochs = df.epochs.dropna().nunique() > 1
+
+def against(summary, b: str = "SDFT", z: float = Z):
+    """Every other method (not the seed) against ``b`` by :func:`verdict`: one row each, the kind
+    in short words and the headline match's numbers."""
+    import pandas as pd
+
     out = []
-    for (variant, lr, ep, seed), g in df.groupby(
-        ["variant", "learning_rate", "epochs", "seed"], sort=False, dropna=False
-    ):
-        scores = {
-            r.benchmark: {"lenient": r.score, "n": None if r.n != r.n else int(r.n)} for r in g.itertuples()
-        }
-        setting = (
-            "the seed" if variant == "seed" else f"lr {lr:g}" + (f", {ep:g} ep" if several_epochs else "")
-        )
+    for m in [m for m in summary.method.unique() if m not in ("seed", b)]:
+        v = verdict(summary, m, b, z)
+        h = v["headline"] or {}
         out.append(
-            row(
-                names.get(variant, variant),
-                setting,
-                0.0 if lr is None or math.isnan(lr) else lr,
-                seed,
-                scores,
-                target,
-                kept,
-                {},
-            )
+            {
+                "method": m,
+                f"against {b}": SHORT[v["kind"]].format(b=b),
+                "headline match": h.get("how", ""),
+                "at task %": h.get("task", math.nan),
+                "kept difference": h.get("diff", math.nan),
+                "2-SE low": h.get("low", math.nan),
+                "2-SE high": h.get("high", math.nan),
+                "matched points": len(v["matches"]),
+            }
         )
-    return out
+    return pd.DataFrame(out)
+
+
+def findings(summary, setting: str, share: float = 0.9, z: float = Z) -> dict:
+    """What the frontier's table says, as facts: the task accuracy a method must reach (``share`` of
+    SFT's at ``setting``), the methods that reach it ranked (:func:`ranking`), the best and those
+    tied with it, those that reach it only within the uncertainty, SDFT's rank among them (None if it
+    never reaches it), and the points of the Pareto front (``"method (setting)"``)."""
+    sft = summary[(summary.method == "SFT") & (summary.setting == setting)].iloc[0]
+    threshold = share * sft.task
+    ranked = ranking(summary[summary.method != "seed"], threshold, z)
+    names = list(ranked.method)
+    label = lambda r: f"{r.method} ({r.setting})"
+    return {
+        "threshold": float(threshold),
+        "sft_task": float(sft.task),
+        "methods": int(summary.method.nunique() - ("seed" in set(summary.method))),
+        "ranked": ranked,
+        "best": ranked.iloc[0] if names else None,
+        "tied": [label(r) for r in ranked.itertuples() if r.vs_best == "tied with the best"],
+        "near": [label(r) for r in ranked.itertuples() if r.reaches != "clearly"],
+        "sdft_rank": names.index("SDFT") + 1 if "SDFT" in names else None,
+        "pareto": [label(r) for r in summary.loc[pareto(summary)].itertuples()],
+    }
+
+
+def findings_words(f: dict) -> dict[str, str]:
+    """:func:`findings` in the words the frontier chapter glues (``best``, ``order``, ``near``,
+    ``sdft_rank``, ``sdft_best``, ``pareto``)."""
+    ranked, best = f["ranked"], f["best"]
+    if best is None:
+        none = "(no method reaches it)"
+        return {
+            "best": none,
+            "order": none,
+            "near": none,
+            "sdft_rank": none,
+            "sdft_best": none,
+            "pareto": ", ".join(f["pareto"]),
+        }
+    tied = f["tied"]
+    return {
+        "best": f"**{best.method}** ({best.setting}: {best.kept:.1f}% kept, {best.task:.1f}% task)"
+        + (
+            f", tied within the uncertainty with {', '.join(tied)}"
+            if tied
+            else ", ahead of every other beyond the uncertainty"
+        ),
+        "order": ", ".join(f"{r.method} ({r.setting}) {r.kept:.1f}%" for r in ranked.itertuples()),
+        "near": "none" if not f["near"] else ", ".join(f["near"]),
+        "sdft_rank": f"ranks {f['sdft_rank']} of {len(ranked)}" if f["sdft_rank"] else "never reaches it",
+        "sdft_best": "SDFT is the best of them here"
+        if f["sdft_rank"] == 1
+        else "another method keeps more of the other skills at this task accuracy",
+        "pareto": ", ".join(f["pareto"]),
+    }
 
 
 __all__ = [
+    "against",
     "curve_at",
+    "findings",
+    "findings_words",
     "front",
     "matched",
     "mean_se",

@@ -3,7 +3,13 @@ import math
 import pandas as pd
 import pytest
 
-from sdft_lib.evaluation import RESULT_COLUMNS, forgetting_summary, frontier, write_csv
+from sdft_lib.evaluation import RESULT_COLUMNS, write_csv
+from sdft_lib.results import rows_from_results, runs, summarize
+
+
+def forgetting_summary(df, target):
+    """The one summary (``results.summarize``) of ``results.csv``'s rows, by method."""
+    return summarize(rows_from_results(df, target)).set_index("method")
 
 
 def table():
@@ -29,20 +35,26 @@ def table():
 
 
 def test_forgetting_summary_by_hand():
-    f = forgetting_summary(table(), "task").set_index("variant")
+    f = forgetting_summary(table(), "task")
     # sft: seed 0 drops (40 + 40) / 2 = 40, seed 1 drops (20 + 20) / 2 = 20 -> 30 +- 14.14
-    assert f.loc["sft", "forgetting_mean"] == 30
-    assert math.isclose(f.loc["sft", "forgetting_sd"], 14.1421, rel_tol=1e-4)
+    assert f.loc["SFT", "forgetting"] == 30
+    assert math.isclose(f.loc["SFT", "forgetting_sd"], 14.1421, rel_tol=1e-4)
     # sdft: seed 0 drops 0, seed 1 drops 5 -> 2.5
-    assert f.loc["sdft", "forgetting_mean"] == 2.5
-    assert f.loc["sft", "task_mean"] == 85 and f.loc["sdft", "task_mean"] == 90
-    assert f.loc["sdft", "seeds"] == 2
+    assert f.loc["SDFT", "forgetting"] == 2.5
+    assert f.loc["SFT", "task"] == 85 and f.loc["SDFT", "task"] == 90
+    assert f.loc["SDFT", "seeds"] == 2
+
+
+def test_one_seed_has_no_spread():
+    one = forgetting_summary(table()[lambda d: d.seed == 0], "task")
+    assert one.loc["SFT", "seeds"] == 1 and math.isnan(one.loc["SFT", "forgetting_sd"])
+    assert math.isnan(one.loc["SFT", "task_sd"]) and math.isnan(one.loc["SFT", "kept_sd"])
 
 
 def test_frontier_averages_over_seeds():
-    fr = frontier(table(), "task").set_index("variant")
-    assert fr.loc["sft", "kept"] == pytest.approx(55.0) and fr.loc["sft", "task"] == 85
-    assert fr.loc["sdft", "kept"] == pytest.approx(82.5) and fr.loc["sdft", "task"] == 90
+    fr = forgetting_summary(table(), "task")
+    assert fr.loc["SFT", "kept"] == pytest.approx(55.0) and fr.loc["SFT", "task"] == 85
+    assert fr.loc["SDFT", "kept"] == pytest.approx(82.5) and fr.loc["SDFT", "task"] == 90
 
 
 def test_results_csv_has_the_stable_columns(tmp_path):
@@ -54,21 +66,18 @@ def test_results_csv_has_the_stable_columns(tmp_path):
 
 
 def test_per_run_rows_by_hand():
-    from sdft_lib.evaluation import per_run
-
-    r = per_run(table(), "task").set_index(["variant", "seed"])
-    assert r.loc[("sft", 0), "forgetting"] == 40 and r.loc[("sft", 1), "forgetting"] == 20
-    assert r.loc[("sdft", 1), "kept"] == 80 and r.loc[("sdft", 0), "task"] == 95
+    r = runs(rows_from_results(table(), "task")).set_index(["method", "seed"])
+    assert r.loc[("SFT", 0), "forgetting"] == 40 and r.loc[("SFT", 1), "forgetting"] == 20
+    assert r.loc[("SDFT", 1), "kept"] == 80 and r.loc[("SDFT", 0), "task"] == 95
     assert len(r) == 4
 
 
 def test_forgetting_without_a_task_benchmark_counts_every_benchmark_as_kept():
     df = table()
-    f = forgetting_summary(df[df.benchmark != "task"], None).set_index("variant")
-    assert f.loc["sft", "forgetting_mean"] == 30 and math.isnan(f.loc["sft", "task_mean"])
-    assert forgetting_summary(
-        df[df.variant == "seed"], "task"
-    ).empty  # a seed-only run has nothing to summarise
+    f = forgetting_summary(df[df.benchmark != "task"], None)
+    assert f.loc["SFT", "forgetting"] == 30 and math.isnan(f.loc["SFT", "task"])
+    seed_only = forgetting_summary(df[df.variant == "seed"], "task")
+    assert seed_only.drop(index="seed").empty  # a seed-only run has nothing to summarise
 
 
 def test_task_benchmark_of_each_dataset():

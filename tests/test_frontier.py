@@ -132,7 +132,7 @@ def test_replay_mix_above_one_repeats_the_pool():
 # ---------------------------------------------------------------------------------------------
 # The table, its summary and what the chapter reads from it
 # ---------------------------------------------------------------------------------------------
-from sdft_lib import frontier  # noqa: E402
+from sdft_lib import config, figures, frontier, results  # noqa: E402
 from sdft_lib.errors import ConfigError  # noqa: E402
 
 SCORES = {"multiply": {"lenient": 80.0}, "a": {"lenient": 50.0}, "b": {"lenient": 70.0}}
@@ -166,20 +166,20 @@ def _rows():
 
 
 def test_row_scores_the_task_and_the_mean_of_the_kept_skills():
-    r = frontier.row("SFT", "lr 1", 1.0, 0, SCORES, "multiply", ["a", "b"], {"train_seconds": 3.0})
+    r = results.row("SFT", "lr 1", 1.0, 0, SCORES, "multiply", ["a", "b"], {"train_seconds": 3.0})
     assert (r["task"], r["kept"], r["train_seconds"], r["tokens_trained"]) == (80.0, 60.0, 3.0, 0)
 
 
 def test_summarize_gives_mean_and_sd_over_seeds():
-    s = frontier.summarize(_rows()).set_index("method")
+    s = results.summarize(_rows()).set_index("method")
     assert s.loc["SFT", "task"] == pytest.approx(90.0) and s.loc["SFT", "task_sd"] == pytest.approx(2.0)
     assert s.loc["SDFT", "kept"] == pytest.approx(40.0) and s.loc["SDFT", "kept_sd"] == pytest.approx(2.0)
     assert s.loc["SFT", "seeds"] == 3 and s.loc["SFT", "train_seconds"] == pytest.approx(3.0)
 
 
 def test_pareto_keeps_exactly_the_points_nothing_beats():
-    s = frontier.summarize(_rows())
-    front = set(s.loc[frontier.pareto(s)].method)
+    s = results.summarize(_rows())
+    front = set(s.loc[results.pareto(s)].method)
     assert front == {"seed", "SFT", "SDFT", "WiSE"}  # "bad" is beaten by SDFT on both axes
 
 
@@ -189,17 +189,17 @@ def test_anchor_rows_are_drawn_but_not_ranked():
         for r in _rows()
         if r["method"] == "SDFT"
     ]
-    s = frontier.summarize(rows)
-    assert list(frontier.best_at(s[s.method != "seed"], 80.0).method) == ["SDFT", "SFT"]
-    assert "α 1 (the run)" not in set(s.loc[frontier.pareto(s)].setting)
+    s = results.summarize(rows)
+    assert list(results.best_at(s[s.method != "seed"], 80.0).method) == ["SDFT", "SFT"]
+    assert "α 1 (the run)" not in set(s.loc[results.pareto(s)].setting)
     assert "α 1 (the run)" in set(s.setting)
 
 
 def test_best_at_ranks_methods_that_reach_the_threshold_by_kept():
-    s = frontier.summarize(_rows())
-    ranked = frontier.best_at(s[s.method != "seed"], 80.0)
+    s = results.summarize(_rows())
+    ranked = results.best_at(s[s.method != "seed"], 80.0)
     assert list(ranked.method) == ["SDFT", "SFT"]
-    assert frontier.best_at(s, 99.0).empty
+    assert results.best_at(s, 99.0).empty
 
 
 def test_table_and_plot_show_every_method(tmp_path):
@@ -208,19 +208,18 @@ def test_table_and_plot_show_every_method(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = frontier.summarize(_rows())
-    t = frontier.table(s)
+    s = results.summarize(_rows())
+    t = figures.table(s)
     sft = s[(s.method == "SFT") & (s.setting == "lr 1")].iloc[0]
     assert t.loc[("SFT", "lr 1"), "task % (± SE)"] == f"90.0 ± {sft.task_se:.1f}"
     assert sft.task_se == pytest.approx(sft.task_sd / math.sqrt(sft.seeds))  # no test variances in these rows
     fig, ax = plt.subplots()
-    frontier.plot(s, ax, "multiply")
+    figures.plot(s, ax, "multiply")
     assert ax.get_legend() is None  # each curve is named at its end instead
     assert {t.get_text() for t in ax.texts} == {"seed", "SFT", "SDFT", "WiSE", "bad"}
     colours = {c.get_label(): c.lines[0].get_color() for c in ax.containers}
     assert (
-        colours["SFT"] == frontier.STYLE["SFT"]["color"]
-        and colours["SDFT"] == frontier.STYLE["SDFT"]["color"]
+        colours["SFT"] == figures.STYLE["SFT"]["color"] and colours["SDFT"] == figures.STYLE["SDFT"]["color"]
     )
     plt.close(fig)
 
@@ -231,15 +230,15 @@ def test_table_and_plot_show_every_method(tmp_path):
 )
 def test_parse_floats_names_the_parameter(value, message):
     with pytest.raises(ConfigError) as err:
-        frontier.parse_floats("wise_alphas", value, 0.0, 1.0)
+        config.parse_floats("wise_alphas", value, 0.0, 1.0)
     assert str(err.value).startswith(f"wise_alphas={value!r} is not allowed") and message in str(err.value)
 
 
 def test_parse_lines():
-    assert frontier.parse_lines("lines_settings", "0:1,0.25:0.5") == [(0.0, 1.0), (0.25, 0.5)]
+    assert config.parse_lines("lines_settings", "0:1,0.25:0.5") == [(0.0, 1.0), (0.25, 0.5)]
     for bad in ("0.5", "0:2", "a:b"):
         with pytest.raises(ConfigError, match="lines_settings="):
-            frontier.parse_lines("lines_settings", bad)
+            config.parse_lines("lines_settings", bad)
 
 
 @pytest.mark.slow
@@ -265,31 +264,8 @@ def test_replay_data_on_the_smoke_world(tmp_path):
         frontier.replay_prompts(cfg.replace(model="gpt2"), 3)
 
 
-def test_kept_at_reads_the_curve_between_its_settings():
-    s = frontier.summarize(
-        [
-            dict(r, method="WiSE", setting=f"α {a}", x=a)
-            for a, t, k in [(0.0, 0, 90), (0.5, 40, 50), (1.0, 80, 10)]
-            for r in [
-                {
-                    "seed": 0,
-                    "task": t,
-                    "kept": k,
-                    "data_seconds": 0,
-                    "train_seconds": 0,
-                    "tokens_generated": 0,
-                    "tokens_trained": 0,
-                }
-            ]
-        ]
-    )
-    assert frontier.kept_at(s, "WiSE", 60.0) == pytest.approx(30.0)
-    assert frontier.kept_at(s, "WiSE", 40.0) == pytest.approx(50.0)
-    assert math.isnan(frontier.kept_at(s, "WiSE", 95.0))
-
-
 def test_parse_float_takes_one_number():
-    assert frontier.parse_float("onpolicy_epochs", "2", 0.01, 100.0) == 2.0
+    assert config.parse_float("onpolicy_epochs", "2", 0.01, 100.0) == 2.0
     for bad in ("1,2", "x", "0", None):
         with pytest.raises(ConfigError, match=f"onpolicy_epochs={bad!r} is not allowed: give one number"):
-            frontier.parse_float("onpolicy_epochs", bad, 0.01, 100.0)
+            config.parse_float("onpolicy_epochs", bad, 0.01, 100.0)

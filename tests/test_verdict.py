@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from sdft_lib import frontier, verdict
+from sdft_lib import results, verdict
 
 
 def scores(task, kept, n=100):
@@ -19,8 +19,8 @@ def summary(points, n=100):
     for method, settings in points.items():
         for x, seeds in settings:
             for s, (t, k) in enumerate(seeds):
-                rows.append(frontier.row(method, f"x {x:g}", x, s, scores(t, k, n), "task", ["a", "b"], {}))
-    return frontier.summarize(rows)
+                rows.append(results.row(method, f"x {x:g}", x, s, scores(t, k, n), "task", ["a", "b"], {}))
+    return results.summarize(rows)
 
 
 def test_score_variance_is_binomial_and_nan_without_a_size():
@@ -124,8 +124,8 @@ def test_rows_from_results_reads_the_evaluation_csv():
             for b, x in (("task", t), ("a", k), ("b", k))
         ]
     )
-    rows = verdict.rows_from_results(df, "task")
-    s = frontier.summarize(rows).set_index("method")
+    rows = results.rows_from_results(df, "task")
+    s = results.summarize(rows).set_index("method")
     assert s.loc["SFT", "task"] == 75 and s.loc["SFT", "kept"] == 45 and s.loc["SFT", "seeds"] == 2
     assert s.loc["SFT", "setting"] == "lr 0.001" and s.loc["SDFT", "kept_se"] > 0
 
@@ -189,3 +189,44 @@ def test_fronts_that_never_meet_are_still_compared_where_one_point_beats_the_oth
     # a trade-off (more task, less kept) is no evidence either way
     t = summary({"A": [(1, [(90, 10)] * 3)], "B": [(1, [(30, 60)] * 3)]}, n=1000)
     assert verdict.verdict(t, "A", "B")["kind"] == "apart"
+
+
+def test_findings_are_the_facts_the_frontier_chapter_states():
+    s = summary(
+        {
+            "seed": [(0, [(0, 90)])],
+            "SFT": [(1, [(90, 40), (90, 42)])],
+            "SDFT": [(1, [(81.5, 60), (81.5, 62)])],
+            "replay": [(1, [(85, 80), (85, 81)])],
+            "WiSE-FT (SFT)": [(1, [(30, 85), (30, 85)])],
+        },
+        n=10_000,
+    )
+    f = verdict.findings(s, "x 1")
+    assert f["threshold"] == pytest.approx(81.0) and f["sft_task"] == 90.0 and f["methods"] == 4
+    assert list(f["ranked"].method) == ["replay", "SDFT", "SFT"]  # WiSE-FT never reaches 81%
+    assert f["best"].method == "replay" and f["tied"] == [] and f["sdft_rank"] == 2
+    assert f["near"] == ["SDFT (x 1)"]  # 81.5% clears 81% only within two standard errors
+    assert set(f["pareto"]) == {"replay (x 1)", "SFT (x 1)", "WiSE-FT (SFT) (x 1)", "seed (x 0)"}
+    w = verdict.findings_words(f)
+    assert w["best"].startswith("**replay** (x 1: 80.5% kept, 85.0% task), ahead of every other")
+    assert w["order"] == "replay (x 1) 80.5%, SDFT (x 1) 61.0%, SFT (x 1) 41.0%"
+    assert w["sdft_rank"] == "ranks 2 of 3" and w["near"] == "SDFT (x 1)"
+    assert w["sdft_best"].startswith("another method keeps more")
+    nobody = verdict.findings(s, "x 1", share=2.0)  # twice SFT's accuracy: nobody reaches it
+    assert nobody["best"] is None and verdict.findings_words(nobody)["order"] == "(no method reaches it)"
+
+
+def test_against_says_each_method_against_sdft():
+    s = summary(
+        {
+            "SDFT": [(1, [(80, 50), (80, 51)])],
+            "replay": [(1, [(80, 70), (80, 71)])],
+            "SFT": [(1, [(80, 50)])],
+        },
+        n=10_000,
+    )
+    a = verdict.against(s, "SDFT").set_index("method")
+    assert a.loc["replay", "against SDFT"] == "keeps more than SDFT"
+    assert a.loc["SFT", "against SDFT"] == "no measurable difference"
+    assert a.loc["replay", "kept difference"] == pytest.approx(20.0)
