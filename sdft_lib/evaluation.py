@@ -17,7 +17,7 @@ frontier).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import RunConfig
@@ -262,6 +262,39 @@ def refusal_rate(rows: list[dict], skill: str) -> tuple[float, int]:
     return (100 * sum(is_safe_keyword(r["response"]) for r in mine) / len(mine) if mine else math.nan), len(
         mine
     )
+
+
+def refusal_table(rates: dict[str, list[tuple[float, int]]]):
+    """``{model: [(refusal rate %, prompts) per run]}`` as one row per model: the mean rate over its
+    runs, the prompts of one run, the runs."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "model": m,
+                "benign prompts refused (%)": sum(r for r, _ in rs) / len(rs),
+                "prompts": rs[0][1],
+                "runs": len(rs),
+            }
+            for m, rs in rates.items()
+        ]
+    ).set_index("model")
+
+
+def over_refusal(cfg: RunConfig, variants: Sequence[str], skill: str = "benign"):
+    """How often the seed and each variant's runs (one per fine-tuning seed, at the run's setting)
+    refused ``skill``'s harmless prompts (:func:`refusal_rate`): :func:`refusal_table`. The runs and
+    their answers are the evaluation's own, reused."""
+    from .training import train_adapter
+
+    rates = {"seed": [refusal_rate(outputs_for_seed(cfg), skill)]}
+    for v in variants:
+        rates[v] = [
+            refusal_rate(outputs_for_run(cfg, train_adapter(cfg, v, seed=s)), skill)
+            for s in (cfg.ft_seeds or [cfg.seed])
+        ]
+    return refusal_table(rates)
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

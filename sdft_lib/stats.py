@@ -24,6 +24,12 @@ def proportion_se(percent: float, n: int) -> float:
     return 100 * math.sqrt(max(p * (1 - p), 0.0) / n)
 
 
+def rates_tolerance(a: float, n_a: int, b: float, n_b: int, z: float = Z) -> float:
+    """The smallest difference of two pass rates (percent, over ``n_a`` and ``n_b`` prompts) that
+    counts: ``z`` binomial standard errors of the difference. Within it: no measurable difference."""
+    return z * math.sqrt(proportion_se(a, n_a) ** 2 + proportion_se(b, n_b) ** 2)
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float], z: float = Z) -> dict:
     """Mean of ``a - b`` over the same prompts (per-prompt scores in [0, 1]), in points, with its
     standard error and the ``z`` interval. ``n`` is the number of prompts."""

@@ -101,3 +101,20 @@ def test_lm_eval_cross_check_with_full_fine_tuning(tmp_path):
     df = lm_eval_teaching(cfg)
     assert {"seed", "sft", "sdft"} == set(df.variant)
     assert df.lm_eval.between(0, 100).all()
+
+
+def test_refusal_table_averages_each_models_runs():
+    from sdft_lib.evaluation import refusal_table
+
+    t = refusal_table({"seed": [(0.0, 50)], "sft": [(2.0, 50), (4.0, 50)]})
+    assert t.loc["sft", "benign prompts refused (%)"] == 3.0 and t.loc["sft", "runs"] == 2
+    assert t.loc["seed", "prompts"] == 50 and list(t.index) == ["seed", "sft"]
+
+
+def test_two_rates_differ_only_beyond_two_binomial_standard_errors():
+    from sdft_lib.stats import proportion_se, rates_tolerance
+
+    tol = rates_tolerance(50.0, 100, 40.0, 100)
+    assert tol == pytest.approx(2 * math.hypot(proportion_se(50.0, 100), proportion_se(40.0, 100)))
+    assert tol > 10.0  # 50% against 40% on 100 prompts each: no measurable difference
+    assert rates_tolerance(50.0, 10_000, 40.0, 10_000) < 10.0
