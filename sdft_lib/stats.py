@@ -4,7 +4,7 @@ Scores here are pass rates over a few dozen to a few hundred prompts, so most of
 is the test set's own. Two models answering the *same* prompts are compared per prompt (a paired
 difference): its standard error is that of the mean of the per-prompt differences. Over several
 fine-tuning seeds, the seeds' own spread is added. A difference within ``z`` standard errors
-(``z = 2``: about a 95% interval) reads "no measurable difference" (:func:`sdft_lib.prose.compare`
+(``z = 2``: about a 95% interval) reads "no measurable difference" (:func:`sdft_lib.book.prose.compare`
 with ``tol=z * se``).
 """
 

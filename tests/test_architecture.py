@@ -12,14 +12,15 @@ ROOT = Path(__file__).resolve().parents[1] / "sdft_lib"
 # The floors of ARCHITECTURE.md. A module may import from its own floor and the floors below.
 FLOORS = {
     0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
-    "teaching_world.model standin reference prose bookprofile instruction_probe stats report results "
+    "teaching_world.model standin reference book book.prose book.profile instruction_probe stats report "
+    "results "
     "figures verdict",
     1: "config",
     2: "runs hardware parallel",
     3: "teaching_world.build packaged",
     4: "data models",
     5: "runtime paper_eval lm_eval_tasks self_distillation",
-    6: "training evaluation distribution_gap preflight train bookstatus on_policy probes",
+    6: "training evaluation distribution_gap preflight cli book.status on_policy probes",
     7: "frontier real_model",
 }
 FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sdft_lib.bookprofile import markdown, profile, stage_kind
+from sdft_lib.book.profile import markdown, profile, stage_kind
 
 
 def _notebook(folder: Path, name: str, start: str, end: str, seconds: float) -> None:
@@ -75,7 +75,7 @@ def test_stage_kinds_group_evaluations_by_what_they_score():
 
 
 def test_the_status_page_says_where_the_build_ran(tmp_path):
-    from sdft_lib.bookstatus import provenance
+    from sdft_lib.book.status import provenance
 
     _artifact(
         tmp_path,
@@ -105,7 +105,7 @@ def test_the_status_page_says_where_the_build_ran(tmp_path):
 def test_output_defects_catch_bars_warnings_and_paths_and_nothing_else(tmp_path):
     import json
 
-    from sdft_lib.bookstatus import notebook_output_defects, output_defects
+    from sdft_lib.book.status import notebook_output_defects, output_defects
 
     bar = "Loading weights: 100%|##########| 272/272 [00:00<00:00, 1234.5it/s]"
     assert [d.split(":")[0] for d in output_defects(bar)] == ["progress bar"] * 3

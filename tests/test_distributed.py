@@ -1,6 +1,6 @@
 """Training under several processes: DDP on this CPU (gloo), two processes, against one process.
 
-    accelerate launch --multi_gpu --num_processes 2 -m sdft_lib.train smoke ...
+    accelerate launch --multi_gpu --num_processes 2 -m sdft_lib.cli smoke ...
 
 (accelerate's ``--cpu --num_processes 2`` starts a single process unless MPI is installed;
 ``--multi_gpu`` on a machine without GPUs starts two through torchrun, and they join a gloo group.)
@@ -47,7 +47,7 @@ def train(run_dir: Path, *launcher: str, batch: int, extra=()) -> subprocess.Com
     cmd = [
         *launcher,
         "-m",
-        "sdft_lib.train",
+        "sdft_lib.cli",
         "smoke",
         "-p",
         "run_dir",

@@ -157,7 +157,7 @@ def test_rebuilds_says_what_the_keys_do():
 
 def test_the_parameter_page_lists_every_field_with_what_it_is_and_what_it_rebuilds(tmp_path):
     """The book's generated reference page (written beside the status page by `make book`)."""
-    from sdft_lib.bookstatus import main
+    from sdft_lib.book.status import main
 
     (tmp_path / "executed").mkdir()
     assert main([str(tmp_path / "executed"), str(tmp_path / "status.md")]) == 0

@@ -115,7 +115,7 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request
     assert executed["metadata"]["papermill"]["parameters"]["profile"] == params["profile"]
     # What the rendered page would show a reader: no progress bar, no warning (the run folder here is a
     # temporary one, so machine paths are checked on the built book, by tests/browser).
-    from sdft_lib.bookstatus import notebook_output_defects
+    from sdft_lib.book.status import notebook_output_defects
 
     assert not notebook_output_defects(out, ("progress bar", "warning"))
     GLUED[nb.stem] = glued(executed)

@@ -194,7 +194,7 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
 def test_book_status_lists_chapters_and_labs_with_times_and_hides_injected_parameters(tmp_path):
     import json
 
-    from sdft_lib.bookstatus import main
+    from sdft_lib.book.status import main
 
     def nb(name, seconds):
         cells = [
@@ -237,7 +237,7 @@ def test_book_status_lists_chapters_and_labs_with_times_and_hides_injected_param
 
 
 def test_gpu_runs_are_read_from_the_manifests(tmp_path):
-    from sdft_lib.bookstatus import KNOWN_ISSUES, gpu_runs, status_markdown
+    from sdft_lib.book.status import KNOWN_ISSUES, gpu_runs, status_markdown
     from sdft_lib.runs import write_json
 
     write_json(

@@ -3,7 +3,7 @@
 Serves ``_build/html`` on localhost, opens every page, and checks: no page of the table of contents
 is missing, every image has loaded (natural width > 0), the browser console has no JavaScript errors
 (SEVERE entries), no cell output shows a progress bar, a warning or a machine path and no page shows
-a machine path (``sdft_lib.bookstatus.OUTPUT_DEFECTS``), no code or table is clipped on the right
+a machine path (``sdft_lib.book.status.OUTPUT_DEFECTS``), no code or table is clipped on the right
 (code wraps, wide tables scroll), and math was typeset by the book's own MathJax (no CDN).
 Screenshots of the landing page, of every page, go to ``_build/screenshots/``; the status page lists
 the tolerated upstream console messages.
@@ -25,8 +25,8 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 REQUIRED = os.environ.get("SDFT_REQUIRE_BROWSER") == "1"
 # The console messages tolerated are the known upstream issues the status page lists (by exact
-# text, from sdft_lib.bookstatus.KNOWN_ISSUES); every other console error fails the test.
-from sdft_lib.bookstatus import KNOWN_ISSUES, output_defects  # noqa: E402
+# text, from sdft_lib.book.status.KNOWN_ISSUES); every other console error fails the test.
+from sdft_lib.book.status import KNOWN_ISSUES, output_defects  # noqa: E402
 
 KNOWN_UPSTREAM = tuple(text for text, _ in KNOWN_ISSUES)
 

@@ -3,8 +3,8 @@
 Read from the metadata papermill stores in every executed notebook, so the page says what the
 rendered book really shows. Also hides papermill's injected-parameters cell on the rendered pages
 (the notebook's own parameters cell stays; the values used are in the status table).
-Usage: ``python -m sdft_lib.bookstatus book/executed book/status.md [runs/<profile>]`` (with the run
-folder, the page also shows where the build's time went: :mod:`sdft_lib.bookprofile`).
+Usage: ``python -m sdft_lib.book.status book/executed book/status.md [runs/<profile>]`` (with the run
+folder, the page also shows where the build's time went: :mod:`sdft_lib.book.profile`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from .runs import write_text
+from ..runs import write_text
 
 # Console messages of the built book that come from upstream packages, with why they are harmless.
 # The browser test (tests/browser) tolerates exactly these texts and no other console error; the
@@ -111,7 +111,7 @@ def notebook_status(path: Path) -> dict:
 
 def hide_injected_parameters(path: Path) -> bool:
     """Tag papermill's injected-parameters cell ``remove-cell`` (rewritten atomically); True if changed."""
-    from .runs import write_json
+    from ..runs import write_json
 
     nb = json.loads(path.read_text(encoding="utf-8"))
     changed = False
@@ -128,7 +128,7 @@ def hide_injected_parameters(path: Path) -> bool:
 def provenance(runs_root: Path) -> list[str]:
     """Where this build ran: the commit the book was built from, and the machine, commit and package
     versions recorded in the newest artifact manifest under ``runs_root``."""
-    from .runs import git_commit
+    from ..runs import git_commit
 
     newest, when = None, ""
     for m in Path(runs_root).rglob("manifest.json") if Path(runs_root).is_dir() else []:
@@ -177,7 +177,7 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
     lines += ["", "Rerun them all with `make book` (or `make book PROFILE=<name>`).", ""]
     if runs_root is not None and rows:
         lines += provenance(runs_root)
-        from .bookprofile import markdown, profile
+        from .profile import markdown, profile
 
         lines += [
             "## Where the time went",
@@ -185,7 +185,7 @@ def status_markdown(folder: Path, runs_root: Path | None = None) -> str:
             "Each notebook's wall time, and the artifacts it built, by stage: how many, their build",
             "seconds added up (runs built side by side in worker processes add up to more than the",
             "wall time), and the part spent in training steps or generation. Read from the executed",
-            "notebooks and the artifacts' manifests (`python -m sdft_lib.bookprofile book/executed",
+            "notebooks and the artifacts' manifests (`python -m sdft_lib.book.profile book/executed",
             "runs/<profile>`); a notebook that reused everything built nothing.",
             "",
             markdown(profile(folder, runs_root)),
@@ -207,7 +207,7 @@ def parameters_markdown() -> str:
     """The parameter reference page, generated from the configuration itself (its fields, their
     descriptions and bounds, and which artifacts each rebuilds: ``config.ARTIFACT_FIELDS``): one
     entry per parameter, so the page reads on a narrow screen."""
-    from .config import parameter_reference
+    from ..config import parameter_reference
 
     text = lambda t: str(t).replace("<", "&lt;").replace(">", "&gt;")
     lines = [
@@ -215,7 +215,7 @@ def parameters_markdown() -> str:
         "",
         "Every parameter a run takes, generated from the configuration (`sdft_lib/config.py`) when the",
         "book is built. Give one to a notebook as `-p name value` (papermill, `make pipeline",
-        "PARAMS=...`), to the command line as `python -m sdft_lib.train <profile> -p name value`, or in a",
+        "PARAMS=...`), to the command line as `python -m sdft_lib.cli <profile> -p name value`, or in a",
         "profile (`params/<name>.yaml`); the values shown are the defaults a profile starts from. A new",
         "value rebuilds the artifacts listed and reuses every other one (each artifact's cache key is",
         "built from the parameters it depends on; `tests/test_keys.py` checks that none is left out).",

@@ -9,7 +9,7 @@ Read after the fact from what a build leaves behind, so it costs the build nothi
 An artifact belongs to the notebook that was running when it finished. Artifacts built in parallel
 workers add up to more seconds than the notebook's wall time; ``busy s`` is that sum.
 
-    python -m sdft_lib.bookprofile book/executed runs/toy      # the table, as Markdown
+    python -m sdft_lib.book.profile book/executed runs/toy      # the table, as Markdown
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
         print(
-            "usage: python -m sdft_lib.bookprofile <executed notebooks folder> <run folder>", file=sys.stderr
+            "usage: python -m sdft_lib.book.profile <executed notebooks folder> <run folder>", file=sys.stderr
         )
         return 2
     print(markdown(profile(Path(argv[0]), Path(argv[1]))))

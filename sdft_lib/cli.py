@@ -1,9 +1,9 @@
 """Command line for the training stage, for ``accelerate launch`` (multi-GPU) or plain ``python``::
 
-    python -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data            # one GPU
+    python -m sdft_lib.cli paper/gsm8k -p data_dir ~/sdft-data            # one GPU
     accelerate launch --config_file configs/accelerate/fsdp.yaml \\
-        -m sdft_lib.train paper/gsm8k -p data_dir ~/sdft-data               # several GPUs
-    accelerate launch --multi_gpu --num_processes 2 -m sdft_lib.train smoke # DDP on a CPU (gloo)
+        -m sdft_lib.cli paper/gsm8k -p data_dir ~/sdft-data               # several GPUs
+    accelerate launch --multi_gpu --num_processes 2 -m sdft_lib.cli smoke # DDP on a CPU (gloo)
 
 (On a machine without GPUs, ``--multi_gpu`` starts the processes with torchrun and they join a gloo
 group on the CPU; accelerate's ``--cpu --num_processes 2`` starts only one process unless MPI is
@@ -25,7 +25,7 @@ from .config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sdft_lib.train")
+    ap = argparse.ArgumentParser(prog="python -m sdft_lib.cli")
     ap.add_argument("profile")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--variants", default="sft,sdft")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     rank = int(os.environ.get("RANK", "0"))
     setup(cfg, report=rank == 0)  # one process reports what it builds or reuses
     several = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    first = f"build it first with one process (python -m sdft_lib.train {args.profile} --distill-only ...)"
+    first = f"build it first with one process (python -m sdft_lib.cli {args.profile} --distill-only ...)"
     if several and cfg.is_teaching:
         from .teaching_world.build import seed_model_path
 
