@@ -129,7 +129,7 @@ def summarize(rows):
                 "task_se": mean_se(list(g.task), list(g["task_var"]) if "task_var" in g else [0.0] * len(g)),
                 "kept_se": mean_se(list(g.kept), list(g["kept_var"]) if "kept_var" in g else [0.0] * len(g)),
                 "forgetting": seed_kept - g.kept.mean(),
-                "forgetting_sd": sd(g.kept),
+                "forgetting_sd": sd(g.kept) if len(seed) else math.nan,  # the seed's score is one number
                 "data_seconds": g.data_seconds.mean(),
                 "train_seconds": g.train_seconds.mean(),
                 "tokens_generated": g.tokens_generated.mean(),

@@ -76,6 +76,10 @@ def test_forgetting_without_a_task_benchmark_counts_every_benchmark_as_kept():
     df = table()
     f = forgetting_summary(df[df.benchmark != "task"], None)
     assert f.loc["SFT", "forgetting"] == 30 and math.isnan(f.loc["SFT", "task"])
+    without_seed = forgetting_summary(df[df.variant != "seed"], "task")
+    assert math.isnan(without_seed.loc["SFT", "forgetting"]) and math.isnan(
+        without_seed.loc["SFT", "forgetting_sd"]
+    )
     seed_only = forgetting_summary(df[df.variant == "seed"], "task")
     assert seed_only.drop(index="seed").empty  # a seed-only run has nothing to summarise
 
