@@ -28,10 +28,12 @@ class _Stdout(logging.Handler):
 
 
 def to_stdout() -> None:
-    """Print the messages (once, however often it is called)."""
+    """Print the messages (once, however often it is called, and not again through a handler the
+    root logger may have: a kernel's, a user's ``basicConfig``)."""
     if not any(isinstance(h, _Stdout) for h in LOGGER.handlers):
         LOGGER.addHandler(_Stdout())
     LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
 
 
 @contextlib.contextmanager

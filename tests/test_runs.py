@@ -270,3 +270,23 @@ def test_gpu_runs_are_read_from_the_manifests(tmp_path):
     assert gpu_runs(tmp_path / "none") == []
     page = status_markdown(tmp_path)  # the known upstream console messages are listed for readers
     assert "## Known issues" in page and all(text in page for text, _ in KNOWN_ISSUES)
+
+
+def test_progress_messages_print_once_and_can_be_silenced(capsys):
+    import logging
+
+    from sdft_lib import report
+
+    logging.basicConfig()  # a root handler, as a user's script may have
+    try:
+        report.to_stdout()
+        report.to_stdout()
+        report.say("building demo")
+        with report.quiet():
+            report.say("reusing demo")
+        assert capsys.readouterr().out == "building demo\n"
+    finally:
+        report.LOGGER.handlers.clear()
+        report.LOGGER.setLevel(logging.NOTSET)
+        report.LOGGER.propagate = True
+        logging.getLogger().handlers.clear()
