@@ -4,6 +4,8 @@ of :func:`sdft_lib.results.summarize`."""
 
 from __future__ import annotations
 
+from .results import METHOD_NAMES  # the variants' names as methods: sft is SFT
+
 # One colour and marker per method across the whole book (chapters 4, 5, 7, the labs). A method
 # applied to SFT's or SDFT's runs (WiSE-FT, LiNeS) takes its base's colour, lighter, and its own
 # line style, so a reader can tell both what was rescaled and how.
@@ -18,7 +20,6 @@ STYLE = {
     "LiNeS (SFT)": {"color": "#7fb2e5", "marker": "P", "linestyle": ":"},
     "LiNeS (SDFT)": {"color": "#f08a8b", "marker": "P", "linestyle": ":"},
 }
-VARIANT_METHOD = {"seed": "seed", "sft": "SFT", "sdft": "SDFT"}
 
 
 def style(method: str) -> dict:
@@ -29,7 +30,7 @@ def style(method: str) -> dict:
 def palette(variants) -> dict:
     """Seaborn ``palette`` for a ``hue`` of variant names (``seed``, ``sft``, ``sdft``): the colours
     of :data:`STYLE`, so SFT and SDFT look the same in every chapter."""
-    return {v: style(VARIANT_METHOD.get(v, v))["color"] for v in variants}
+    return {v: style(METHOD_NAMES.get(v, v))["color"] for v in variants}
 
 
 def plot(summary, ax, target: str | None = None, title: str | None = None) -> None:
@@ -118,4 +119,4 @@ def table(summary):
     ).set_index(["method", "setting"])
 
 
-__all__ = ["STYLE", "VARIANT_METHOD", "palette", "plot", "style", "table"]
+__all__ = ["STYLE", "palette", "plot", "style", "table"]
