@@ -14,7 +14,8 @@ training records. The rest of the module puts every method on one frontier (task
 the mean score on the kept skills) through the book's own stages: one training path
 (:func:`sdft_lib.training.train_adapter`, TRL's ``SDFTTrainer`` for the on-policy method), one
 evaluation path (:func:`sdft_lib.evaluation.evaluate_model`), the same seed model, data, fine-tuning
-seeds and benchmarks for every method (``notebooks/07_frontier.ipynb``).
+seeds and benchmarks for every method (``notebooks/07_frontier.ipynb``). Their rows, summary and
+Pareto front are :mod:`sdft_lib.results`'; the figure and table :mod:`sdft_lib.figures`'.
 """
 
 from __future__ import annotations
