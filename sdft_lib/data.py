@@ -217,6 +217,21 @@ def read_table(param: str, value: str, split: str = "train") -> tuple[list[dict]
     return ds.to_list(), f"{value} [{split}]"
 
 
+def own_table(cfg: RunConfig) -> tuple[list[dict], str]:
+    """The rows of your own dataset as you have them (before the column mapping), and where they came
+    from; a one-line error if the run's dataset is the teaching world or one of the paper's (lab 5 is
+    about a file of your own)."""
+    kind = dataset_kind(cfg.dataset)
+    if kind in ("teaching", "paper"):
+        raise ConfigError(
+            f"dataset={cfg.dataset!r} is not allowed here: this lab runs on a dataset of your own (a "
+            ".json, .jsonl, .csv or .parquet file, a save_to_disk folder or a hub id), and "
+            f"{cfg.dataset!r} is {'the teaching world' if kind == 'teaching' else 'one of the paper'}'s; "
+            "give one with -p dataset, or take a profile that does (own-data, own-data-smollm2)"
+        )
+    return read_table("dataset", cfg.dataset)
+
+
 def _column_map(
     param: str, value: str, source: str, present: list[str], columns: dict, columns_param: str = "columns"
 ) -> dict[str, str]:

@@ -254,6 +254,14 @@ class VLLMBackend:
         if not torch.cuda.is_available():  # vLLM reads its environment when it is first imported
             for k, v in vllm_cpu_env(cpu_mode, cfg.threads or None).items():
                 os.environ.setdefault(k, v)
+            # vLLM configures its logger only when the engine starts; a notice logged while it is
+            # imported (its CPU build has no Triton) would reach Python's last-resort handler, i.e. a
+            # notebook cell's stderr. Its own level applies from the first import instead.
+            import logging
+
+            vllm_log = logging.getLogger("vllm")
+            if vllm_log.level == logging.NOTSET:
+                vllm_log.setLevel(os.environ.get("VLLM_LOGGING_LEVEL", "ERROR").upper())
         from vllm.platforms import current_platform
 
         kwargs: dict[str, Any] = {}

@@ -134,3 +134,11 @@ def test_output_defects_catch_bars_warnings_and_paths_and_nothing_else(tmp_path)
     }
     (tmp_path / "n.ipynb").write_text(json.dumps(nb))
     assert notebook_output_defects(tmp_path / "n.ipynb") == ["cell 1: warning: 'TRLExperimentalWarning'"]
+    # a notice on a cell's standard error, which no pattern knows (vLLM's, through Python's
+    # last-resort handler), is one too; the same text on standard output is not
+    notice = "Triton is installed, but doesn't include CPU backend. Disabling Triton.\n"
+    for name, expected in (("stderr", [f"cell 0: stderr: {notice.strip()!r}"]), ("stdout", [])):
+        out = {"output_type": "stream", "name": name, "text": [notice]}
+        (tmp_path / "e.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [out]}]}))
+        assert notebook_output_defects(tmp_path / "e.ipynb") == expected
+        assert notebook_output_defects(tmp_path / "e.ipynb", ("warning",)) == []

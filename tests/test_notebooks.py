@@ -117,7 +117,7 @@ def test_notebook_runs_on_the_smoke_profile(nb, smoke_run_dir, tmp_path, request
     # temporary one, so machine paths are checked on the built book, by tests/browser).
     from sdft_lib.book.status import notebook_output_defects
 
-    assert not notebook_output_defects(out, ("progress bar", "warning"))
+    assert not notebook_output_defects(out, ("progress bar", "warning", "stderr"))
     GLUED[nb.stem] = glued(executed)
 
 

@@ -54,9 +54,15 @@ def output_defects(text: str, kinds=tuple(OUTPUT_DEFECTS)) -> list[str]:
     return [f"{kind}: {m.group(0)[:80]!r}" for kind in kinds for m in OUTPUT_DEFECTS[kind].finditer(text)]
 
 
-def notebook_output_defects(path: Path, kinds=tuple(OUTPUT_DEFECTS)) -> list[str]:
+STDERR = "stderr"  # a kind of its own: anything a cell wrote to its standard error
+
+
+def notebook_output_defects(path: Path, kinds=(*OUTPUT_DEFECTS, STDERR)) -> list[str]:
     """``output_defects`` of every code cell's outputs (streams, and the plain text and HTML of results)
-    in an executed notebook, each prefixed with the cell's number."""
+    in an executed notebook, each prefixed with the cell's number; with ``"stderr"`` in ``kinds``,
+    also every stream a cell wrote to its standard error. The library's messages go to standard
+    output, so what reaches standard error is a library's notice nobody chose to show (a log line
+    through Python's last-resort handler, a progress bar)."""
     found = []
     for n, cell in enumerate(json.loads(Path(path).read_text())["cells"]):
         for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
@@ -64,7 +70,9 @@ def notebook_output_defects(path: Path, kinds=tuple(OUTPUT_DEFECTS)) -> list[str
                 out.get("data", {}).get(m, "") for m in ("text/plain", "text/html")
             ]
             text = "".join("".join(t) if isinstance(t, list) else t for t in texts)
-            found += [f"cell {n}: {d}" for d in output_defects(text, kinds)]
+            found += [f"cell {n}: {d}" for d in output_defects(text, [k for k in kinds if k != STDERR])]
+            if STDERR in kinds and out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"cell {n}: {STDERR}: {text.strip()[:80]!r}")
     return found
 
 
