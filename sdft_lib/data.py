@@ -449,6 +449,18 @@ def load_task(cfg: RunConfig, split: str = "train") -> tuple[list[dict], Path]:
 # ---------------------------------------------------------------------------------------------
 # Probe sets (eval_sets)
 # ---------------------------------------------------------------------------------------------
+def capped(cfg: RunConfig, records: list[dict]) -> list[dict]:
+    """The first ``max_train_examples`` of the training records (all of them when it is unset): the
+    records every stage rewrites and trains on."""
+    return records[: cfg.max_train_examples] if cfg.max_train_examples else records
+
+
+def train_records(cfg: RunConfig) -> tuple[list[dict], Path]:
+    """The training records every stage rewrites and trains on (:func:`capped`), and their file."""
+    records, path = load_task(cfg, "train")
+    return capped(cfg, records), path
+
+
 def eval_set_records(cfg: RunConfig, spec: dict) -> list[dict]:
     """The records of one ``eval_sets`` entry (``{"file", "name", "scorer", "columns"}``); without
     its own ``columns`` it is read with the run's."""

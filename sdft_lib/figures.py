@@ -19,6 +19,11 @@ STYLE = {
     "WiSE-FT (SDFT)": {"color": "#f08a8b", "marker": "v", "linestyle": "--"},
     "LiNeS (SFT)": {"color": "#7fb2e5", "marker": "P", "linestyle": ":"},
     "LiNeS (SDFT)": {"color": "#f08a8b", "marker": "P", "linestyle": ":"},
+    # one model (or one per draw) merged from every seed's run: a point, no curve
+    "soup (SFT)": {"color": "#7fb2e5", "marker": "h", "linestyle": "none"},
+    "soup (SDFT)": {"color": "#f08a8b", "marker": "h", "linestyle": "none"},
+    "selection (SFT)": {"color": "#7fb2e5", "marker": "d", "linestyle": "none"},
+    "selection (SDFT)": {"color": "#f08a8b", "marker": "d", "linestyle": "none"},
 }
 
 

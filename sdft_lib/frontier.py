@@ -277,6 +277,14 @@ def jobs(
                 )
                 for a, b in lines_settings
             ]
+    if len(seeds) > 1:  # the seeds' runs merged: one soup, one parameter selection per draw seed
+        for variant in ("sft", "sdft"):
+            runs = [run_path(cfg, variant, cfg.learning_rate, cfg.epochs, s) for s in seeds]
+            out.append(("sdft_lib.merging:merged_scores", {"run_dirs": runs, "method": "soup"}))
+            out += [
+                ("sdft_lib.merging:merged_scores", {"run_dirs": runs, "method": "select", "seed": s})
+                for s in seeds
+            ]
     return out
 
 
@@ -345,10 +353,47 @@ def data_cost(cfg, variant: str) -> dict:
 
 def _task_records(cfg) -> list[dict]:
     """The task's training records as every method trains on them (``max_train_examples`` caps them)."""
-    from .data import load_task
+    from .data import train_records
 
-    task, _ = load_task(cfg, "train")
-    return task[: cfg.max_train_examples] if cfg.max_train_examples else task
+    return train_records(cfg)[0]
+
+
+FRONTIER_CSV = "frontier.csv"
+FRONTIER_COLUMNS = [
+    "world",
+    "method",
+    "setting",
+    "x",
+    "seed",
+    "anchor",
+    "task",
+    "kept",
+    "forgetting",
+    "task_var",
+    "kept_var",
+    "data_seconds",
+    "train_seconds",
+    "tokens_generated",
+    "tokens_trained",
+]
+
+
+def write_frontier(cfg, rows: Sequence[dict]) -> Path:
+    """The chapter's table, one row per model (method, setting, fine-tuning seed) with its world, task,
+    kept and forgetting scores and costs, written atomically to ``frontier/frontier.csv`` of the run
+    folder (like the evaluation's ``results.csv``). ``world`` names the seed model: the teaching
+    world's seed folder (its world and training settings, hashed), or the model."""
+    import pandas as pd
+
+    from .results import runs
+    from .runs import write_text
+    from .teaching_world.build import seed_model_path
+
+    df = pd.DataFrame(rows)
+    seed = df[df.method == "seed"].assign(forgetting=0.0)
+    table = pd.concat([seed, runs(rows)], ignore_index=True)
+    table["world"] = seed_model_path(cfg).name if cfg.is_teaching else cfg.model
+    return write_text(cfg.stage_path(STAGE) / FRONTIER_CSV, table[FRONTIER_COLUMNS].to_csv(index=False))
 
 
 def combined_cost(run_dir: Path, data: dict) -> dict:
@@ -362,6 +407,8 @@ def combined_cost(run_dir: Path, data: dict) -> dict:
 
 
 __all__ = [
+    "FRONTIER_COLUMNS",
+    "FRONTIER_CSV",
     "combined_cost",
     "data_cost",
     "evaluate_on_policy",
@@ -382,4 +429,5 @@ __all__ = [
     "skills",
     "train_replay",
     "wise_ft",
+    "write_frontier",
 ]

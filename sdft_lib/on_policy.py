@@ -137,15 +137,13 @@ def train_on_policy(
     seed: int | None = None,
 ) -> Path:
     """Train (or reuse) one on-policy self-distillation LoRA run on the task; return its folder."""
-    from .data import load_task
+    from .data import train_records
     from .training import lora_config, run_path, save_trained
 
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
     seed = cfg.seed if seed is None else seed
-    records, source = load_task(cfg, "train")
-    if cfg.max_train_examples:
-        records = records[: cfg.max_train_examples]
+    records, source = train_records(cfg)
     key = on_policy_key(cfg, lr, epochs, seed)
     path = run_path(cfg, VARIANT, lr, epochs, seed).with_name(
         f"{VARIANT}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}"

@@ -31,7 +31,7 @@ def dry_run(cfg: RunConfig) -> dict:
     then the templates are rendered on the first record, the filters and the benchmarks listed. The
     files and folders the config names must exist here (``runtime.check_paths``); the hardware is
     not checked, so a GPU run can be dry-run on a laptop."""
-    from .data import check_inputs, dataset_kind, eval_set_records, load_task
+    from .data import capped, check_inputs, dataset_kind, eval_set_records, load_task
     from .evaluation import paper_suite_runs, task_benchmark, task_scorer
     from .paper_eval import DEFAULT_BENCHMARKS, load_benchmark
     from .runtime import check_paths
@@ -57,8 +57,7 @@ def dry_run(cfg: RunConfig) -> dict:
     records, path = (
         _records_without_writing(cfg) if dataset_kind(cfg.dataset) != "paper" else load_task(cfg, "train")
     )
-    if cfg.max_train_examples:  # distillation and both trainings take the first N (as training.variant_data)
-        records = records[: cfg.max_train_examples]
+    records = capped(cfg, records)  # distillation and both trainings take the first N (data.capped)
     report["train_examples"] = len(records)
     report["train_file"] = Path(path).name
     distill = distill_template_name(cfg)

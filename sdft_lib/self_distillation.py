@@ -360,12 +360,10 @@ def distilled_path(cfg: RunConfig) -> Path:
 
 def run_self_distillation(cfg: RunConfig) -> Path:
     """Build (or reuse) the distilled dataset of this run; return its folder."""
-    from .data import load_task
+    from .data import train_records
 
     template = distill_template_name(cfg)
-    records, source = load_task(cfg, "train")
-    if cfg.max_train_examples:
-        records = records[: cfg.max_train_examples]
+    records, source = train_records(cfg)
 
     def build(work: Path) -> dict:
         import torch

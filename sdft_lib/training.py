@@ -30,17 +30,15 @@ VARIANTS = ("sft", "sdft")
 def variant_data(cfg: RunConfig, variant: str) -> tuple[list[dict], Path]:
     """The records a variant trains on (the first ``max_train_examples`` when set, as
     distillation takes them) and the file they came from."""
-    from .data import load_task, read_records
+    from .data import capped, read_records, train_records
 
-    cap = lambda recs: recs[: cfg.max_train_examples] if cfg.max_train_examples else recs
     if variant == "sft":
-        records, path = load_task(cfg, "train")
-        return cap(records), path
+        return train_records(cfg)
     if variant == "sdft":
         from .self_distillation import run_self_distillation
 
         path = run_self_distillation(cfg) / "distilled.json"
-        return cap(read_records(path)), path
+        return capped(cfg, read_records(path)), path
     raise ValueError(f"variant={variant!r} is not allowed: choose one of {', '.join(VARIANTS)}")
 
 

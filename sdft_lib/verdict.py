@@ -264,6 +264,38 @@ def point_difference(a, b, on: str = "kept", z: float = Z) -> dict:
     return {"diff": diff, "se": se, "low": diff - z * se, "high": diff + z * se, "sign": sign}
 
 
+def merge_words(summary, base: str, setting: str, z: float = Z) -> str:
+    """What merging ``base``'s runs did (the frontier chapter): its soup and its parameter selection
+    (methods ``soup (<base>)`` and ``selection (<base>)``) against the runs themselves (``base`` at
+    ``setting``, the mean over seeds) on the task and the kept skills, and selection against the
+    soup; a difference within ``z`` standard errors reads as none."""
+    from .book.prose import compare
+
+    def point(method, at=None):
+        g = summary[(summary.method == method) & ((summary.setting == at) if at else True)]
+        return g.iloc[0] if len(g) else None
+
+    runs, soup, sel = point(base, setting), point(f"soup ({base})"), point(f"selection ({base})")
+    if runs is None or soup is None or sel is None:
+        return f"{base}'s runs were not merged (one fine-tuning seed)"
+
+    def versus(a, b, what_b):
+        parts = []
+        for on, noun in (("task", "task"), ("kept", "kept skills")):
+            d = point_difference(a, b, on, z)
+            word = compare(
+                d["diff"], 0.0, more="higher", less="lower", same="within the noise", tol=z * d["se"]
+            )
+            parts.append(f"{noun} {word} ({d['diff']:+.1f} points)")
+        return f"against {what_b}: {parts[0]}, {parts[1]}"
+
+    return (
+        f"{base}'s soup ({soup.task:.1f}% task, {soup.kept:.1f}% kept) {versus(soup, runs, 'its runs')}; "
+        f"parameter selection ({sel.task:.1f}%, {sel.kept:.1f}%) {versus(sel, runs, 'the runs')}, "
+        f"and {versus(sel, soup, 'the soup')}"
+    )
+
+
 def sdft_vs_sft(sweep, target: str, z: float = Z) -> dict:
     """The book's headline verdict: SDFT against SFT at matched task accuracy, over every point of
     the evaluation chapter's sweep (``sweep.csv``). Chapters 4, 5 and 7 all call this on the same

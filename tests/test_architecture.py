@@ -21,7 +21,7 @@ FLOORS = {
     4: "data models",
     5: "runtime paper_eval lm_eval_tasks self_distillation",
     6: "training evaluation distribution_gap preflight cli book.status on_policy probes",
-    7: "frontier real_model",
+    7: "frontier real_model merging",
 }
 FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}
 GROUND = {m for m, n in FLOOR.items() if n == 0}

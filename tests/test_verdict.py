@@ -230,3 +230,36 @@ def test_against_says_each_method_against_sdft():
     assert a.loc["replay", "against SDFT"] == "keeps more than SDFT"
     assert a.loc["SFT", "against SDFT"] == "no measurable difference"
     assert a.loc["replay", "kept difference"] == pytest.approx(20.0)
+
+
+def test_merge_words_read_the_soup_and_the_selection_against_the_runs():
+    import pandas as pd
+
+    from sdft_lib.verdict import merge_words
+
+    def pt(method, setting, task, kept, se=0.5):
+        return {
+            "method": method,
+            "setting": setting,
+            "task": task,
+            "kept": kept,
+            "task_se": se,
+            "kept_se": se,
+        }
+
+    summary = pd.DataFrame(
+        [
+            pt("SFT", "lr 0.003", 90.0, 70.0),
+            pt("SFT", "lr 0.01", 95.0, 60.0),
+            pt("soup (SFT)", "3 runs", 88.0, 75.0),
+            pt("selection (SFT)", "3 runs", 90.5, 70.2),
+        ]
+    )
+    words = merge_words(summary, "SFT", "lr 0.003")
+    assert words.startswith("SFT's soup (88.0% task, 75.0% kept) against its runs: task lower (-2.0 points)")
+    assert "kept skills higher (+5.0 points)" in words
+    assert "parameter selection (90.5%, 70.2%) against the runs: task within the noise (+0.5 points)" in words
+    assert words.endswith("against the soup: task higher (+2.5 points), kept skills lower (-4.8 points)")
+    assert merge_words(summary[summary.method == "SFT"], "SFT", "lr 0.003") == (
+        "SFT's runs were not merged (one fine-tuning seed)"
+    )
