@@ -1013,7 +1013,7 @@ def load_config(profile: str = "toy", **overrides: Any) -> RunConfig:
 # Parameters that belong to one notebook rather than to RunConfig (each notebook's tagged parameters
 # cell declares them; tests/test_notebooks.py checks this list against the notebooks).
 NOTEBOOK_PARAMETERS = {
-    "07_frontier": ("replay_ratios", "wise_alphas", "lines_settings", "onpolicy_epochs"),
+    "07_frontier": ("replay_ratios", "wise_alphas", "lines_settings", "onpolicy_epochs", "lora_capacities"),
     "lab2_lora_rank": ("ranks",),
     "06_reproducing_on_gpu": ("assumed_generated_tokens_per_s", "assumed_seconds_per_optimizer_step"),
     "08_real_chat_model": ("teaching_profile", "teaching_run_dir"),
@@ -1130,6 +1130,23 @@ def parse_float(name: str, value, lo: float, hi: float) -> float:
     if x is None or not lo <= x <= hi:
         raise ConfigError(f"{name}={value!r} is not allowed: give one number in [{lo:g}, {hi:g}]")
     return x
+
+
+def parse_lora_settings(name: str, value) -> list[tuple[tuple[str, ...], int]]:
+    """LoRA settings ``"targets:rank,..."``, the targets joined by ``+``: ``"q_proj+v_proj:8,all-linear:64"``
+    is ``[(("q_proj", "v_proj"), 8), (("all-linear",), 64)]``; an empty value is no setting."""
+    out = []
+    for part in [p for p in str(value or "").split(",") if p.strip()]:
+        targets, _, rank = part.strip().rpartition(":")
+        mods = tuple(t.strip() for t in targets.split("+") if t.strip())
+        if not mods or not rank.strip().isdigit() or int(rank) < 1:
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: give targets:rank pairs, the targets joined by +, "
+                "such as q_proj+v_proj:8,all-linear:64"
+            )
+        if (mods, int(rank)) not in out:
+            out.append((mods, int(rank)))
+    return out
 
 
 def parse_lines(name: str, value) -> list[tuple[float, float]]:

@@ -242,6 +242,26 @@ def evaluate_on_policy(cfg, epochs: float, seed: int) -> dict:
     return evaluate_run(cfg, train_on_policy(cfg, epochs=epochs, seed=seed))
 
 
+def capacity_config(cfg, targets: Sequence[str], r: int):
+    """The run's config with LoRA on ``targets`` at rank ``r`` (the LoRA-capacity axis); ``lora_alpha``
+    keeps the profile's ratio alpha / r, so the update's scale does not change with the rank."""
+    alpha = max(1, round(r * cfg.lora_alpha / cfg.lora_r))
+    return cfg.replace(lora_targets=list(targets), lora_r=r, lora_alpha=alpha)
+
+
+def capacity_label(targets: Sequence[str], r: int) -> str:
+    return f"{'+'.join(targets)} r{r}"
+
+
+def evaluate_capacity(cfg, variant: str, targets: Sequence[str], r: int, seed: int) -> dict:
+    """Train (or reuse) SFT or SDFT at one LoRA setting (:func:`capacity_config`) and score it."""
+    from .evaluation import evaluate_run
+    from .training import train_adapter
+
+    c = capacity_config(cfg, targets, r)
+    return evaluate_run(c, train_adapter(c, variant, seed=seed))
+
+
 def jobs(
     cfg,
     seeds: Sequence[int],
@@ -250,6 +270,7 @@ def jobs(
     alphas: Sequence[float],
     lines_settings: Sequence[tuple[float, float]],
     onpolicy_epochs: float,
+    capacities: Sequence[tuple[Sequence[str], int]] = (),
 ) -> list:
     """Every artifact the chapter needs, as :func:`sdft_lib.parallel.prebuild` jobs, longest first:
     on-policy runs, replay runs, then the rescalings (WiSE-FT, LiNeS) of the main SFT and SDFT runs;
@@ -259,6 +280,12 @@ def jobs(
     from .training import run_path
 
     out = [("sdft_lib.frontier:evaluate_on_policy", {"epochs": onpolicy_epochs, "seed": s}) for s in seeds]
+    out += [
+        ("sdft_lib.frontier:evaluate_capacity", {"variant": v, "targets": list(t), "r": r, "seed": s})
+        for t, r in capacities
+        for v in ("sft", "sdft")
+        for s in seeds
+    ]
     out += [
         ("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay if r > 0 for s in seeds
     ]
@@ -288,7 +315,7 @@ def jobs(
     return out
 
 
-def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -> int:
+def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities=()) -> int:
     """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
     side; return the number of workers (1: the chapter's cells build in place)."""
     from .parallel import prebuild as run_jobs
@@ -298,7 +325,7 @@ def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs) -
         return 1
     if any(r > 0 for r in replay):
         replay_set(cfg, len(_task_records(cfg)))
-    return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs))
+    return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +388,7 @@ def _task_records(cfg) -> list[dict]:
 FRONTIER_CSV = "frontier.csv"
 FRONTIER_COLUMNS = [
     "world",
+    "axis",
     "method",
     "setting",
     "x",
@@ -378,20 +406,28 @@ FRONTIER_COLUMNS = [
 ]
 
 
-def write_frontier(cfg, rows: Sequence[dict]) -> Path:
+def write_frontier(cfg, rows: Sequence[dict], capacity_rows: Sequence[dict] = ()) -> Path:
     """The chapter's table, one row per model (method, setting, fine-tuning seed) with its world, task,
     kept and forgetting scores and costs, written atomically to ``frontier/frontier.csv`` of the run
-    folder (like the evaluation's ``results.csv``). ``world`` names the seed model: the teaching
-    world's seed folder (its world and training settings, hashed), or the model."""
+    folder (like the evaluation's ``results.csv``). ``axis`` says which comparison a row belongs to:
+    ``methods`` (the frontier) or ``lora capacity`` (SFT and SDFT at other LoRA settings, whose
+    ``setting`` is the targets and rank). ``world`` names the seed model: the teaching world's seed
+    folder (its world and training settings, hashed), or the model."""
     import pandas as pd
 
     from .results import runs
     from .runs import write_text
     from .teaching_world.build import seed_model_path
 
-    df = pd.DataFrame(rows)
-    seed = df[df.method == "seed"].assign(forgetting=0.0)
-    table = pd.concat([seed, runs(rows)], ignore_index=True)
+    parts = []
+    for axis, these in (("methods", rows), ("lora capacity", capacity_rows)):
+        if not these:
+            continue
+        df = pd.DataFrame(these)
+        seed = df[df.method == "seed"].assign(forgetting=0.0)
+        body = seed if axis == "methods" else seed.iloc[0:0]  # the seed's rows once
+        parts.append(pd.concat([body, runs(these)], ignore_index=True).assign(axis=axis))
+    table = pd.concat(parts, ignore_index=True)
     table["world"] = seed_model_path(cfg).name if cfg.is_teaching else cfg.model
     return write_text(cfg.stage_path(STAGE) / FRONTIER_CSV, table[FRONTIER_COLUMNS].to_csv(index=False))
 
@@ -409,8 +445,11 @@ def combined_cost(run_dir: Path, data: dict) -> dict:
 __all__ = [
     "FRONTIER_COLUMNS",
     "FRONTIER_CSV",
+    "capacity_config",
+    "capacity_label",
     "combined_cost",
     "data_cost",
+    "evaluate_capacity",
     "evaluate_on_policy",
     "evaluate_replay",
     "jobs",

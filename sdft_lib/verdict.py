@@ -296,6 +296,62 @@ def merge_words(summary, base: str, setting: str, z: float = Z) -> str:
     )
 
 
+def by_setting(summary, a: str = "SDFT", b: str = "SFT", z: float = Z):
+    """``a`` against ``b`` at every setting both were run at (the frontier chapter's LoRA-capacity
+    axis: one learning rate, so the same training, not a matched task accuracy): both methods' task
+    and kept scores, ``a - b`` on each with its ``z``-standard-error margin, and what the kept
+    difference reads (a difference inside the margin reads as none)."""
+    import pandas as pd
+
+    from .book.prose import compare
+
+    def at(method, setting):
+        return summary[(summary.method == method) & (summary.setting == setting)].iloc[0]
+
+    both = [s for s in summary[summary.method == a].setting if s in set(summary[summary.method == b].setting)]
+    out = []
+    for setting in both:
+        pa, pb = at(a, setting), at(b, setting)
+        dt, dk = point_difference(pa, pb, "task", z), point_difference(pa, pb, "kept", z)
+        out.append(
+            {
+                "setting": setting,
+                f"{b} task": float(pb.task),
+                f"{a} task": float(pa.task),
+                "task diff": dt["diff"],
+                "task ±": z * dt["se"],
+                f"{b} kept": float(pb.kept),
+                f"{a} kept": float(pa.kept),
+                "kept diff": dk["diff"],
+                "kept ±": z * dk["se"],
+                "sign": dk["sign"],
+                "reads": compare(
+                    dk["diff"],
+                    0.0,
+                    more=f"{a} keeps more",
+                    less=f"{b} keeps more",
+                    same="no measurable difference",
+                    tol=z * dk["se"],
+                ),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def by_setting_words(table) -> str:
+    """One sentence on :func:`by_setting`'s table: the reading holds at every setting, or which
+    setting reads what."""
+    if not len(table):
+        return "no setting was run for both methods"
+    each = "; ".join(
+        f"at {r.setting}, {r.reads} ({r['kept diff']:+.1f} ± {r['kept ±']:.1f} points)"
+        for _, r in table.iterrows()
+    )
+    if table.sign.nunique() == 1:
+        return f"the same at every setting ({each})"
+    return f"it depends on the setting: {each}"
+
+
 def sdft_vs_sft(sweep, target: str, z: float = Z) -> dict:
     """The book's headline verdict: SDFT against SFT at matched task accuracy, over every point of
     the evaluation chapter's sweep (``sweep.csv``). Chapters 4, 5 and 7 all call this on the same

@@ -269,3 +269,92 @@ def test_parse_float_takes_one_number():
     for bad in ("1,2", "x", "0", None):
         with pytest.raises(ConfigError, match=f"onpolicy_epochs={bad!r} is not allowed: give one number"):
             config.parse_float("onpolicy_epochs", bad, 0.01, 100.0)
+
+
+def test_lora_settings_parse_and_name_the_parameter():
+    from sdft_lib.config import ConfigError, parse_lora_settings
+
+    assert parse_lora_settings("lora_capacities", "q_proj+v_proj:8, all-linear:64,q_proj+v_proj:8") == [
+        (("q_proj", "v_proj"), 8),
+        (("all-linear",), 64),
+    ]
+    assert parse_lora_settings("lora_capacities", "") == []
+    for bad in ("q_proj", "q_proj:0", ":8", "all-linear:r8"):
+        with pytest.raises(ConfigError, match=r"^lora_capacities=.* is not allowed: give targets:rank pairs"):
+            parse_lora_settings("lora_capacities", bad)
+
+
+def test_a_capacity_setting_changes_only_the_adapter_and_keeps_alpha_over_r(tmp_path):
+    from sdft_lib.config import load_config
+    from sdft_lib.frontier import capacity_config, capacity_label
+    from sdft_lib.training import train_key
+
+    cfg = load_config("smoke", run_dir=str(tmp_path))  # LoRA all-linear, r 16, alpha 32
+    c = capacity_config(cfg, ("q_proj", "v_proj"), 8)
+    assert (c.lora_targets, c.lora_r, c.lora_alpha) == (["q_proj", "v_proj"], 8, 8 * cfg.lora_alpha // cfg.lora_r)
+    assert c.lora_alpha / c.lora_r == cfg.lora_alpha / cfg.lora_r
+    changed = {k for k, v in c.to_dict().items() if v != cfg.to_dict()[k]}
+    assert changed == {"lora_targets", "lora_r", "lora_alpha"}
+    assert train_key(c, "sft", c.learning_rate, c.epochs, 0) != train_key(
+        cfg, "sft", c.learning_rate, c.epochs, 0
+    )
+    assert capacity_label(("q_proj", "v_proj"), 8) == "q_proj+v_proj r8"
+
+
+def test_sdft_against_sft_at_each_setting_reads_each_difference():
+    import pandas as pd
+
+    from sdft_lib.verdict import by_setting, by_setting_words
+
+    def pt(method, setting, task, kept, se=0.5):
+        return {
+            "method": method,
+            "setting": setting,
+            "task": task,
+            "kept": kept,
+            "task_se": se,
+            "kept_se": se,
+        }
+
+    summary = pd.DataFrame(
+        [
+            pt("SFT", "q_proj+v_proj r8", 60.0, 80.0),
+            pt("SDFT", "q_proj+v_proj r8", 62.0, 85.0),
+            pt("SFT", "all-linear r64", 95.0, 40.0),
+            pt("SDFT", "all-linear r64", 94.0, 40.5),
+            pt("SFT", "all-linear r16", 90.0, 50.0),  # SFT only: not compared
+        ]
+    )
+    t = by_setting(summary, "SDFT", "SFT")
+    assert list(t.setting) == ["q_proj+v_proj r8", "all-linear r64"]
+    assert list(t.reads) == ["SDFT keeps more", "no measurable difference"]
+    assert t["kept diff"].tolist() == [5.0, 0.5] and t["task diff"].tolist() == [2.0, -1.0]
+    words = by_setting_words(t)
+    assert words.startswith(
+        "it depends on the setting: at q_proj+v_proj r8, SDFT keeps more (+5.0 ± 1.4 points)"
+    )
+    assert by_setting_words(t.iloc[:1]).startswith("the same at every setting")
+    assert by_setting_words(t.iloc[:0]) == "no setting was run for both methods"
+
+
+def test_the_frontier_csv_has_one_row_per_model_with_its_axis(tmp_path):
+    import pandas as pd
+
+    from sdft_lib.config import load_config
+    from sdft_lib.frontier import FRONTIER_COLUMNS, write_frontier
+    from sdft_lib.results import row
+
+    cfg = load_config("smoke", run_dir=str(tmp_path))
+    scores = {"task": {"lenient": 50.0, "n": 10}, "skill": {"lenient": 80.0, "n": 10}}
+    lower = {"task": {"lenient": 70.0, "n": 10}, "skill": {"lenient": 60.0, "n": 10}}
+    cost = {"train_seconds": 2.0, "tokens_trained": 100}
+    seeds = [row("seed", "the seed", 0.0, s, scores, "task", ["skill"], {}) for s in (0, 1)]
+    rows = seeds + [row("SFT", "lr 0.003", 0.003, s, lower, "task", ["skill"], cost) for s in (0, 1)]
+    cap = seeds + [row("SFT", "q_proj+v_proj r8", 8, 0, lower, "task", ["skill"], cost)]
+    path = write_frontier(cfg, rows, cap)
+    assert path == tmp_path / "frontier" / "frontier.csv"
+    df = pd.read_csv(path)
+    assert list(df.columns) == FRONTIER_COLUMNS
+    assert df.axis.tolist() == ["methods"] * 4 + ["lora capacity"]  # the seed's rows once
+    assert df.forgetting.tolist() == [0.0, 0.0, 20.0, 20.0, 20.0]
+    assert set(df.world) == {df.world[0]} and df.world[0].startswith("seed-")
