@@ -325,6 +325,14 @@ def by_setting(summary, a: str = "SDFT", b: str = "SFT", z: float = Z):
                 "kept diff": dk["diff"],
                 "kept ±": z * dk["se"],
                 "sign": dk["sign"],
+                "task reads": compare(
+                    dt["diff"],
+                    0.0,
+                    more=f"{a} learning more of the task",
+                    less=f"{b} learning more of the task",
+                    same="the same task accuracy",
+                    tol=z * dt["se"],
+                ),
                 "reads": compare(
                     dk["diff"],
                     0.0,
@@ -344,12 +352,12 @@ def by_setting_words(table) -> str:
     if not len(table):
         return "no setting was run for both methods"
     each = "; ".join(
-        f"at {r.setting}, {r.reads} ({r['kept diff']:+.1f} ± {r['kept ±']:.1f} points)"
+        f"at {r.setting}, {r.reads} ({r['kept diff']:+.1f} ± {r['kept ±']:.1f} points), with "
+        f"{r['task reads']} ({r['task diff']:+.1f} ± {r['task ±']:.1f})"
         for _, r in table.iterrows()
     )
-    if table.sign.nunique() == 1:
-        return f"the same at every setting ({each})"
-    return f"it depends on the setting: {each}"
+    head = "the same at every setting" if table.sign.nunique() == 1 else "it depends on the setting"
+    return f"{head}: {each}"
 
 
 def sdft_vs_sft(sweep, target: str, z: float = Z) -> dict:

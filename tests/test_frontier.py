@@ -291,7 +291,11 @@ def test_a_capacity_setting_changes_only_the_adapter_and_keeps_alpha_over_r(tmp_
 
     cfg = load_config("smoke", run_dir=str(tmp_path))  # LoRA all-linear, r 16, alpha 32
     c = capacity_config(cfg, ("q_proj", "v_proj"), 8)
-    assert (c.lora_targets, c.lora_r, c.lora_alpha) == (["q_proj", "v_proj"], 8, 8 * cfg.lora_alpha // cfg.lora_r)
+    assert (c.lora_targets, c.lora_r, c.lora_alpha) == (
+        ["q_proj", "v_proj"],
+        8,
+        8 * cfg.lora_alpha // cfg.lora_r,
+    )
     assert c.lora_alpha / c.lora_r == cfg.lora_alpha / cfg.lora_r
     changed = {k for k, v in c.to_dict().items() if v != cfg.to_dict()[k]}
     assert changed == {"lora_targets", "lora_r", "lora_alpha"}
@@ -330,8 +334,10 @@ def test_sdft_against_sft_at_each_setting_reads_each_difference():
     assert list(t.reads) == ["SDFT keeps more", "no measurable difference"]
     assert t["kept diff"].tolist() == [5.0, 0.5] and t["task diff"].tolist() == [2.0, -1.0]
     words = by_setting_words(t)
+    assert list(t["task reads"]) == ["SDFT learning more of the task", "the same task accuracy"]
     assert words.startswith(
-        "it depends on the setting: at q_proj+v_proj r8, SDFT keeps more (+5.0 ± 1.4 points)"
+        "it depends on the setting: at q_proj+v_proj r8, SDFT keeps more (+5.0 ± 1.4 points), "
+        "with SDFT learning more of the task (+2.0 ± 1.4)"
     )
     assert by_setting_words(t.iloc[:1]).startswith("the same at every setting")
     assert by_setting_words(t.iloc[:0]) == "no setting was run for both methods"
