@@ -308,6 +308,10 @@ def by_setting(summary, a: str = "SDFT", b: str = "SFT", z: float = Z):
     def at(method, setting):
         return summary[(summary.method == method) & (summary.setting == setting)].iloc[0]
 
+    def reads(d, better, same):  # "SDFT keeps more", "SFT keeps more", or ``same`` inside the margin
+        word = compare(d["diff"], 0.0, more=a, less=b, same="", tol=z * d["se"])
+        return f"{word} {better}" if word else same
+
     both = [s for s in summary[summary.method == a].setting if s in set(summary[summary.method == b].setting)]
     out = []
     for setting in both:
@@ -325,22 +329,8 @@ def by_setting(summary, a: str = "SDFT", b: str = "SFT", z: float = Z):
                 "kept diff": dk["diff"],
                 "kept ±": z * dk["se"],
                 "sign": dk["sign"],
-                "task reads": compare(
-                    dt["diff"],
-                    0.0,
-                    more=f"{a} learning more of the task",
-                    less=f"{b} learning more of the task",
-                    same="the same task accuracy",
-                    tol=z * dt["se"],
-                ),
-                "reads": compare(
-                    dk["diff"],
-                    0.0,
-                    more=f"{a} keeps more",
-                    less=f"{b} keeps more",
-                    same="no measurable difference",
-                    tol=z * dk["se"],
-                ),
+                "task reads": reads(dt, "learning more of the task", "the same task accuracy"),
+                "reads": reads(dk, "keeps more", "no measurable difference"),
             }
         )
     return pd.DataFrame(out)

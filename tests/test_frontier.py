@@ -305,44 +305,6 @@ def test_a_capacity_setting_changes_only_the_adapter_and_keeps_alpha_over_r(tmp_
     assert capacity_label(("q_proj", "v_proj"), 8) == "q_proj+v_proj r8"
 
 
-def test_sdft_against_sft_at_each_setting_reads_each_difference():
-    import pandas as pd
-
-    from sdft_lib.verdict import by_setting, by_setting_words
-
-    def pt(method, setting, task, kept, se=0.5):
-        return {
-            "method": method,
-            "setting": setting,
-            "task": task,
-            "kept": kept,
-            "task_se": se,
-            "kept_se": se,
-        }
-
-    summary = pd.DataFrame(
-        [
-            pt("SFT", "q_proj+v_proj r8", 60.0, 80.0),
-            pt("SDFT", "q_proj+v_proj r8", 62.0, 85.0),
-            pt("SFT", "all-linear r64", 95.0, 40.0),
-            pt("SDFT", "all-linear r64", 94.0, 40.5),
-            pt("SFT", "all-linear r16", 90.0, 50.0),  # SFT only: not compared
-        ]
-    )
-    t = by_setting(summary, "SDFT", "SFT")
-    assert list(t.setting) == ["q_proj+v_proj r8", "all-linear r64"]
-    assert list(t.reads) == ["SDFT keeps more", "no measurable difference"]
-    assert t["kept diff"].tolist() == [5.0, 0.5] and t["task diff"].tolist() == [2.0, -1.0]
-    words = by_setting_words(t)
-    assert list(t["task reads"]) == ["SDFT learning more of the task", "the same task accuracy"]
-    assert words.startswith(
-        "it depends on the setting: at q_proj+v_proj r8, SDFT keeps more (+5.0 ± 1.4 points), "
-        "with SDFT learning more of the task (+2.0 ± 1.4)"
-    )
-    assert by_setting_words(t.iloc[:1]).startswith("the same at every setting")
-    assert by_setting_words(t.iloc[:0]) == "no setting was run for both methods"
-
-
 def test_the_frontier_csv_has_one_row_per_model_with_its_axis(tmp_path):
     import pandas as pd
 

@@ -241,9 +241,8 @@ def test_response_loss_is_the_mean_nll_of_the_response_tokens(standin_dir):
     assert torch.allclose(response_loss(model, batch, num_items_in_batch=2 * n), full.detach() / 2, rtol=1e-5)
 
 
-def test_the_train_step_benchmark_runs(tmp_path):
-    """benchmarks/train_step.py (the README's command) on the smallest profile: both losses give the
-    same mean logged loss."""
+def _benchmark(script: str, *args: str) -> tuple[list[dict], str]:
+    """Run ``benchmarks/<script>`` as the README does; its JSON lines, and all it printed."""
     import json
     import os
     import subprocess
@@ -252,7 +251,7 @@ def test_the_train_step_benchmark_runs(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
-        [sys.executable, "benchmarks/train_step.py", "--profile", "smoke", "--steps", "2", "--repeats", "1"],
+        [sys.executable, f"benchmarks/{script}", *args],
         cwd=root,
         capture_output=True,
         text=True,
@@ -260,62 +259,49 @@ def test_the_train_step_benchmark_runs(tmp_path):
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")], proc.stdout
+
+
+def test_the_train_step_benchmark_runs(tmp_path):
+    """benchmarks/train_step.py (the README's command) on the smallest profile: both losses give the
+    same mean logged loss."""
+    rows, _ = _benchmark("train_step.py", "--profile", "smoke", "--steps", "2", "--repeats", "1")
     assert [r["loss_function"] for r in rows] == ["trl", "response_loss"]
     assert all(r["steps"] == 2 and r["seconds_per_step"] > 0 for r in rows)
     assert abs(rows[0]["mean_logged_loss"] - rows[1]["mean_logged_loss"]) < 1e-4 * rows[0]["mean_logged_loss"]
-    whole = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/train_step.py",
-            "--profile",
-            "smoke",
-            "--whole-run",
-            "--repeats",
-            "1",
-            "--n",
-            "4",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    runs = [json.loads(line) for line in whole.stdout.splitlines() if line.startswith("{")]
+    runs, _ = _benchmark("train_step.py", "--profile", "smoke", "--whole-run", "--repeats", "1", "--n", "4")
     assert [r["loss_function"] for r in runs] == ["trl", "response_loss"]
     assert all(set(r["scores"]) >= {"arithmetic", "multiply"} for r in runs)
+
+
+def test_the_seed_step_benchmark_runs():
+    """benchmarks/seed_step.py (the README's commands) on the smallest profile: one JSON line per
+    run, the profiler's matmul share when asked."""
+    plain, _ = _benchmark("seed_step.py", "--profile", "smoke", "--steps", "3", "--warmup", "1")
+    fused, printed = _benchmark(
+        "seed_step.py",
+        "--profile",
+        "smoke",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--variant",
+        "fused",
+        "--profile-ops",
+    )
+    assert "aten::" in printed  # the operator table
+    out = plain + fused
+    assert [r["variant"] for r in out] == ["plain", "fused"]
+    assert all(r["steps"] == 3 and r["ms_per_step"] > 0 and r["tokens_per_step"] > 0 for r in out)
+    assert out[0]["matmul_share_pct"] is None and 0 < out[1]["matmul_share_pct"] <= 100
 
 
 def test_the_lora_settings_benchmark_runs(tmp_path):
     """benchmarks/lora_settings.py (the README's command) on the smallest profile: one JSON line per
     variant with its scores on every skill."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/lora_settings.py",
-            "--profile",
-            "smoke",
-            "--n",
-            "4",
-            "--setting",
-            '{"learning_rate": 3e-3}',
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(root)},
+    rows, _ = _benchmark(
+        "lora_settings.py", "--profile", "smoke", "--n", "4", "--setting", '{"learning_rate": 3e-3}'
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["variant"] for r in rows] == ["sft", "sdft"]
     assert all(r["setting"] == {"learning_rate": 3e-3} and "multiply" in r["lenient"] for r in rows)

@@ -232,27 +232,22 @@ def test_against_says_each_method_against_sdft():
     assert a.loc["replay", "kept difference"] == pytest.approx(20.0)
 
 
+def _point(method, setting, task, kept, se=0.5):
+    """One summary point (a row of results.summarize) with the same standard error on both axes."""
+    return {"method": method, "setting": setting, "task": task, "kept": kept, "task_se": se, "kept_se": se}
+
+
 def test_merge_words_read_the_soup_and_the_selection_against_the_runs():
     import pandas as pd
 
     from sdft_lib.verdict import merge_words
 
-    def pt(method, setting, task, kept, se=0.5):
-        return {
-            "method": method,
-            "setting": setting,
-            "task": task,
-            "kept": kept,
-            "task_se": se,
-            "kept_se": se,
-        }
-
     summary = pd.DataFrame(
         [
-            pt("SFT", "lr 0.003", 90.0, 70.0),
-            pt("SFT", "lr 0.01", 95.0, 60.0),
-            pt("soup (SFT)", "3 runs", 88.0, 75.0),
-            pt("selection (SFT)", "3 runs", 90.5, 70.2),
+            _point("SFT", "lr 0.003", 90.0, 70.0),
+            _point("SFT", "lr 0.01", 95.0, 60.0),
+            _point("soup (SFT)", "3 runs", 88.0, 75.0),
+            _point("selection (SFT)", "3 runs", 90.5, 70.2),
         ]
     )
     words = merge_words(summary, "SFT", "lr 0.003")
@@ -263,3 +258,31 @@ def test_merge_words_read_the_soup_and_the_selection_against_the_runs():
     assert merge_words(summary[summary.method == "SFT"], "SFT", "lr 0.003") == (
         "SFT's runs were not merged (one fine-tuning seed)"
     )
+
+
+def test_sdft_against_sft_at_each_setting_reads_each_difference():
+    import pandas as pd
+
+    from sdft_lib.verdict import by_setting, by_setting_words
+
+    summary = pd.DataFrame(
+        [
+            _point("SFT", "q_proj+v_proj r8", 60.0, 80.0),
+            _point("SDFT", "q_proj+v_proj r8", 62.0, 85.0),
+            _point("SFT", "all-linear r64", 95.0, 40.0),
+            _point("SDFT", "all-linear r64", 94.0, 40.5),
+            _point("SFT", "all-linear r16", 90.0, 50.0),  # SFT only: not compared
+        ]
+    )
+    t = by_setting(summary, "SDFT", "SFT")
+    assert list(t.setting) == ["q_proj+v_proj r8", "all-linear r64"]
+    assert list(t.reads) == ["SDFT keeps more", "no measurable difference"]
+    assert t["kept diff"].tolist() == [5.0, 0.5] and t["task diff"].tolist() == [2.0, -1.0]
+    words = by_setting_words(t)
+    assert list(t["task reads"]) == ["SDFT learning more of the task", "the same task accuracy"]
+    assert words.startswith(
+        "it depends on the setting: at q_proj+v_proj r8, SDFT keeps more (+5.0 ± 1.4 points), "
+        "with SDFT learning more of the task (+2.0 ± 1.4)"
+    )
+    assert by_setting_words(t.iloc[:1]).startswith("the same at every setting")
+    assert by_setting_words(t.iloc[:0]) == "no setting was run for both methods"

@@ -87,24 +87,32 @@ def eval_sets(world_dir: Path) -> dict[str, list[dict]]:
     return sets
 
 
+def untrained_seed(cfg: RunConfig, records: list[dict]):
+    """The seed model before its training, and its tokenizer: a tokenizer trained on the world's
+    chat records and a Llama of the profile's shape (``model_*``), initialised from ``cfg.seed``."""
+    from .model import ModelSpec, build_model, train_tokenizer
+
+    tok = train_tokenizer((render_chat_text(conversation(r)) for r in records), cfg.vocab_size)
+    spec = ModelSpec(
+        hidden=cfg.model_hidden,
+        layers=cfg.model_layers,
+        heads=cfg.model_heads,
+        ffn=cfg.model_ffn,
+        dropout=cfg.model_dropout,
+    )
+    return build_model(tok, spec, cfg.seed), tok
+
+
 def build_seed_model(cfg: RunConfig) -> Path:
     """Train the seed chat model from scratch (once per config) and evaluate it on every skill."""
-    from .model import ModelSpec, build_model, train_from_scratch, train_tokenizer
+    from .model import train_from_scratch
 
     world_dir = build_world_data(cfg)
 
     def build(work: Path) -> dict:
         t0 = time.time()
         records = read_json(world_dir / "seed_train.json")
-        tok = train_tokenizer((render_chat_text(conversation(r)) for r in records), cfg.vocab_size)
-        spec = ModelSpec(
-            hidden=cfg.model_hidden,
-            layers=cfg.model_layers,
-            heads=cfg.model_heads,
-            ffn=cfg.model_ffn,
-            dropout=cfg.model_dropout,
-        )
-        model = build_model(tok, spec, cfg.seed)
+        model, tok = untrained_seed(cfg, records)
         t1 = time.time()
 
         def progress(entry: dict, total: int) -> None:
