@@ -174,9 +174,10 @@ def replay_data(cfg, ratio: float) -> tuple[list[dict], Path]:
     run's seed so every fine-tuning seed trains on one data set), written once to the frontier stage
     (the file's hash joins the training run's key). The replay pool is as large as the task: ratios
     up to 1 draw without replacement."""
+    from .data import train_records
     from .runs import key_hash, read_json, write_text
 
-    task = _task_records(cfg)
+    task = train_records(cfg)[0]
     replay = read_json(replay_set(cfg, len(task)) / "replay.json")  # one pool, as large as the task
     mixed = replay_mix(task, replay, ratio, seed=cfg.seed)
     text = json.dumps(mixed, ensure_ascii=False, indent=1)
@@ -318,13 +319,14 @@ def jobs(
 def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities=()) -> int:
     """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
     side; return the number of workers (1: the chapter's cells build in place)."""
+    from .data import train_records
     from .parallel import prebuild as run_jobs
     from .parallel import workers_for
 
     if workers_for(cfg) <= 1:
         return 1
     if any(r > 0 for r in replay):
-        replay_set(cfg, len(_task_records(cfg)))
+        replay_set(cfg, len(train_records(cfg)[0]))
     return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities))
 
 
@@ -373,16 +375,11 @@ def data_cost(cfg, variant: str) -> dict:
         )
         return {"data_seconds": read_json(folder / "manifest.json")["seconds"], "tokens_generated": generated}
     if variant.startswith("replay"):
-        man = read_json(replay_set(cfg, len(_task_records(cfg))) / "manifest.json")["metrics"]
+        from .data import train_records
+
+        man = read_json(replay_set(cfg, len(train_records(cfg)[0])) / "manifest.json")["metrics"]
         return {"data_seconds": man["seconds"], "tokens_generated": man["tokens_generated"]}
     return {"data_seconds": 0.0, "tokens_generated": 0}
-
-
-def _task_records(cfg) -> list[dict]:
-    """The task's training records as every method trains on them (``max_train_examples`` caps them)."""
-    from .data import train_records
-
-    return train_records(cfg)[0]
 
 
 FRONTIER_CSV = "frontier.csv"

@@ -264,12 +264,19 @@ def point_difference(a, b, on: str = "kept", z: float = Z) -> dict:
     return {"diff": diff, "se": se, "low": diff - z * se, "high": diff + z * se, "sign": sign}
 
 
+def _reads(d: dict, z: float, more: str, less: str, same: str) -> str:
+    """A :func:`point_difference` in words: ``more`` or ``less`` beyond ``z`` standard errors, else
+    ``same``."""
+    from .book.prose import compare
+
+    return compare(d["diff"], 0.0, more=more, less=less, same=same, tol=z * d["se"])
+
+
 def merge_words(summary, base: str, setting: str, z: float = Z) -> str:
     """What merging ``base``'s runs did (the frontier chapter): its soup and its parameter selection
     (methods ``soup (<base>)`` and ``selection (<base>)``) against the runs themselves (``base`` at
     ``setting``, the mean over seeds) on the task and the kept skills, and selection against the
     soup; a difference within ``z`` standard errors reads as none."""
-    from .book.prose import compare
 
     def point(method, at=None):
         g = summary[(summary.method == method) & ((summary.setting == at) if at else True)]
@@ -283,10 +290,9 @@ def merge_words(summary, base: str, setting: str, z: float = Z) -> str:
         parts = []
         for on, noun in (("task", "task"), ("kept", "kept skills")):
             d = point_difference(a, b, on, z)
-            word = compare(
-                d["diff"], 0.0, more="higher", less="lower", same="within the noise", tol=z * d["se"]
+            parts.append(
+                f"{noun} {_reads(d, z, 'higher', 'lower', 'within the noise')} ({d['diff']:+.1f} points)"
             )
-            parts.append(f"{noun} {word} ({d['diff']:+.1f} points)")
         return f"against {what_b}: {parts[0]}, {parts[1]}"
 
     return (
@@ -303,14 +309,11 @@ def by_setting(summary, a: str = "SDFT", b: str = "SFT", z: float = Z):
     difference reads (a difference inside the margin reads as none)."""
     import pandas as pd
 
-    from .book.prose import compare
-
     def at(method, setting):
         return summary[(summary.method == method) & (summary.setting == setting)].iloc[0]
 
     def reads(d, better, same):  # "SDFT keeps more", "SFT keeps more", or ``same`` inside the margin
-        word = compare(d["diff"], 0.0, more=a, less=b, same="", tol=z * d["se"])
-        return f"{word} {better}" if word else same
+        return _reads(d, z, f"{a} {better}", f"{b} {better}", same)
 
     both = [s for s in summary[summary.method == a].setting if s in set(summary[summary.method == b].setting)]
     out = []
