@@ -40,7 +40,7 @@ DATASETS = ("teaching", "gsm8k", "openfunction", "alpaca", "dolly", "lima", "mag
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
-FINETUNE_METHODS = ("lora", "full")
+FINETUNE_METHODS = ("lora", "full", "half")
 SCHEDULERS = ("cosine", "linear", "constant")
 DISTILL_TEMPLATES = ("auto",) + tuple(n for n, t in TEMPLATES.items() if t.distill)
 TRAIN_TEMPLATES = tuple(n for n, t in TEMPLATES.items() if not t.distill)
@@ -351,7 +351,11 @@ class RunConfig(BaseModel):
     )
     # --- fine-tuning ----------------------------------------------------------------------
     finetune: Literal[FINETUNE_METHODS] = Field(
-        "lora", description=("How the seed is fine-tuned: lora or full.")
+        "lora",
+        description=(
+            "How the seed is fine-tuned: lora, full (every weight), or half (Half Fine-Tuning: half of"
+            " each layer's weight matrices, drawn with the run's seed; the rest frozen)."
+        ),
     )
     lora_r: Int1 = Field(8, description=("LoRA rank."))
     lora_alpha: Int1 = Field(16, description=("LoRA scale (alpha; the update is scaled by alpha / r)."))
@@ -1013,7 +1017,14 @@ def load_config(profile: str = "toy", **overrides: Any) -> RunConfig:
 # Parameters that belong to one notebook rather than to RunConfig (each notebook's tagged parameters
 # cell declares them; tests/test_notebooks.py checks this list against the notebooks).
 NOTEBOOK_PARAMETERS = {
-    "07_frontier": ("replay_ratios", "wise_alphas", "lines_settings", "onpolicy_epochs", "lora_capacities"),
+    "07_frontier": (
+        "replay_ratios",
+        "wise_alphas",
+        "lines_settings",
+        "onpolicy_epochs",
+        "lora_capacities",
+        "weight_lrs",
+    ),
     "lab2_lora_rank": ("ranks",),
     "06_reproducing_on_gpu": ("assumed_generated_tokens_per_s", "assumed_seconds_per_optimizer_step"),
     "08_real_chat_model": ("teaching_profile", "teaching_run_dir"),

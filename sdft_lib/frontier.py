@@ -263,6 +263,24 @@ def evaluate_capacity(cfg, variant: str, targets: Sequence[str], r: int, seed: i
     return evaluate_run(c, train_adapter(c, variant, seed=seed))
 
 
+def weights_config(cfg, how: str):
+    """The run's config fine-tuning the seed's weights themselves instead of a LoRA adapter: ``full``
+    (every weight) or ``half`` (Half Fine-Tuning, :mod:`sdft_lib.hft`: half of each layer's matrices,
+    drawn with the run's seed)."""
+    if how not in ("full", "half"):
+        raise ValueError(f"how={how!r} is not allowed: choose full or half")
+    return cfg.replace(finetune=how)
+
+
+def evaluate_weights(cfg, how: str, lr: float, seed: int) -> dict:
+    """Train (or reuse) full fine-tuning or HFT (:func:`weights_config`) on the task data and score it."""
+    from .evaluation import evaluate_run
+    from .training import train_adapter
+
+    c = weights_config(cfg, how)
+    return evaluate_run(c, train_adapter(c, "sft", lr=lr, seed=seed))
+
+
 def jobs(
     cfg,
     seeds: Sequence[int],
@@ -272,6 +290,7 @@ def jobs(
     lines_settings: Sequence[tuple[float, float]],
     onpolicy_epochs: float,
     capacities: Sequence[tuple[Sequence[str], int]] = (),
+    weight_lrs: Sequence[float] = (),
 ) -> list:
     """Every artifact the chapter needs, as :func:`sdft_lib.parallel.prebuild` jobs, longest first:
     on-policy runs, replay runs, then the rescalings (WiSE-FT, LiNeS) of the main SFT and SDFT runs;
@@ -285,6 +304,12 @@ def jobs(
         ("sdft_lib.frontier:evaluate_capacity", {"variant": v, "targets": list(t), "r": r, "seed": s})
         for t, r in capacities
         for v in ("sft", "sdft")
+        for s in seeds
+    ]
+    out += [
+        ("sdft_lib.frontier:evaluate_weights", {"how": h, "lr": lr, "seed": s})
+        for h in ("full", "half")
+        for lr in weight_lrs
         for s in seeds
     ]
     out += [
@@ -316,7 +341,9 @@ def jobs(
     return out
 
 
-def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities=()) -> int:
+def prebuild(
+    cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities=(), weight_lrs=()
+) -> int:
     """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
     side; return the number of workers (1: the chapter's cells build in place)."""
     from .data import train_records
@@ -327,7 +354,9 @@ def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, c
         return 1
     if any(r > 0 for r in replay):
         replay_set(cfg, len(train_records(cfg)[0]))
-    return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities))
+    return run_jobs(
+        cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities, weight_lrs)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,6 +458,119 @@ def write_frontier(cfg, rows: Sequence[dict], capacity_rows: Sequence[dict] = ()
     return write_text(cfg.stage_path(STAGE) / FRONTIER_CSV, table[FRONTIER_COLUMNS].to_csv(index=False))
 
 
+# ---------------------------------------------------------------------------------------------
+# One world's core comparison (benchmarks/worlds.py runs it in several worlds)
+# ---------------------------------------------------------------------------------------------
+WORLD_POINT_COLUMNS = [
+    "method",
+    "setting",
+    "x",
+    "seeds",
+    "task",
+    "task_se",
+    "task_sd",
+    "kept",
+    "kept_se",
+    "kept_sd",
+]
+
+
+def world_rows(cfg, seeds, lrs, replay=(), alphas=(), weight_lrs=()) -> list[dict]:
+    """The frontier's core in the world of ``cfg`` (its ``seed`` picks the teaching world): the seed,
+    SFT and SDFT at every learning rate of ``lrs`` (the evaluation chapter's sweep), replay at each
+    ratio, WiSE-FT of SFT's runs at the profile's learning rate at each α, and full fine-tuning and HFT
+    at each of ``weight_lrs``, for every fine-tuning seed; every run built side by side first."""
+    from .data import train_records
+    from .evaluation import evaluate_run, evaluate_seed, grid_jobs
+    from .parallel import prebuild as run_jobs
+    from .parallel import workers_for
+    from .results import row
+    from .training import run_path, train_adapter, variant_data
+
+    replay = [r for r in replay if r > 0]
+    if workers_for(cfg) > 1:
+        variant_data(cfg, "sdft")  # every SDFT run reads the distilled set: made once, here
+        if replay:
+            replay_set(cfg, len(train_records(cfg)[0]))
+        main = [run_path(cfg, "sft", cfg.learning_rate, cfg.epochs, s) for s in seeds]
+        todo = grid_jobs(cfg, list(lrs), [cfg.epochs], list(seeds))
+        todo += [
+            ("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay for s in seeds
+        ]
+        todo += [
+            ("sdft_lib.frontier:evaluate_weights", {"how": h, "lr": lr, "seed": s})
+            for h in ("full", "half")
+            for lr in weight_lrs
+            for s in seeds
+        ]
+        todo += [
+            ("sdft_lib.frontier:rescaled_scores", {"run_dir": r, "method": "wise", "alpha": a})
+            for r in main
+            for a in alphas
+        ]
+        run_jobs(cfg, todo)
+    target, kept = skills(cfg)
+    seed_scores = evaluate_seed(cfg)
+    rows = [row("seed", "the seed", 0.0, s, seed_scores, target, kept, {}) for s in seeds]
+    for variant, name in (("sft", "SFT"), ("sdft", "SDFT")):
+        for lr in lrs:
+            for s in seeds:
+                scores = evaluate_run(cfg, train_adapter(cfg, variant, lr=lr, seed=s))
+                rows.append(row(name, f"lr {lr:g}", lr, s, scores, target, kept, {}))
+    for r in replay:
+        for s in seeds:
+            rows.append(row("replay", f"ratio {r:g}", r, s, evaluate_replay(cfg, r, s), target, kept, {}))
+    for how, name in (("full", "full FT"), ("half", "HFT")):
+        for lr in weight_lrs:
+            for s in seeds:
+                scores = evaluate_weights(cfg, how, lr, s)
+                rows.append(row(name, f"lr {lr:g}", lr, s, scores, target, kept, {}))
+    for s in seeds:
+        run = train_adapter(cfg, "sft", seed=s)
+        for a in alphas:
+            scores = rescaled_scores(cfg, run, "wise", alpha=a)
+            rows.append(row("WiSE-FT (SFT)", f"α {a:g}", a, s, scores, target, kept, {}))
+    return rows
+
+
+def world_study(cfg, seeds, lrs, replay=(), alphas=(), weight_lrs=()) -> dict:
+    """One world's record for ``benchmarks/worlds.py`` (plain JSON): its summary points
+    (:func:`world_rows`, :func:`sdft_lib.results.summarize`), SDFT against SFT at matched task accuracy
+    (:func:`sdft_lib.verdict.verdict`: kind, sentence, headline match) and the ranking of
+    :func:`sdft_lib.verdict.findings` at the profile's learning rate (best, ties, SDFT's rank)."""
+    import math
+
+    from .results import summarize
+    from .teaching_world.build import seed_model_path
+    from .verdict import findings, findings_words, verdict, words
+
+    summary = summarize(world_rows(cfg, seeds, lrs, replay, alphas, weight_lrs))
+    v = verdict(summary, "SDFT", "SFT")
+    f = findings(summary, f"lr {cfg.learning_rate:g}")
+    clean = lambda x: None if isinstance(x, float) and math.isnan(x) else x
+    points = [{k: clean(p[k]) for k in WORLD_POINT_COLUMNS} for p in summary.to_dict("records")]
+    head = v["headline"] or {}
+    return {
+        "world": cfg.seed,
+        "seed_model": seed_model_path(cfg).name,
+        "points": points,
+        "verdict": {
+            "kind": v["kind"],
+            "sentence": words(v),
+            **{k: clean(float(head[k])) for k in ("task", "diff", "low", "high") if k in head},
+        },
+        "threshold": f["threshold"],
+        "ranking": [
+            {k: clean(getattr(r, k)) for k in ("method", "setting", "task", "kept", "reaches", "vs_best")}
+            for r in f["ranked"].itertuples()
+        ],
+        "best": findings_words(f)["best"],
+        "best_method": None if f["best"] is None else f["best"].method,
+        "tied": f["tied"],
+        "sdft_rank": f["sdft_rank"],
+    }
+
+
 def combined_cost(run_dir: Path, data: dict) -> dict:
     """A run's own cost plus its data's (generated tokens add up)."""
     c = run_cost(run_dir)
@@ -442,6 +584,7 @@ def combined_cost(run_dir: Path, data: dict) -> dict:
 __all__ = [
     "FRONTIER_COLUMNS",
     "FRONTIER_CSV",
+    "WORLD_POINT_COLUMNS",
     "capacity_config",
     "capacity_label",
     "combined_cost",
@@ -449,6 +592,7 @@ __all__ = [
     "evaluate_capacity",
     "evaluate_on_policy",
     "evaluate_replay",
+    "evaluate_weights",
     "jobs",
     "layer_index",
     "lines",
@@ -464,6 +608,9 @@ __all__ = [
     "scale_adapter",
     "skills",
     "train_replay",
+    "weights_config",
     "wise_ft",
+    "world_rows",
+    "world_study",
     "write_frontier",
 ]

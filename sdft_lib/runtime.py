@@ -165,7 +165,7 @@ def disk_need_mb(cfg: RunConfig) -> int:
     checkpoint (weights + Adam's two moments, in float32) at about six times the weights."""
     if cfg.is_teaching:
         return 200
-    if cfg.finetune != "full":
+    if cfg.finetune == "lora":
         return 1024
     from .models import seed_weights
 

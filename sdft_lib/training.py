@@ -156,12 +156,19 @@ def lora_config(cfg: RunConfig):
     )
 
 
-def prepare_model(cfg: RunConfig, model):
-    """Wrap the base model for the configured fine-tuning method."""
+def prepare_model(cfg: RunConfig, model, seed: int | None = None):
+    """Wrap the base model for the configured fine-tuning method: a LoRA adapter (``lora``), every
+    weight (``full``), or Half Fine-Tuning's half of them, drawn with the run's ``seed`` (``half``,
+    :func:`sdft_lib.hft.freeze_half`)."""
     if cfg.finetune == "lora":
         from peft import get_peft_model
 
         return get_peft_model(model, lora_config(cfg))
+    if cfg.finetune == "half":
+        from .hft import freeze_half
+
+        freeze_half(model, cfg.seed if seed is None else seed)
+        return model
     for p in model.parameters():  # full fine-tuning: every weight trains
         p.requires_grad_(True)
     return model
@@ -257,7 +264,7 @@ def train_adapter(
         set_seed(seed)
         device = resolve_device(cfg)
         base, tok = load_model(cfg)
-        model = prepare_model(cfg, base)
+        model = prepare_model(cfg, base, seed)
         rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in records]
         n_tokens = sum(len(r["input_ids"]) for r in rows)
         ckpt_dir = work / "checkpoints"

@@ -455,7 +455,96 @@ def findings_words(f: dict) -> dict[str, str]:
     }
 
 
+def _point(record: dict, method: str, setting: str) -> dict | None:
+    return next((p for p in record["points"] if p["method"] == method and p["setting"] == setting), None)
+
+
+def across_worlds(records, setting: str) -> dict:
+    """Several teaching worlds' records (``frontier.world_study``, one per world seed) side by side:
+
+    * ``table``: one row per world: SFT's and SDFT's task and kept scores at ``setting`` (mean over the
+      fine-tuning seeds), SDFT − SFT kept, the matched-accuracy verdict in short words, the best
+      method of the ranking and SDFT's rank in it;
+    * ``spread``: for SFT and SDFT at ``setting``, the standard deviation *across worlds* of the
+      worlds' means beside the mean standard deviation *across fine-tuning seeds* within a world;
+    * ``held`` and ``flipped``: each conclusion the chapter draws in one world (the verdict, the best
+      method, SDFT's rank, which of the two keeps more at ``setting``), stated as holding in every
+      world or as differing between them, with each world's value."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        sft, sdft = _point(r, "SFT", setting), _point(r, "SDFT", setting)
+        rows.append(
+            {
+                "world": r["world"],
+                "SFT task": sft["task"],
+                "SFT kept": sft["kept"],
+                "SDFT task": sdft["task"],
+                "SDFT kept": sdft["kept"],
+                "SDFT − SFT kept": sdft["kept"] - sft["kept"],
+                "matched verdict": SHORT.get(r["verdict"]["kind"], r["verdict"]["kind"]).format(b="SFT"),
+                "best method": r["best_method"] or "none reaches it",
+                "SDFT's rank": r["sdft_rank"] if r["sdft_rank"] else "does not reach it",
+                "methods ranked": len(r["ranking"]),
+            }
+        )
+    table = pd.DataFrame(rows)
+
+    def sd(xs):
+        xs = [x for x in xs if x is not None and not math.isnan(x)]
+        return float(pd.Series(xs).std(ddof=1)) if len(xs) > 1 else math.nan
+
+    spread = []
+    for m in ("SFT", "SDFT"):
+        pts = [_point(r, m, setting) for r in records]
+        for on in ("task", "kept"):
+            within = [p[f"{on}_sd"] for p in pts if p[f"{on}_sd"] is not None]
+            spread.append(
+                {
+                    "method": m,
+                    "score": on,
+                    "mean over worlds": float(sum(p[on] for p in pts) / len(pts)),
+                    "sd across worlds": sd([p[on] for p in pts]),
+                    "sd across seeds (mean within a world)": sum(within) / len(within)
+                    if within
+                    else math.nan,
+                }
+            )
+    keeps_more = ["SDFT" if d > 0 else "SFT" if d < 0 else "neither" for d in table["SDFT − SFT kept"]]
+    claims = [
+        ("SDFT against SFT at matched task accuracy", list(table["matched verdict"])),
+        ("the best method at the threshold", list(table["best method"])),
+        ("SDFT's rank", [str(x) for x in table["SDFT's rank"]]),
+        (f"which keeps more at {setting} (unmatched)", keeps_more),
+    ]
+    held, flipped = [], []
+    for claim, values in claims:
+        if len(set(values)) == 1:
+            held.append(f"{claim}: {values[0]}")
+        else:
+            flipped.append(f"{claim}: " + ", ".join(f"world {w}: {v}" for w, v in zip(table.world, values)))
+    return {
+        "table": table,
+        "spread": pd.DataFrame(spread),
+        "held": held,
+        "flipped": flipped,
+        "worlds": len(rows),
+    }
+
+
+def across_worlds_words(a: dict) -> dict[str, str]:
+    """:func:`across_worlds`'s conclusions as the chapter glues them: ``held`` and ``flipped``."""
+    n = a["worlds"]
+    return {
+        "held": "; ".join(a["held"]) if a["held"] else f"none of them held in all {n} worlds",
+        "flipped": "; ".join(a["flipped"]) if a["flipped"] else f"none: every one held in all {n} worlds",
+    }
+
+
 __all__ = [
+    "across_worlds",
+    "across_worlds_words",
     "against",
     "curve_at",
     "findings",

@@ -14,7 +14,7 @@ FLOORS = {
     0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
     "teaching_world.model standin reference book book.prose book.profile instruction_probe stats report "
     "results "
-    "figures verdict",
+    "figures verdict hft",
     1: "config",
     2: "runs hardware parallel",
     3: "teaching_world.build packaged",

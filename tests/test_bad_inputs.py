@@ -184,9 +184,9 @@ CATALOGUE: list[Case] = [
     Case(
         "parameters",
         "a fine-tuning method the project lacks (`-p finetune qlora`)",
-        "`finetune`: choose lora or full",
+        "`finetune`: choose lora, full or half",
         lambda t, s, mp: dict(finetune="qlora"),
-        r"^finetune='qlora' is not allowed: choose one of lora, full \(did you mean 'lora'\?\)$",
+        r"^finetune='qlora' is not allowed: choose one of lora, full, half \(did you mean 'lora'\?\)$",
     ),
     Case(
         "parameters",

@@ -50,7 +50,7 @@ def test_profiles_are_listed():
         ({"device": "tpu"}, "device='tpu' is not allowed: choose one of auto, cpu, cuda"),
         ({"top_p": 0}, "top_p=0.0 is not allowed: it must be a number > 0.0 and <= 1.0"),
         ({"lora_dropout": 1.5}, "lora_dropout=1.5 is not allowed"),
-        ({"finetune": "qlora"}, "finetune='qlora' is not allowed: choose one of lora, full"),
+        ({"finetune": "qlora"}, "finetune='qlora' is not allowed: choose one of lora, full, half"),
         ({"world_train": {"poetry": 10}}, "world_train="),
         (
             {"model_hidden": 130, "model_heads": 4},

@@ -326,3 +326,91 @@ def test_the_frontier_csv_has_one_row_per_model_with_its_axis(tmp_path):
     assert df.axis.tolist() == ["methods"] * 4 + ["lora capacity"]  # the seed's rows once
     assert df.forgetting.tolist() == [0.0, 0.0, 20.0, 20.0, 20.0]
     assert set(df.world) == {df.world[0]} and df.world[0].startswith("seed-")
+
+
+def _world_record(world, sft, sdft, kind, best, rank):
+    """A world's record as frontier.world_study writes it (the fields across_worlds reads)."""
+    point = lambda m, task, kept: {
+        "method": m,
+        "setting": "lr 0.003",
+        "task": task,
+        "kept": kept,
+        "task_sd": 1.0,
+        "kept_sd": 2.0,
+    }
+    return {
+        "world": world,
+        "points": [point("SFT", *sft), point("SDFT", *sdft)],
+        "verdict": {"kind": kind},
+        "ranking": [{"method": best}],
+        "best_method": best,
+        "sdft_rank": rank,
+    }
+
+
+def test_across_worlds_says_what_held_in_every_world_and_what_flipped():
+    from sdft_lib.verdict import across_worlds, across_worlds_words
+
+    recs = [
+        _world_record(0, (80, 2), (60, 14), "more", "replay", 2),
+        _world_record(1, (70, 4), (65, 10), "more", "SDFT", 1),
+        _world_record(2, (75, 3), (50, 20), "more", "replay", 2),
+    ]
+    a = across_worlds(recs, "lr 0.003")
+    assert list(a["table"]["SDFT − SFT kept"]) == [12, 6, 17]
+    held, flipped = " ".join(a["held"]), " ".join(a["flipped"])
+    assert "matched task accuracy: keeps more than SFT" in held
+    assert "which keeps more at lr 0.003 (unmatched): SDFT" in held
+    assert "the best method at the threshold: world 0: replay, world 1: SDFT, world 2: replay" in flipped
+    assert "SDFT's rank" in flipped and "SDFT's rank" not in held
+    spread = a["spread"].set_index(["method", "score"])
+    assert spread.loc[("SFT", "task"), "sd across worlds"] == pytest.approx(5.0)
+    assert spread.loc[("SDFT", "kept"), "sd across seeds (mean within a world)"] == 2.0
+    words = across_worlds_words(a)
+    assert words["held"].startswith("SDFT against SFT") and "world 1: SDFT" in words["flipped"]
+    same = across_worlds([recs[0], recs[0]], "lr 0.003")
+    assert across_worlds_words(same)["flipped"] == "none: every one held in all 2 worlds"
+
+
+@pytest.mark.slow
+def test_the_worlds_benchmark_runs_two_worlds(tmp_path):
+    """benchmarks/worlds.py (the README's command, smaller) on the smoke profile: two worlds, two seed
+    models, one record each that chapter 7's rendering reads; a bad argument stops with one line."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sdft_lib.verdict import across_worlds
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "worlds.json"
+    run = lambda *a: subprocess.run(
+        [sys.executable, "benchmarks/worlds.py", *a],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(root), "SDFT_RUNS_ROOT": str(tmp_path / "runs")},
+    )
+    args = ["--profile", "smoke", "--worlds", "0,1", "--alphas", "0.5", "--replay", "1"]
+    proc = run(*args, "--weight-lrs", "0.001", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["settings"]["worlds"] == [0, 1] and data["command"].startswith("python benchmarks/worlds.py")
+    recs = data["records"]
+    assert [r["world"] for r in recs] == [0, 1]
+    assert recs[0]["seed_model"] != recs[1]["seed_model"]  # another world, another seed model
+    for r in recs:
+        methods = {p["method"] for p in r["points"]}
+        assert {"seed", "SFT", "SDFT", "replay", "WiSE-FT (SFT)", "full FT", "HFT"} <= methods
+        assert r["verdict"]["kind"] in {"more", "less", "same", "mixed", "apart"}
+        assert r["verdict"]["sentence"]
+    a = across_worlds(recs, f"lr {data['settings']['learning_rate']:g}")
+    assert len(a["table"]) == 2 and len(a["held"]) + len(a["flipped"]) == 4
+    bad = run("--profile", "smoke", "--worlds", "zero", "--out", str(tmp_path / "x.json"))
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
+        "worlds.py: --worlds='zero' is not allowed: give comma-separated numbers in [0, 2.14748e+09]"
+    ]
+    assert not (tmp_path / "x.json").exists()
