@@ -1,7 +1,8 @@
 """Does the frontier's story hold in other teaching worlds? SFT against SDFT, and the methods' ranking,
 world by world.
 
-    .venv/bin/python benchmarks/worlds.py --worlds 0,1,2 --out benchmarks/measured/worlds.json
+    .venv/bin/python benchmarks/worlds.py --worlds 0,1,2 --weight-lrs 0.0003,0.001 \
+        --out benchmarks/measured/worlds.json
 
 Each world seed is the profile's ``seed`` (``-p seed`` in a notebook): another synthetic world, drawn
 afresh, and another seed model trained from scratch on it. In each world the script runs the core of

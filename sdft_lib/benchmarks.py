@@ -78,6 +78,7 @@ class Benchmark:
     cutoff: int | None = None
     suffix: str = ""
     max_new_tokens: int | None = None  # None: what evaluate() is given
+    prefix_ids: tuple[int, ...] = ()  # token ids before every prompt (ProMoT's soft-prompt placeholders)
 
     def rendered(self) -> list[dict]:
         return (
@@ -89,7 +90,10 @@ class Benchmark:
     def prompts(self, tokenizer) -> list[list[int]]:
         from .templates import prompt_ids
 
-        return [prompt_ids(tokenizer, self.template, r, self.cutoff, self.branch) for r in self.rendered()]
+        pre = list(self.prefix_ids)
+        return [
+            pre + prompt_ids(tokenizer, self.template, r, self.cutoff, self.branch) for r in self.rendered()
+        ]
 
 
 def score(

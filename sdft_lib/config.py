@@ -1024,6 +1024,8 @@ NOTEBOOK_PARAMETERS = {
         "onpolicy_epochs",
         "lora_capacities",
         "weight_lrs",
+        "promot_settings",
+        "tempbalance_range",
     ),
     "lab2_lora_rank": ("ranks",),
     "06_reproducing_on_gpu": ("assumed_generated_tokens_per_s", "assumed_seconds_per_optimizer_step"),
@@ -1157,6 +1159,39 @@ def parse_lora_settings(name: str, value) -> list[tuple[tuple[str, ...], int]]:
             )
         if (mods, int(rank)) not in out:
             out.append((mods, int(rank)))
+    return out
+
+
+def parse_range(name: str, value, lo: float, hi: float) -> tuple[float, float]:
+    """A notebook parameter of two numbers ``"low,high"`` with ``lo <= low <= high <= hi``."""
+    try:
+        a, b = (float(x) for x in str(value).split(","))
+    except ValueError:
+        a = b = None
+    if a is None or not lo <= a <= b <= hi:
+        raise ConfigError(
+            f"{name}={value!r} is not allowed: give two numbers low,high with {lo:g} <= low <= high <= {hi:g}"
+        )
+    return a, b
+
+
+def parse_promot(name: str, value) -> list[tuple[int, float]]:
+    """ProMoT settings ``"tokens:prompt_lr,..."``: the soft prompt's length (1-256 tokens) and its
+    learning rate in stage 1 (in (0, 10])."""
+    out = []
+    for part in str(value).split(","):
+        try:
+            n, lr = part.split(":")
+            n, lr = int(n), float(lr)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: give tokens:prompt_lr pairs such as 8:0.03"
+            ) from None
+        if not (1 <= n <= 256 and 0 < lr <= 10):
+            raise ConfigError(
+                f"{name}={value!r} is not allowed: tokens must be in [1, 256] and prompt_lr in (0, 10]"
+            )
+        out.append((n, lr))
     return out
 
 

@@ -101,12 +101,19 @@ def eval_key(cfg: RunConfig, model: dict, benchmarks_ident: dict) -> dict:
     }
 
 
-def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable) -> Path:
-    """Evaluate one model on :func:`run_benchmarks` (cached by key); return its folder."""
+def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable, task_prefix=()) -> Path:
+    """Evaluate one model on :func:`run_benchmarks` (cached by key); return its folder.
+    ``task_prefix``: token ids put before every prompt of the task's benchmark only."""
+    from dataclasses import replace
+
     from . import benchmarks
     from .runs import write_json
 
     benches, ident = run_benchmarks(cfg)
+    if task_prefix:
+        target = task_benchmark(cfg)
+        benches = [replace(b, prefix_ids=tuple(task_prefix)) if b.name == target else b for b in benches]
+        ident = {**ident, "task_prefix": list(task_prefix)}
     key = eval_key(cfg, key, ident)
 
     def build(work: Path) -> dict:
@@ -131,12 +138,13 @@ def _eval_model(cfg: RunConfig, name: str, key: dict, load: Callable) -> Path:
     return folder
 
 
-def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable) -> dict:
+def evaluate_model(cfg: RunConfig, name: str, key: dict, load: Callable, task_prefix=()) -> dict:
     """Scores of any model on the run's benchmarks (``{benchmark: {"n", "lenient", "strict"}}``),
     through the same cached path as the seed and every fine-tuned run. ``load()`` returns
     ``(model, tokenizer)``; ``key`` says what the model is (the cache key); ``name`` names its folder.
-    The frontier chapter scores its rescaled adapters (WiSE-FT, LiNeS) this way."""
-    return read_json(_eval_model(cfg, name, key, load) / "manifest.json")["scores"]
+    The frontier chapter scores its rescaled adapters (WiSE-FT, LiNeS) this way. ``task_prefix``:
+    token ids before every prompt of the task's benchmark, and of no other (ProMoT's soft prompt)."""
+    return read_json(_eval_model(cfg, name, key, load, task_prefix) / "manifest.json")["scores"]
 
 
 def _seed_eval(cfg: RunConfig) -> Path:

@@ -19,6 +19,13 @@ STYLE = {
     "WiSE-FT (SDFT)": {"color": "#f08a8b", "marker": "v", "linestyle": "--"},
     "LiNeS (SFT)": {"color": "#7fb2e5", "marker": "P", "linestyle": ":"},
     "LiNeS (SDFT)": {"color": "#f08a8b", "marker": "P", "linestyle": ":"},
+    # the weights themselves: every one (full fine-tuning) or half of them (HFT)
+    "full FT": {"color": "#8c564b", "marker": "X", "linestyle": "-"},
+    "HFT": {"color": "#e377c2", "marker": "p", "linestyle": "-"},
+    # a soft prompt for the task (ProMoT's two stages; its first alone), per-matrix learning rates
+    "ProMoT": {"color": "#17becf", "marker": "<", "linestyle": "none"},
+    "prompt tuning": {"color": "#9edae5", "marker": ">", "linestyle": "none"},
+    "TempBalance": {"color": "#bcbd22", "marker": "8", "linestyle": "none"},
     # one model (or one per draw) merged from every seed's run: a point, no curve
     "soup (SFT)": {"color": "#7fb2e5", "marker": "h", "linestyle": "none"},
     "soup (SDFT)": {"color": "#f08a8b", "marker": "h", "linestyle": "none"},

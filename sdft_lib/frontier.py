@@ -281,6 +281,27 @@ def evaluate_weights(cfg, how: str, lr: float, seed: int) -> dict:
     return evaluate_run(c, train_adapter(c, "sft", lr=lr, seed=seed))
 
 
+def tempbalance_alphas(cfg) -> dict[str, float]:
+    """The seed's ``α`` for every linear layer of its transformer layers (:mod:`sdft_lib.tempbalance`)."""
+    from .models import load_model
+    from .tempbalance import module_alphas
+
+    model, _ = load_model(cfg)
+    return module_alphas(model)
+
+
+def evaluate_tempbalance(cfg, low: float, high: float, seed: int) -> dict:
+    """Train (or reuse) SFT's LoRA run with TempBalance's per-module learning rates (the seed's ``α``'s
+    mapped onto ``[low, high]`` × the learning rate) and score it."""
+    from .evaluation import evaluate_run
+    from .tempbalance import lr_scales
+    from .training import train_adapter, variant_data
+
+    scales = lr_scales(tempbalance_alphas(cfg), low, high)
+    run = train_adapter(cfg, "tempbalance", seed=seed, data=variant_data(cfg, "sft"), lr_scales=scales)
+    return evaluate_run(cfg, run)
+
+
 def jobs(
     cfg,
     seeds: Sequence[int],
@@ -291,6 +312,8 @@ def jobs(
     onpolicy_epochs: float,
     capacities: Sequence[tuple[Sequence[str], int]] = (),
     weight_lrs: Sequence[float] = (),
+    promot: Sequence[tuple[int, float]] = (),
+    tempbalance: Sequence[tuple[float, float]] = (),
 ) -> list:
     """Every artifact the chapter needs, as :func:`sdft_lib.parallel.prebuild` jobs, longest first:
     on-policy runs, replay runs, then the rescalings (WiSE-FT, LiNeS) of the main SFT and SDFT runs;
@@ -311,6 +334,17 @@ def jobs(
         for h in ("full", "half")
         for lr in weight_lrs
         for s in seeds
+    ]
+    out += [
+        ("sdft_lib.frontier:evaluate_tempbalance", {"low": lo, "high": hi, "seed": s})
+        for lo, hi in tempbalance
+        for s in seeds
+    ]
+    out += [
+        (f"sdft_lib.promot:{fn}", {"n": n, "prompt_lr": lr, "seed": s})
+        for n, lr in promot
+        for s in seeds
+        for fn in ("promot_scores", "prompt_tuning_scores")
     ]
     out += [
         ("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay if r > 0 for s in seeds
@@ -341,11 +375,10 @@ def jobs(
     return out
 
 
-def prebuild(
-    cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities=(), weight_lrs=()
-) -> int:
+def prebuild(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, **more) -> int:
     """Build the replay pool here (every replay run reads it), then every run of :func:`jobs` side by
-    side; return the number of workers (1: the chapter's cells build in place)."""
+    side (``more``: its keyword settings, ``capacities=`` and the rest); return the number of
+    workers (1: the chapter's cells build in place)."""
     from .data import train_records
     from .parallel import prebuild as run_jobs
     from .parallel import workers_for
@@ -354,9 +387,7 @@ def prebuild(
         return 1
     if any(r > 0 for r in replay):
         replay_set(cfg, len(train_records(cfg)[0]))
-    return run_jobs(
-        cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, capacities, weight_lrs)
-    )
+    return run_jobs(cfg, jobs(cfg, seeds, lrs, replay, alphas, lines_settings, onpolicy_epochs, **more))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,6 +492,19 @@ def write_frontier(cfg, rows: Sequence[dict], capacity_rows: Sequence[dict] = ()
 # ---------------------------------------------------------------------------------------------
 # One world's core comparison (benchmarks/worlds.py runs it in several worlds)
 # ---------------------------------------------------------------------------------------------
+MEASURED_WORLDS = Path("benchmarks") / "measured" / "worlds.json"
+WORLDS_COMMAND = "python benchmarks/worlds.py --worlds 0,1,2 --weight-lrs 0.0003,0.001 --out " + str(
+    MEASURED_WORLDS
+)
+
+
+def measured_worlds(path: Path | str = MEASURED_WORLDS) -> dict | None:
+    """The world-seed measurement chapter 7 renders (``benchmarks/worlds.py``'s file, relative to the
+    project root), or None where there is none."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 WORLD_POINT_COLUMNS = [
     "method",
     "setting",
@@ -584,6 +628,8 @@ def combined_cost(run_dir: Path, data: dict) -> dict:
 __all__ = [
     "FRONTIER_COLUMNS",
     "FRONTIER_CSV",
+    "MEASURED_WORLDS",
+    "WORLDS_COMMAND",
     "WORLD_POINT_COLUMNS",
     "capacity_config",
     "capacity_label",
@@ -592,12 +638,14 @@ __all__ = [
     "evaluate_capacity",
     "evaluate_on_policy",
     "evaluate_replay",
+    "evaluate_tempbalance",
     "evaluate_weights",
     "jobs",
     "layer_index",
     "lines",
     "lines_scales",
     "lora_modules",
+    "measured_worlds",
     "prebuild",
     "replay_data",
     "replay_mix",
@@ -607,6 +655,7 @@ __all__ = [
     "run_cost",
     "scale_adapter",
     "skills",
+    "tempbalance_alphas",
     "train_replay",
     "weights_config",
     "wise_ft",

@@ -131,6 +131,19 @@ def _response_loss_trainer():
         teaching model 0.10-0.12 s and 0.08-0.09 s; the mean loss agrees to 1e-5 (2026-12-01,
         ``benchmarks/train_step.py``)."""
 
+        lr_scales: dict[str, float] | None = None  # per-module factors on the learning rate (TempBalance)
+
+        def create_optimizer(self, model=None):
+            """The Trainer's optimizer; with ``lr_scales``, one group per factor, each at its own
+            learning rate (:func:`sdft_lib.tempbalance.regroup`)."""
+            opt = super().create_optimizer(model)
+            if self.lr_scales:
+                from .tempbalance import regroup
+
+                named = (self.model if model is None else model).named_parameters()
+                self.optimizer = regroup(opt, named, self.lr_scales)
+            return self.optimizer
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             lm_head = self.accelerator.unwrap_model(model).get_output_embeddings()
             loss = response_loss(model, inputs, num_items_in_batch, lm_head=lm_head)
@@ -217,16 +230,18 @@ def training_arguments(cfg: RunConfig, out: Path, lr: float, epochs: float, seed
     )
 
 
-def make_trainer(model, tokenizer, rows: list[dict], args):
+def make_trainer(model, tokenizer, rows: list[dict], args, lr_scales: dict[str, float] | None = None):
     """The training call: TRL's ``SFTTrainer`` on encoded examples (``templates.train_example``:
     ``input_ids`` with ``labels`` -100 on the prompt), with the loss on response tokens only
     (:func:`response_loss`). ``model`` is the seed with its LoRA adapter attached (``prepare_model``)
-    and ``args`` the run's settings (:func:`training_arguments`). ``trainer.train()`` fine-tunes."""
+    and ``args`` the run's settings (:func:`training_arguments`). ``trainer.train()`` fine-tunes.
+    ``lr_scales``: each module's factor on the learning rate (TempBalance's), by module name."""
     from transformers import PrinterCallback
 
     trainer = _response_loss_trainer()(
         model=model, args=args, train_dataset=sft_dataset(rows), processing_class=tokenizer
     )
+    trainer.lr_scales = lr_scales
     trainer.remove_callback(PrinterCallback)  # the loss log is saved to train_log.json instead
     return trainer
 
@@ -241,6 +256,7 @@ def train_adapter(
     callbacks: Sequence | None = None,
     save_steps: int | None = None,
     data: tuple[list[dict], Path] | None = None,
+    lr_scales: dict[str, float] | None = None,
 ) -> Path:
     """Fine-tune the seed on a variant's data (or reuse a finished run); return the run folder.
 
@@ -248,6 +264,8 @@ def train_adapter(
     checkpoint is written (by default twice an epoch), which is what an interrupted run resumes from.
     ``data`` (records and the file they were read from) trains another variant than ``sft``/``sdft``
     through the same path (the frontier chapter's replay mixes); the file's hash joins the run's key.
+    ``lr_scales`` gives each module its own factor on the learning rate (the frontier's TempBalance);
+    they join the key, and the folder is named by it.
     """
     lr = cfg.learning_rate if lr is None else lr
     epochs = cfg.epochs if epochs is None else epochs
@@ -271,7 +289,7 @@ def train_adapter(
         args = training_arguments(cfg, ckpt_dir, lr, epochs, seed, device, len(rows))
         if save_steps:
             args.save_steps = save_steps
-        trainer = make_trainer(model, tok, rows, args)
+        trainer = make_trainer(model, tok, rows, args, lr_scales)
         for cb in callbacks or ():
             trainer.add_callback(cb)
         resume = ckpt_dir.is_dir() and any(ckpt_dir.glob("checkpoint-*"))
@@ -315,9 +333,14 @@ def train_adapter(
             }
         }
 
+    key = train_key(cfg, variant, lr, epochs, seed)
+    folder = run_path(cfg, variant, lr, epochs, seed)
+    if lr_scales:
+        key = {**key, "lr_scales": {k: round(v, 6) for k, v in sorted(lr_scales.items())}}
+        folder = folder.with_name(f"{variant}-lr{lr:g}-ep{epochs:g}-s{seed}-{key_hash(key, 8)}")
     return build_once(
-        run_path(cfg, variant, lr, epochs, seed),
-        train_key(cfg, variant, lr, epochs, seed),
+        folder,
+        key,
         build,
         stage=f"{STAGE}/{variant}",
         cfg=cfg,

@@ -515,7 +515,7 @@ def across_worlds(records, setting: str) -> dict:
     claims = [
         ("SDFT against SFT at matched task accuracy", list(table["matched verdict"])),
         ("the best method at the threshold", list(table["best method"])),
-        ("SDFT's rank", [str(x) for x in table["SDFT's rank"]]),
+        ("SDFT's rank at the threshold", [str(x) for x in table["SDFT's rank"]]),
         (f"which keeps more at {setting} (unmatched)", keeps_more),
     ]
     held, flipped = [], []

@@ -14,14 +14,14 @@ FLOORS = {
     0: "errors metrics templates chat teaching_world.world benchmarks generation code_exec likelihood "
     "teaching_world.model standin reference book book.prose book.profile instruction_probe stats report "
     "results "
-    "figures verdict hft",
+    "figures verdict hft tempbalance",
     1: "config",
     2: "runs hardware parallel",
     3: "teaching_world.build packaged",
     4: "data models",
     5: "runtime paper_eval lm_eval_tasks self_distillation",
     6: "training evaluation distribution_gap preflight cli book.status on_policy probes",
-    7: "frontier real_model merging",
+    7: "frontier real_model merging promot",
 }
 FLOOR = {f"sdft_lib.{m}": n for n, names in FLOORS.items() for m in names.split()}
 GROUND = {m for m, n in FLOOR.items() if n == 0}

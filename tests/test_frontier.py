@@ -414,3 +414,33 @@ def test_the_worlds_benchmark_runs_two_worlds(tmp_path):
         "worlds.py: --worlds='zero' is not allowed: give comma-separated numbers in [0, 2.14748e+09]"
     ]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_promot_settings_parse_and_name_the_parameter():
+    assert config.parse_promot("promot_settings", "8:0.03,4:0.1") == [(8, 0.03), (4, 0.1)]
+    for bad, why in (
+        ("8", "give tokens:prompt_lr pairs"),
+        ("0:0.1", "tokens must be in"),
+        ("8:-1", "tokens must"),
+    ):
+        with pytest.raises(ConfigError, match=rf"^promot_settings='{bad}' is not allowed: {why}"):
+            config.parse_promot("promot_settings", bad)
+
+
+def test_the_committed_world_measurement_renders():
+    """benchmarks/measured/worlds.json (what chapter 7 renders): its command is the one the chapter
+    names, and every world's record holds what across_worlds reads."""
+    from pathlib import Path
+
+    from sdft_lib.frontier import MEASURED_WORLDS, WORLDS_COMMAND, measured_worlds
+    from sdft_lib.verdict import across_worlds
+
+    root = Path(__file__).resolve().parents[1]
+    data = measured_worlds(root / MEASURED_WORLDS)
+    assert data is not None and data["command"] == WORLDS_COMMAND
+    assert len(data["records"]) >= 3 and len({r["seed_model"] for r in data["records"]}) == len(
+        data["records"]
+    )
+    a = across_worlds(data["records"], f"lr {data['settings']['learning_rate']:g}")
+    assert len(a["table"]) == len(data["records"]) and len(a["held"]) + len(a["flipped"]) == 4
+    assert measured_worlds(root / "no-such-file.json") is None
