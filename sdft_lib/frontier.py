@@ -302,6 +302,16 @@ def evaluate_tempbalance(cfg, low: float, high: float, seed: int) -> dict:
     return evaluate_run(cfg, run)
 
 
+def weight_jobs(weight_lrs: Sequence[float], seeds: Sequence[int]) -> list:
+    """Full fine-tuning's and HFT's runs (:func:`evaluate_weights`) as prebuild jobs."""
+    return [
+        ("sdft_lib.frontier:evaluate_weights", {"how": h, "lr": lr, "seed": s})
+        for h in ("full", "half")
+        for lr in weight_lrs
+        for s in seeds
+    ]
+
+
 def jobs(
     cfg,
     seeds: Sequence[int],
@@ -329,12 +339,7 @@ def jobs(
         for v in ("sft", "sdft")
         for s in seeds
     ]
-    out += [
-        ("sdft_lib.frontier:evaluate_weights", {"how": h, "lr": lr, "seed": s})
-        for h in ("full", "half")
-        for lr in weight_lrs
-        for s in seeds
-    ]
+    out += weight_jobs(weight_lrs, seeds)
     out += [
         ("sdft_lib.frontier:evaluate_tempbalance", {"low": lo, "high": hi, "seed": s})
         for lo, hi in tempbalance
@@ -541,12 +546,7 @@ def world_rows(cfg, seeds, lrs, replay=(), alphas=(), weight_lrs=()) -> list[dic
         todo += [
             ("sdft_lib.frontier:evaluate_replay", {"ratio": r, "seed": s}) for r in replay for s in seeds
         ]
-        todo += [
-            ("sdft_lib.frontier:evaluate_weights", {"how": h, "lr": lr, "seed": s})
-            for h in ("full", "half")
-            for lr in weight_lrs
-            for s in seeds
-        ]
+        todo += weight_jobs(weight_lrs, seeds)
         todo += [
             ("sdft_lib.frontier:rescaled_scores", {"run_dir": r, "method": "wise", "alpha": a})
             for r in main
@@ -657,6 +657,7 @@ __all__ = [
     "skills",
     "tempbalance_alphas",
     "train_replay",
+    "weight_jobs",
     "weights_config",
     "wise_ft",
     "world_rows",

@@ -83,3 +83,22 @@ def smollm2_dir():
             raise RuntimeError(f"SDFT_REQUIRE_REAL_MODEL is set but the real model is not available: {why}")
         pytest.skip(f"the real model is not available: {why}")
     return model_folder(SMOLLM2.name)
+
+
+def tiny_llama(layers: int = 2, seed: int = 0):
+    """A random Llama of the smallest useful shape (vocabulary 64, hidden 32, 4 heads), seeded."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=64,
+        )
+    )

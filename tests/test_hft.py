@@ -9,20 +9,9 @@ from sdft_lib.hft import ATTENTION, FEED_FORWARD, half_selection, layer_matrices
 
 
 def _llama(layers=4):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from conftest import tiny_llama
 
-    torch.manual_seed(0)
-    return LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=64,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=layers,
-            num_attention_heads=4,
-            num_key_value_heads=4,
-            max_position_embeddings=64,
-        )
-    )
+    return tiny_llama(layers)
 
 
 def test_half_of_every_layers_attention_and_of_the_feed_forward_is_chosen():

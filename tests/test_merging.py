@@ -10,23 +10,10 @@ from sdft_lib.merging import merged_cost, select, soup
 @pytest.fixture(scope="module")
 def runs():
     """The seed's state and three runs' merged states: the same base, three adapters."""
+    from conftest import tiny_llama
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    def base():
-        torch.manual_seed(0)
-        return LlamaForCausalLM(
-            LlamaConfig(
-                vocab_size=64,
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=4,
-                max_position_embeddings=64,
-            )
-        )
-
+    base = tiny_llama
     seed = {k: v.clone() for k, v in base().state_dict().items()}
     states = []
     for s in range(3):
