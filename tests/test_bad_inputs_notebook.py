@@ -53,6 +53,19 @@ def test_a_misspelled_notebook_parameter_is_refused_too(tmp_path):
     assert "`replay_ratio` is not a known parameter, did you mean `replay_ratios`" in message
 
 
+@pytest.mark.parametrize(
+    "name, value, why",
+    [
+        ("weight_lrs", "0.001,fast", "give comma-separated numbers in"),
+        ("promot_settings", "eight:0.1", "give tokens:prompt_lr pairs such as 8:0.03"),
+        ("tempbalance_range", "1.5,0.5", "give two numbers low,high"),
+    ],
+)
+def test_the_frontiers_new_settings_are_refused_by_name(tmp_path, name, value, why):
+    message = refused(FRONTIER, tmp_path, profile="smoke", run_dir=str(tmp_path / "run"), **{name: value})
+    assert message.startswith(f"{name}={value!r} is not allowed: {why}")
+
+
 def _no_answer(path: Path) -> None:
     rows = json.loads(path.read_text())
     del rows[1]["answer"]
