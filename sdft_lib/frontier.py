@@ -290,16 +290,21 @@ def tempbalance_alphas(cfg) -> dict[str, float]:
     return module_alphas(model)
 
 
-def evaluate_tempbalance(cfg, low: float, high: float, seed: int) -> dict:
-    """Train (or reuse) SFT's LoRA run with TempBalance's per-module learning rates (the seed's ``α``'s
-    mapped onto ``[low, high]`` × the learning rate) and score it."""
-    from .evaluation import evaluate_run
+def train_tempbalance(cfg, low: float, high: float, seed: int) -> Path:
+    """SFT's LoRA run with TempBalance's per-module learning rates: the seed's ``α``'s mapped onto
+    ``[low, high]`` × the learning rate (:func:`sdft_lib.tempbalance.lr_scales`); built or reused."""
     from .tempbalance import lr_scales
     from .training import train_adapter, variant_data
 
     scales = lr_scales(tempbalance_alphas(cfg), low, high)
-    run = train_adapter(cfg, "tempbalance", seed=seed, data=variant_data(cfg, "sft"), lr_scales=scales)
-    return evaluate_run(cfg, run)
+    return train_adapter(cfg, "tempbalance", seed=seed, data=variant_data(cfg, "sft"), lr_scales=scales)
+
+
+def evaluate_tempbalance(cfg, low: float, high: float, seed: int) -> dict:
+    """Train (or reuse) one TempBalance run (:func:`train_tempbalance`) and score it."""
+    from .evaluation import evaluate_run
+
+    return evaluate_run(cfg, train_tempbalance(cfg, low, high, seed))
 
 
 def weight_jobs(weight_lrs: Sequence[float], seeds: Sequence[int]) -> list:
@@ -657,6 +662,7 @@ __all__ = [
     "skills",
     "tempbalance_alphas",
     "train_replay",
+    "train_tempbalance",
     "weight_jobs",
     "weights_config",
     "wise_ft",
