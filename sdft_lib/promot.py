@@ -142,6 +142,7 @@ def train_prompt(cfg, n: int, prompt_lr: float, seed: int) -> Path:
     from .runs import write_json
     from .training import variant_data
 
+    cfg = cfg.replace(finetune="lora")  # the seed is frozen: ``finetune`` plays no part in stage 1
     records, data_path = variant_data(cfg, "sft")
     key = _key(cfg, "prompt", n, prompt_lr, seed)
 
@@ -179,6 +180,7 @@ def train_promot(cfg, n: int, prompt_lr: float, seed: int) -> Path:
     from .runs import write_json
     from .training import prepare_model, save_trained, variant_data
 
+    cfg = cfg.replace(finetune="lora")  # stage 2 is the profile's LoRA, whatever ``finetune`` says
     records, data_path = variant_data(cfg, "sft")
     stage1 = train_prompt(cfg, n, prompt_lr, seed)
     key = {

@@ -91,3 +91,13 @@ def test_a_tokenizer_without_a_free_token_stops_with_one_line():
 
     with pytest.raises(ValueError, match="ProMoT needs a token id no text produces"):
         placeholder_id(Tok())
+
+
+def test_promot_trains_lora_in_stage_two_whatever_finetune_says(promot_run):
+    """Under ``-p finetune full`` (or half) the chapter's ProMoT is still SFT's LoRA with the prompt:
+    the same cached runs as under LoRA."""
+    from sdft_lib.promot import train_promot, train_prompt
+
+    cfg, stage1, stage2 = promot_run
+    full = cfg.replace(finetune="full")
+    assert train_prompt(full, 4, 0.05, 0) == stage1 and train_promot(full, 4, 0.05, 0) == stage2
