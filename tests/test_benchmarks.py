@@ -83,3 +83,27 @@ def test_rouge_l_scores_the_overlap_and_counts_half_or_more_as_strict():
     from sdft_lib.distribution_gap import rouge_l
 
     assert rouge_l("a b c", "a b c") == 1.0  # one function behind both
+
+
+def test_prompts_are_rendered_once_per_tokenizer_and_stay_the_tokenizers_own(
+    tiny_world, tiny_tokenizer, standin_tokenizer
+):
+    """Benchmark.prompts caches rendered prompts; what it returns is what prompt_ids renders."""
+    from sdft_lib.templates import prompt_ids
+
+    recs = tiny_world["eval"]["arithmetic"][:4]
+    bench = Benchmark("arith", recs, "math_answer", prefix_ids=(5, 6))
+    for tok in (tiny_tokenizer, standin_tokenizer):
+        want = [[5, 6] + prompt_ids(tok, "chat", r) for r in recs]
+        first = bench.prompts(tok)
+        assert first == want
+        first[0].append(-1)  # the caller owns what it gets
+        assert bench.prompts(tok) == want
+    assert bench.prompts(tiny_tokenizer) != bench.prompts(standin_tokenizer)
+    # a changed chat template is a different tokenizer to the cache
+    import copy
+
+    other = copy.deepcopy(tiny_tokenizer)
+    other.chat_template = tiny_tokenizer.chat_template.replace("[INST] ", "[INST] Q: ")
+    assert bench.prompts(other) == [[5, 6] + prompt_ids(other, "chat", r) for r in recs]
+    assert bench.prompts(other) != bench.prompts(tiny_tokenizer)

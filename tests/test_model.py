@@ -156,3 +156,77 @@ def test_backend_close_drops_the_model(standin_dir):
     )
     backend.close()
     assert backend.model is None
+
+
+def _trained_tiny(tiny_world, tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    train_from_scratch(
+        model,
+        tiny_tokenizer,
+        tiny_world["seed_train"][:320],
+        epochs=1,
+        batch_size=16,
+        lr=3e-3,
+        warmup=2,
+        bf16=False,
+        seed=0,
+    )
+    return model.eval()
+
+
+def test_lean_greedy_decoding_gives_what_generate_gives(tiny_world, tiny_tokenizer, monkeypatch):
+    """greedy_decode drops stopped rows from the batch; its tokens are generate's, row for row."""
+    from sdft_lib import generation
+    from sdft_lib.generation import greedy_decode, left_pad
+
+    model = _trained_tiny(tiny_world, tiny_tokenizer)
+    tok = tiny_tokenizer
+    recs = [r for rows in tiny_world["eval"].values() for r in rows[:2]]
+    ids = [tok(render_prompt_text("chat", r, tok), add_special_tokens=False)["input_ids"] for r in recs]
+    input_ids, mask = left_pad(ids, tok.pad_token_id, model.device)
+    model.generation_config.eos_token_id = None  # first, no stop at all: every row runs 12 tokens
+    free = model.generate(
+        input_ids=input_ids,
+        attention_mask=mask,
+        max_new_tokens=12,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+    )[:, input_ids.shape[1] :].tolist()
+    # stop tokens that end half the rows early, at different steps
+    stop = {row[2 + i % 4] for i, row in enumerate(free[: len(free) // 2])}
+    model.generation_config.eos_token_id = sorted(stop)
+    want = model.generate(
+        input_ids=input_ids,
+        attention_mask=mask,
+        max_new_tokens=12,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+    )[:, input_ids.shape[1] :].tolist()
+    want = [row[: next((j + 1 for j, t in enumerate(row) if t in stop), len(row))] for row in want]
+    got = greedy_decode(model, input_ids, mask, 12, stop)
+    assert got == want
+    assert sum(len(r) < 12 for r in got) >= len(got) // 2  # rows really left the batch early
+    assert len({len(p) for p in ids}) > 1  # and the batch was padded
+
+    prompts = [render_prompt_text("chat", r, tok) for r in recs]
+    dec = Decoding(max_new_tokens=12)
+    lean = HFBackend(model, tok, batch_size=8).generate_full(prompts, dec)
+    monkeypatch.setattr(generation, "plain_greedy", lambda model, decoding: False)
+    full = HFBackend(model, tok, batch_size=8).generate_full(prompts, dec)
+    assert lean == full
+    assert any(g.finished for g in lean) and not all(g.finished for g in lean)
+
+
+def test_only_plain_greedy_search_takes_the_lean_path():
+    from conftest import tiny_llama
+
+    from sdft_lib.generation import plain_greedy
+
+    model = tiny_llama()
+    assert plain_greedy(model, Decoding())
+    assert not plain_greedy(model, Decoding(do_sample=True))
+    for field, value in [("repetition_penalty", 1.3), ("no_repeat_ngram_size", 2), ("num_beams", 2)]:
+        old = getattr(model.generation_config, field)
+        setattr(model.generation_config, field, value)
+        assert not plain_greedy(model, Decoding()), field
+        setattr(model.generation_config, field, old)
