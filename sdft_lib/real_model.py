@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import instruction_probe, probes, stats
+from . import instruction_probe, parallel, probes, stats
 from .config import RunConfig
 
 FLOOR = (
@@ -168,6 +168,16 @@ def run_study(cfg: RunConfig) -> Study:
     probing = instruction_probe.PROBE in cfg.eval_benchmarks
     if probing:
         study.drift["seed"] = {None: probes.drift_from_seed(cfg, None)}
+    # each fine-tuning run and what is measured on it, side by side when the profile asks for workers
+    # (parallel_runs); the loop below then finds them built, in its own order
+    parallel.prebuild(
+        cfg,
+        [
+            ("sdft_lib.real_model:build_branch", {"variant": v, "seed": s})
+            for v in ("sft", "sdft")
+            for s in cfg.ft_seeds
+        ],
+    )
     for variant in ("sft", "sdft"):
         for s in cfg.ft_seeds:
             run = train_adapter(cfg, variant, seed=s)
@@ -177,6 +187,18 @@ def run_study(cfg: RunConfig) -> Study:
             if probing:
                 study.drift.setdefault(variant, {})[s] = probes.drift_from_seed(cfg, run)
     return study
+
+
+def build_branch(cfg: RunConfig, variant: str, seed: int) -> None:
+    """One fine-tuning run of the study and everything measured on it (scores, drift), built or
+    reused: a :func:`sdft_lib.parallel.prebuild` job of :func:`run_study`."""
+    from . import evaluation
+    from .training import train_adapter
+
+    run = train_adapter(cfg, variant, seed=seed)
+    evaluation.evaluate_run(cfg, run)
+    if instruction_probe.PROBE in cfg.eval_benchmarks:
+        probes.drift_from_seed(cfg, run)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ def test_workers_by_default_one_per_thread_for_the_teaching_model_only():
     assert parallel.workers_for(load_config("smoke", threads=1)) == 1
     assert parallel.workers_for(load_config("smoke", threads=2, parallel_runs=1)) == 1
     assert parallel.workers_for(load_config("smoke", threads=1, parallel_runs=3)) == 3
+    # the real model's profile asks for two (its SFT and SDFT runs side by side), by name
+    assert parallel.workers_for(load_config("smollm2")) == 2
 
 
 def test_prebuild_builds_every_job_in_workers_of_one_thread(tmp_path):
