@@ -305,3 +305,37 @@ def test_the_lora_settings_benchmark_runs(tmp_path):
     )
     assert [r["variant"] for r in rows] == ["sft", "sdft"]
     assert all(r["setting"] == {"learning_rate": 3e-3} and "multiply" in r["lenient"] for r in rows)
+
+
+def test_the_teaching_world_benchmark_runs(tmp_path):
+    """benchmarks/teaching_world.py (the README's command) on the smallest profile, with a ``--set``:
+    the seed built with the setting, its skills and its rewrite acceptance on the whole task set; a
+    bad ``--set`` stops with one line naming the field."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rows, _ = _benchmark(
+        "teaching_world.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--set", "seed_epochs=0.5"
+    )
+    (r,) = rows
+    assert r["overrides"] == {"seed_epochs": 0.5}
+    assert r["rewrite"]["n"] == 40
+    assert 0 <= r["rewrite"]["working_ok"] <= r["rewrite"]["final_answer_ok"] <= 100
+    assert {"arithmetic", "rewrite", "multiply"} <= set(r["scores"])
+    (seed,) = (tmp_path / "teaching_world").glob("seed-*")
+    assert json.loads((seed / "manifest.json").read_text())["params"]["seed_epochs"] == 0.5
+
+    root = Path(__file__).resolve().parents[1]
+    bad = subprocess.run(
+        [sys.executable, "benchmarks/teaching_world.py", "--profile", "smoke", "--run-dir", str(tmp_path)]
+        + ["--set", "seed_epoch=2"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert bad.returncode == 2 and "seed_epoch" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
