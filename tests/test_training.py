@@ -339,3 +339,13 @@ def test_the_teaching_world_benchmark_runs(tmp_path):
     )
     assert bad.returncode == 2 and "seed_epoch" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_eval_path_benchmark_runs(tmp_path):
+    """benchmarks/eval_path.py (the README's command) on a smoke run: the old and new evaluation paths
+    give identical rows, and it says how long each took; a folder without runs stops with one line."""
+    cfg = load_config("smoke", run_dir=str(tmp_path), threads=1)
+    train_adapter(cfg, "sft", seed=0)
+    (r,) = _benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "1")[0]
+    assert r["identical_rows"] is True and r["old_s"] > 0 and r["new_s"] > 0 and r["prompts"] > 0
+    assert len(r["runs"]) == 1
