@@ -80,18 +80,7 @@ def test_saved_model_loads_with_auto_classes(tmp_path, tiny_tokenizer):
 
 def test_batched_generation_equals_one_at_a_time(tiny_world, tiny_tokenizer):
     """The original code warned that batched multi-GPU inference garbled outputs: check ours."""
-    model = tiny_model(tiny_tokenizer)
-    train_from_scratch(
-        model,
-        tiny_tokenizer,
-        tiny_world["seed_train"][:320],
-        epochs=1,
-        batch_size=16,
-        lr=3e-3,
-        warmup=2,
-        bf16=False,
-        seed=0,
-    )
+    model = _trained_tiny(tiny_world, tiny_tokenizer)
     recs = [r for rows in tiny_world["eval"].values() for r in rows[:2]]
     prompts = [render_prompt_text("chat", r, tiny_tokenizer) for r in recs]
     dec = Decoding(max_new_tokens=12)
