@@ -30,7 +30,10 @@ def main(argv=None) -> int:
 
     runs = sorted(p for p in (Path(args.run_dir) / "training").glob("*") if (p / "manifest.json").is_file())
     if not runs:
-        print(f"--run-dir {args.run_dir}: no training runs in its training/ (build chapter 4 first)")
+        print(
+            f"--run-dir {args.run_dir}: no training runs in its training/ (build chapter 4 first)",
+            file=sys.stderr,
+        )
         return 2
     import torch
 

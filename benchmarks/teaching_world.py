@@ -47,10 +47,11 @@ def main(argv=None) -> int:
     from sdft_lib.likelihood import mean_nll, response_nll
     from sdft_lib.models import load_model
     from sdft_lib.teaching_world import build as tw
-    from sdft_lib.teaching_world.world import TASK, task_voice
+    from sdft_lib.teaching_world.world import TASK
 
+    overrides = _overrides(args.set)
     try:
-        cfg = load_config(args.profile, run_dir=args.run_dir, **_overrides(args.set))
+        cfg = load_config(args.profile, run_dir=args.run_dir, **overrides)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -69,12 +70,12 @@ def main(argv=None) -> int:
     probe = benchmarks.run_rewrite_probe(model, tok, task, cfg.gen_batch_size)
     probe_s = time.time() - t1
     rewrites = [dict(r, output=ex) for r, ex in zip(task, probe["rewrites"])]
-    voice = [dict(r, output=_voice(r, task_voice)) for r in task]
+    voice = [dict(r, output=_voice(r)) for r in task]
 
     kept = {k: v for k, v in info["scores"].items() if k != TASK}
     report = {
         "profile": cfg.profile,
-        "overrides": _overrides(args.set),
+        "overrides": overrides,
         "parameters": info["parameters"],
         "build_seconds_this_call": round(wall, 1),
         "timings": info["timings"],
@@ -97,8 +98,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _voice(rec: dict, task_voice) -> dict:
+def _voice(rec: dict) -> str:
     """The task's answer in the seed's voice (what a perfect rewrite says)."""
+    from sdft_lib.teaching_world.world import task_voice
+
     a, b, c = map(int, re.match(r"(\d+)\*(\d+)=<<\d+\*\d+=(\d+)>>", rec["output"]).groups())
     return task_voice({"a": a, "b": b, "op": "*", "c": c})
 

@@ -349,3 +349,25 @@ def test_the_eval_path_benchmark_runs(tmp_path):
     (r,) = _benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "1")[0]
     assert r["identical_rows"] is True and r["old_s"] > 0 and r["new_s"] > 0 and r["prompts"] > 0
     assert len(r["runs"]) == 1
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    empty = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/eval_path.py",
+            "--profile",
+            "smoke",
+            "--run-dir",
+            str(tmp_path / "none"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert empty.returncode == 2 and "--run-dir" in empty.stderr
+    assert len(empty.stderr.strip().splitlines()) == 1
