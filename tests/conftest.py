@@ -102,3 +102,24 @@ def tiny_llama(layers: int = 2, seed: int = 0):
             max_position_embeddings=64,
         )
     )
+
+
+# SDFT_TEST_TIMELINE=<file>: every test appends one JSON line (worker, test, start, stop: setup and
+# teardown included), so `benchmarks/suite_schedule.py` can show where a parallel run's time went.
+_TIMELINE = os.environ.get("SDFT_TEST_TIMELINE")
+if _TIMELINE:
+    import json as _json
+    import time as _time
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        start = _time.time()
+        yield
+        line = {
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            "test": item.nodeid,
+            "start": start,
+            "stop": _time.time(),
+        }
+        with open(_TIMELINE, "a") as f:
+            f.write(_json.dumps(line) + "\n")
