@@ -241,16 +241,15 @@ def test_response_loss_is_the_mean_nll_of_the_response_tokens(standin_dir):
     assert torch.allclose(response_loss(model, batch, num_items_in_batch=2 * n), full.detach() / 2, rtol=1e-5)
 
 
-def _benchmark(script: str, *args: str) -> tuple[list[dict], str]:
-    """Run ``benchmarks/<script>`` as the README does; its JSON lines, and all it printed."""
-    import json
+def _run_benchmark(script: str, *args: str):
+    """Run ``benchmarks/<script>`` as the README does; the finished process, whatever its exit status."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, f"benchmarks/{script}", *args],
         cwd=root,
         capture_output=True,
@@ -258,6 +257,13 @@ def _benchmark(script: str, *args: str) -> tuple[list[dict], str]:
         timeout=600,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
+
+
+def _benchmark(script: str, *args: str) -> tuple[list[dict], str]:
+    """Run ``benchmarks/<script>``, which must succeed; its JSON lines, and all it printed."""
+    import json
+
+    proc = _run_benchmark(script, *args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")], proc.stdout
 
@@ -312,10 +318,6 @@ def test_the_teaching_world_benchmark_runs(tmp_path):
     the seed built with the setting, its skills and its rewrite acceptance on the whole task set; a
     bad ``--set`` stops with one line naming the field."""
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     rows, _ = _benchmark(
         "teaching_world.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--set", "seed_epochs=0.5"
@@ -328,14 +330,8 @@ def test_the_teaching_world_benchmark_runs(tmp_path):
     (seed,) = (tmp_path / "teaching_world").glob("seed-*")
     assert json.loads((seed / "manifest.json").read_text())["params"]["seed_epochs"] == 0.5
 
-    root = Path(__file__).resolve().parents[1]
-    bad = subprocess.run(
-        [sys.executable, "benchmarks/teaching_world.py", "--profile", "smoke", "--run-dir", str(tmp_path)]
-        + ["--set", "seed_epoch=2"],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+    bad = _run_benchmark(
+        "teaching_world.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--set", "seed_epoch=2"
     )
     assert bad.returncode == 2 and "seed_epoch" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
@@ -349,25 +345,6 @@ def test_the_eval_path_benchmark_runs(tmp_path):
     (r,) = _benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "1")[0]
     assert r["identical_rows"] is True and r["old_s"] > 0 and r["new_s"] > 0 and r["prompts"] > 0
     assert len(r["runs"]) == 1
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    empty = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/eval_path.py",
-            "--profile",
-            "smoke",
-            "--run-dir",
-            str(tmp_path / "none"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
+    empty = _run_benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path / "none"))
     assert empty.returncode == 2 and "--run-dir" in empty.stderr
     assert len(empty.stderr.strip().splitlines()) == 1
