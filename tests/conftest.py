@@ -116,7 +116,9 @@ if _TIMELINE:
         start = _time.time()
         yield
         line = {
-            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            # xdist hands each worker its id in config.workerinput; the environment variable would leak
+            # into a pytest that a test starts in a subprocess and mislabel it.
+            "worker": getattr(item.config, "workerinput", {}).get("workerid", "main"),
             "test": item.nodeid,
             "start": start,
             "stop": _time.time(),
