@@ -95,7 +95,7 @@ def test_a_notebook_run_imports_no_parser_built_at_import_time():
     assert out.stdout.strip() == "[]", out.stdout
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^IMPORT_TIME_ONLY := rfc3987-syntax$", makefile, re.M)
-    assert "pip uninstall -q -y $(IMPORT_TIME_ONLY)" in makefile
+    assert "$(PIP) uninstall -q -y $(IMPORT_TIME_ONLY)" in makefile
 
 
 def test_the_trainers_mtime_notice_is_dropped_and_other_log_lines_are_not():
