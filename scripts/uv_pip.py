@@ -1,8 +1,8 @@
 """Run ``uv pip <command>`` on this venv with the machine's pip configuration carried over.
 
 ``make install`` installs the lock with uv (``INSTALLER=uv``, the default): it resolves and unpacks
-the ~230 pinned packages in parallel and byte-compiles them on all cores (31 s here against pip's
-131 s, the same versions). uv reads no pip configuration, though, and a machine's pip
+the ~230 pinned packages in parallel and byte-compiles them on all cores (41-42 s here against
+pip's 110-113 s, the same versions). uv reads no pip configuration, though, and a machine's pip
 configuration can be what makes an install work there: a local wheel folder (``find-links``), a
 mirror (``index-url``, ``extra-index-url``), a CA bundle (``cert``), a global ``constraint``. This
 script reads pip's configuration the way pip merges it (``pip config list``: files, then
