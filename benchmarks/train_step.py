@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/train_step.py --profile smollm2 --steps 4
     .venv/bin/python benchmarks/train_step.py --profile toy --steps 30
     .venv/bin/python benchmarks/train_step.py --profile toy --whole-run --repeats 1
+    .venv/bin/python benchmarks/train_step.py --profile toy --steps 15 --batch-sizes 8,16,32
 
 
 Both trainers get the same LoRA-wrapped seed, the same first ``--steps`` batches of the profile's SFT
@@ -11,7 +12,9 @@ trains ``--repeats`` times in turn (fresh adapter each time) and the script prin
 try: seconds per optimizer step and the mean logged loss, which should agree to float rounding.
 ``--whole-run`` (the teaching world) trains the profile's whole SFT run both ways instead, and scores
 each on the world's held-out skills (the first ``--n`` prompts of each): the same conclusions, or by
-how much they differ. Nothing is written to the profile's run folder.
+how much they differ. ``--batch-sizes`` trains the same examples (``--steps`` batches of the largest
+size) with ``response_loss`` at each batch size in turn, and reports milliseconds per example: whether
+a larger batch would make the profile's runs cheaper. Nothing is written to the profile's run folder.
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = Non
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     out_row = {
         "loss_function": loss,
+        "batch_size": cfg.batch_size,
+        "threads": __import__("torch").get_num_threads(),
         "steps": trainer.state.global_step,
         "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
+        "ms_per_example": round(1000 * secs / max(1, len(rows) * epochs), 2),
         "mean_logged_loss": round(sum(losses) / len(losses), 6),
     }
     if sets is not None:
@@ -71,7 +77,9 @@ def main() -> None:
         "--whole-run", action="store_true", help="the whole SFT run, then its scores (teaching world)"
     )
     ap.add_argument("--n", type=int, default=150, help="held-out prompts per skill (--whole-run)")
+    ap.add_argument("--batch-sizes", help="comma-separated batch sizes, each trained on the same examples")
     args = ap.parse_args()
+    sizes = [int(b) for b in args.batch_sizes.split(",")] if args.batch_sizes else []
     cfg = load_config(args.profile)
     runtime.setup(cfg)
     from sdft_lib.models import load_model
@@ -86,10 +94,15 @@ def main() -> None:
         if not cfg.is_teaching:
             raise SystemExit("--whole-run scores the teaching world's skills: give a teaching profile")
         sets = {k: v[: args.n] for k, v in tw.eval_sets(tw.build_world_data(cfg)).items()}
-    kept = records if args.whole_run else records[: args.steps * cfg.batch_size]
+    kept = records if args.whole_run else records[: args.steps * max(sizes or [cfg.batch_size])]
     rows = [train_example(tok, cfg.train_template, r, cfg.cutoff_len, cfg.paper_branch) for r in kept]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
+            if sizes:
+                for b in sizes:
+                    row = one_try(cfg.replace(batch_size=b), "response_loss", rows, Path(tmp) / f"b{b}")
+                    print(json.dumps({"profile": args.profile, **row}), flush=True)
+                continue
             for loss in ("trl", "response_loss"):
                 print(
                     json.dumps({"profile": args.profile, **one_try(cfg, loss, rows, Path(tmp) / loss, sets)}),

@@ -278,6 +278,11 @@ def test_the_train_step_benchmark_runs(tmp_path):
     runs, _ = _benchmark("train_step.py", "--profile", "smoke", "--whole-run", "--repeats", "1", "--n", "4")
     assert [r["loss_function"] for r in runs] == ["trl", "response_loss"]
     assert all(set(r["scores"]) >= {"arithmetic", "multiply"} for r in runs)
+    sizes, _ = _benchmark(
+        "train_step.py", "--profile", "smoke", "--steps", "2", "--repeats", "1", "--batch-sizes", "2,4"
+    )
+    assert [(r["batch_size"], r["steps"]) for r in sizes] == [(2, 4), (4, 2)]  # the same 8 examples each
+    assert all(r["loss_function"] == "response_loss" and r["ms_per_example"] > 0 for r in sizes)
 
 
 def test_the_seed_step_benchmark_runs():
