@@ -30,6 +30,7 @@ from sdft_lib.config import load_config
 
 
 def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = None) -> dict:
+    import torch
     from transformers import PrinterCallback, set_seed
     from trl import SFTTrainer
 
@@ -51,7 +52,7 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = Non
     out_row = {
         "loss_function": loss,
         "batch_size": cfg.batch_size,
-        "threads": __import__("torch").get_num_threads(),
+        "threads": torch.get_num_threads(),
         "steps": trainer.state.global_step,
         "seconds_per_step": round(secs / max(1, trainer.state.global_step), 3),
         "ms_per_example": round(1000 * secs / max(1, len(rows) * epochs), 2),
@@ -68,6 +69,17 @@ def one_try(cfg, loss: str, rows: list[dict], out: Path, sets: dict | None = Non
     return out_row
 
 
+def batch_sizes(text: str) -> list[int]:
+    """``--batch-sizes``: whole numbers >= 1, comma-separated."""
+    try:
+        sizes = [int(b) for b in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers >= 1, comma-separated, e.g. 8,16,32")
+    return sizes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="toy")
@@ -77,9 +89,13 @@ def main() -> None:
         "--whole-run", action="store_true", help="the whole SFT run, then its scores (teaching world)"
     )
     ap.add_argument("--n", type=int, default=150, help="held-out prompts per skill (--whole-run)")
-    ap.add_argument("--batch-sizes", help="comma-separated batch sizes, each trained on the same examples")
+    ap.add_argument(
+        "--batch-sizes", type=batch_sizes, default=[], help="e.g. 8,16,32: each trains on the same examples"
+    )
     args = ap.parse_args()
-    sizes = [int(b) for b in args.batch_sizes.split(",")] if args.batch_sizes else []
+    sizes = args.batch_sizes
+    if sizes and args.whole_run:
+        ap.error("--batch-sizes and --whole-run do not go together: choose one")
     cfg = load_config(args.profile)
     runtime.setup(cfg)
     from sdft_lib.models import load_model

@@ -90,6 +90,28 @@ def test_batched_generation_equals_one_at_a_time(tiny_world, tiny_tokenizer):
     assert len({len(p) for p in prompts}) > 1  # the batch really was padded
 
 
+def test_benchmarks_answered_together_get_the_answers_each_gets_alone(tiny_world, tiny_tokenizer):
+    """benchmarks.evaluate answers every benchmark that shares a length limit in one generation, in
+    batches that mix them; each answer is the one a generation of its own benchmark gives, in its
+    benchmark's order, with two length limits in the mix."""
+    from dataclasses import replace
+
+    from sdft_lib import benchmarks
+
+    model, tok = _trained_tiny(tiny_world, tiny_tokenizer), tiny_tokenizer
+    benches = benchmarks.teaching({k: v[:5] for k, v in tiny_world["eval"].items()})
+    benches[1] = replace(benches[1], max_new_tokens=6)
+    backend = HFBackend(model, tok, batch_size=4)  # 4 does not divide 5: every batch but one mixes sets
+    alone = [backend.generate(b.prompts(tok), Decoding(max_new_tokens=b.max_new_tokens)) for b in benches]
+    assert benchmarks.answer_pooled(backend, tok, benches, 48) == alone
+    _, rows = benchmarks.evaluate(model, tok, benches, 48, batch_size=4)
+    assert [(r["skill"], r["response"]) for r in rows] == [
+        (b.name, a) for b, outs in zip(benches, alone) for a in outs
+    ]
+    n_tokens = [[len(tok(a, add_special_tokens=False)["input_ids"]) for a in outs] for outs in alone]
+    assert max(n_tokens[1]) <= 6 < max(max(n) for n in n_tokens)  # two limits really ran
+
+
 def test_length_grouped_batches_cover_every_example_once():
     lengths = [random.Random(0).randint(1, 50) for _ in range(103)]
     batches = length_grouped_batches(lengths, 8, random.Random(0), group=4)

@@ -283,6 +283,8 @@ def test_the_train_step_benchmark_runs(tmp_path):
     )
     assert [(r["batch_size"], r["steps"]) for r in sizes] == [(2, 4), (4, 2)]  # the same 8 examples each
     assert all(r["loss_function"] == "response_loss" and r["ms_per_example"] > 0 for r in sizes)
+    bad = _run_benchmark("train_step.py", "--profile", "smoke", "--batch-sizes", "8,x")
+    assert bad.returncode == 2 and "--batch-sizes" in bad.stderr and "'8,x'" in bad.stderr
 
 
 def test_the_seed_step_benchmark_runs():
