@@ -349,9 +349,19 @@ def test_the_eval_path_benchmark_runs(tmp_path):
     give identical rows, and it says how long each took; a folder without runs stops with one line."""
     cfg = load_config("smoke", run_dir=str(tmp_path), threads=1)
     train_adapter(cfg, "sft", seed=0)
-    (r,) = _benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "1")[0]
+    prompt_stage = tmp_path / "training" / "promot-prompt-n8-lr0.3-s0-00000000"  # ProMoT's: no adapter
+    prompt_stage.mkdir()
+    (prompt_stage / "manifest.json").write_text("{}")
+    (r,) = _benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "2")[0]
     assert r["identical_rows"] is True and r["old_s"] > 0 and r["new_s"] > 0 and r["prompts"] > 0
-    assert len(r["runs"]) == 1
+    assert r["runs"] == [p.name for p in (tmp_path / "training").glob("sft-*")]
+    assert r["old_lacks"] == ["prompts", "decoding", "pooling"]
+    (p,) = _benchmark(
+        "eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path), "--runs", "1", "--old", "pooling"
+    )[0]
+    assert p["identical_rows"] is True and p["old_lacks"] == ["pooling"]
+    bad = _run_benchmark("eval_path.py", "--run-dir", str(tmp_path), "--old", "pooling,packing")
+    assert bad.returncode == 2 and "'pooling,packing'" in bad.stderr and "--old" in bad.stderr
     empty = _run_benchmark("eval_path.py", "--profile", "smoke", "--run-dir", str(tmp_path / "none"))
     assert empty.returncode == 2 and "--run-dir" in empty.stderr
     assert len(empty.stderr.strip().splitlines()) == 1
