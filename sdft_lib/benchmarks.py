@@ -185,11 +185,11 @@ def evaluate(
     without a scorer contributes rows only.
 
     The benchmarks that share a length limit are answered in one generation (:func:`answer_pooled`):
-    its batches mix them, so no benchmark ends on a small batch of its own. Each prompt's answer is
-    the one it gets alone (greedy; ``tests/test_benchmarks.py`` checks it against one generation per
-    benchmark). On the teaching world's seven sets an evaluation took 3.99 s instead of 4.28 s (1.07x,
-    medians of 12 runs, ``benchmarks/eval_path.py --old pooling``), a small gain; it is larger where
-    many small benchmarks would each end on a part-filled batch."""
+    its batches mix them, so no benchmark ends on a small batch of its own. Each answer is the one a
+    generation of its own benchmark gives (greedy; ``tests/test_model.py`` checks it). On the teaching
+    world's seven sets an evaluation took 3.99 s instead of 4.28 s (1.07x, medians of 12 runs,
+    ``benchmarks/eval_path.py --old pooling``), a small gain; it is larger where many small
+    benchmarks would each end on a part-filled batch."""
     from .generation import HFBackend
 
     backend = HFBackend(model, tokenizer, batch_size=batch_size)
