@@ -188,8 +188,8 @@ def evaluate(
     its batches mix them, so no benchmark ends on a small batch of its own. Each answer is the one a
     generation of its own benchmark gives (greedy; ``tests/test_model.py`` checks it). On the teaching
     world's seven sets an evaluation took 3.99 s instead of 4.28 s (1.07x, medians of 12 runs,
-    ``benchmarks/eval_path.py --old pooling``), a small gain; it is larger where many small
-    benchmarks would each end on a part-filled batch."""
+    ``benchmarks/eval_path.py --old pooling``), a small gain: what it saves is each benchmark's
+    part-filled last batch."""
     from .generation import HFBackend
 
     backend = HFBackend(model, tokenizer, batch_size=batch_size)
