@@ -101,7 +101,11 @@ def test_benchmarks_answered_together_get_the_answers_each_gets_alone(tiny_world
     model, tok = _trained_tiny(tiny_world, tiny_tokenizer), tiny_tokenizer
     benches = benchmarks.teaching({k: v[:5] for k, v in tiny_world["eval"].items()})
     benches[1] = replace(benches[1], max_new_tokens=6)
-    backend = HFBackend(model, tok, batch_size=4)  # 4 does not divide 5: every batch but one mixes sets
+    backend = HFBackend(model, tok, batch_size=4)
+    # the pooled batches (HFBackend's order: longest prompt first) do mix benchmarks
+    pooled = [(i, p) for i, b in enumerate(benches) if b.max_new_tokens == 48 for p in b.prompts(tok)]
+    order = sorted(range(len(pooled)), key=lambda k: len(pooled[k][1]), reverse=True)
+    assert any(len({pooled[k][0] for k in order[j : j + 4]}) > 1 for j in range(0, len(order), 4))
     alone = [backend.generate(b.prompts(tok), Decoding(max_new_tokens=b.max_new_tokens)) for b in benches]
     assert benchmarks.answer_pooled(backend, tok, benches, 48) == alone
     _, rows = benchmarks.evaluate(model, tok, benches, 48, batch_size=4)
